@@ -1,0 +1,46 @@
+package dev.jdiffusion.cli;
+
+import dev.jdiffusion.weights.ModelFormatException;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+
+/** Command-line entry point: {@code jdiffusion COMMAND [options]}. */
+public final class Main {
+    private Main() {}
+
+    static final String USAGE = """
+            usage: jdiffusion COMMAND [options]
+              info PATH        describe a model folder, checkpoint or .safetensors file
+            run 'jdiffusion COMMAND --help' for a command's options""";
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs a command; returns the exit code (0 ok, 1 failure, 2 usage error). */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        if (args.length == 0 || args[0].equals("-h") || args[0].equals("--help")) {
+            (args.length == 0 ? err : out).println(USAGE);
+            return args.length == 0 ? 2 : 0;
+        }
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        try {
+            return switch (args[0]) {
+                case "info" -> InfoCommand.run(rest, out, err);
+                default -> {
+                    err.println("jdiffusion: unknown command '" + args[0] + "'");
+                    err.println(USAGE);
+                    yield 2;
+                }
+            };
+        } catch (UsageException e) {
+            err.println("jdiffusion " + args[0] + ": " + e.getMessage());
+            if (e.usage() != null) err.println(e.usage());
+            return 2;
+        } catch (ModelFormatException e) {
+            err.println("jdiffusion " + args[0] + ": " + e.getMessage());
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,161 @@
+package dev.jdiffusion.weights;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Function;
+import java.util.function.UnaryOperator;
+
+/**
+ * A Stable Diffusion model as users download it: a diffusers folder ({@code model_index.json}, {@code unet/},
+ * {@code vae/}, {@code text_encoder/}, {@code tokenizer/}, {@code scheduler/}) or one original-layout
+ * {@code .safetensors} file ({@code model.diffusion_model.*}, {@code first_stage_model.*},
+ * {@code cond_stage_model.*}). Either way each component's tensors are handed out under diffusers' names.
+ */
+public final class Checkpoint implements AutoCloseable {
+    /** The two layouts. */
+    public enum Layout { DIFFUSERS, SINGLE_FILE }
+
+    /** Component names, as diffusers calls its folders. */
+    public static final String UNET = "unet", VAE = "vae", TEXT_ENCODER = "text_encoder", TOKENIZER = "tokenizer", SCHEDULER = "scheduler";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path path;
+    private final Layout layout;
+    private final SafetensorsFile single;
+    private final List<TensorSource> opened = new ArrayList<>();
+
+    private Checkpoint(Path path, Layout layout, SafetensorsFile single) {
+        this.path = path;
+        this.layout = layout;
+        this.single = single;
+    }
+
+    /** Opens a diffusers folder or a single-file checkpoint; nothing heavy happens until a component is asked for. */
+    public static Checkpoint open(Path path) {
+        if (Files.isDirectory(path)) {
+            if (!Files.isRegularFile(path.resolve("model_index.json")) && !Files.isDirectory(path.resolve(UNET)))
+                throw new ModelFormatException(path + ": not a diffusers model folder (no model_index.json or unet/)");
+            return new Checkpoint(path, Layout.DIFFUSERS, null);
+        }
+        if (!Files.exists(path)) throw new ModelFormatException(path + ": no such file or folder");
+        String n = path.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (n.endsWith(".ckpt") || n.endsWith(".pt") || n.endsWith(".pth") || n.endsWith(".bin"))
+            throw new ModelFormatException(path + ": pickle checkpoints are never loaded (they can run code); convert it to .safetensors");
+        return new Checkpoint(path, Layout.SINGLE_FILE, SafetensorsFile.open(path));
+    }
+
+    public Path path() { return path; }
+    public Layout layout() { return layout; }
+
+    /** The folder of a component in a diffusers layout (may not exist); null for a single file. */
+    public Path componentDir(String component) { return layout == Layout.DIFFUSERS ? path.resolve(component) : null; }
+
+    /** True when the component's weights (or files, for tokenizer/scheduler) are present. */
+    public boolean has(String component) {
+        if (layout == Layout.SINGLE_FILE) {
+            String prefix = singlePrefix(component);
+            return prefix != null && single.names().stream().anyMatch(k -> k.startsWith(prefix));
+        }
+        Path d = componentDir(component);
+        if (!Files.isDirectory(d)) return false;
+        if (component.equals(TOKENIZER)) return Files.isRegularFile(d.resolve("vocab.json")) && Files.isRegularFile(d.resolve("merges.txt"));
+        if (component.equals(SCHEDULER)) return Files.isRegularFile(d.resolve("scheduler_config.json"));
+        return !weightFiles(d).isEmpty();
+    }
+
+    /** The component's config.json (diffusers layout), or null when there is none (single file: infer from shapes). */
+    public JsonNode config(String component) {
+        if (layout == Layout.SINGLE_FILE) return null;
+        Path d = componentDir(component);
+        Path f = d.resolve(component.equals(SCHEDULER) ? "scheduler_config.json" : "config.json");
+        return Files.isRegularFile(f) ? readJson(f) : null;
+    }
+
+    /** The component's tensors under diffusers' names. The checkpoint owns them: they live until {@link #close()}. */
+    public TensorSource tensors(String component) {
+        if (layout == Layout.SINGLE_FILE) {
+            String prefix = singlePrefix(component);
+            if (prefix == null) throw new ModelFormatException(path + ": a single-file checkpoint has no " + component);
+            Function<String, String> map;
+            UnaryOperator<TensorView> adapt;
+            switch (component) {
+                case UNET -> { map = UnetKeys::toDiffusers; adapt = UnetKeys::adapt; }
+                case VAE -> { map = VaeKeys::toDiffusers; adapt = VaeKeys::adapt; }
+                case TEXT_ENCODER -> { map = ClipKeys::toDiffusers; adapt = ClipKeys::adapt; }
+                default -> throw new ModelFormatException(path + ": a single-file checkpoint has no " + component);
+            }
+            TensorSource s = single.mapped(path + " [" + component + "]",
+                    k -> k.startsWith(prefix) ? map.apply(k.substring(prefix.length())) : null, adapt);
+            if (s.names().isEmpty()) throw new ModelFormatException(path + ": no " + component + " tensors (" + prefix + "*) in this checkpoint");
+            return s;
+        }
+        Path d = componentDir(component);
+        if (!Files.isDirectory(d)) throw new ModelFormatException(path + ": model folder has no " + component + "/ folder");
+        TensorSource s = openWeights(d);
+        synchronized (opened) {
+            opened.add(s);
+        }
+        return s;
+    }
+
+    /** The original-layout key prefix of a component in a single-file checkpoint. */
+    public static String singlePrefix(String component) {
+        return switch (component) {
+            case UNET -> "model.diffusion_model.";
+            case VAE -> "first_stage_model.";
+            case TEXT_ENCODER -> "cond_stage_model.transformer.";
+            default -> null;
+        };
+    }
+
+    /**
+     * Opens the weights in a component folder: a sharded index, else the fp32 file, else an fp16 variant
+     * ({@code *.fp16.safetensors}), as diffusers' variants are named.
+     */
+    public static TensorSource openWeights(Path dir) {
+        List<Path> files = weightFiles(dir);
+        if (files.isEmpty()) throw new ModelFormatException(dir + ": no .safetensors weights found (pickle .bin files are never loaded)");
+        Path f = files.get(0);
+        if (f.getFileName().toString().endsWith(".index.json")) return ShardedIndex.open(f);
+        return SafetensorsFile.open(f);
+    }
+
+    /** Candidate weight files of a component folder, best first. */
+    static List<Path> weightFiles(Path dir) {
+        List<Path> out = new ArrayList<>();
+        String[] bases = {"diffusion_pytorch_model", "model"};
+        for (String variant : new String[]{"", ".fp16", ".bf16"})
+            for (String b : bases) {
+                Path idx = dir.resolve(b + variant + ".safetensors.index.json");
+                if (Files.isRegularFile(idx)) out.add(idx);
+                Path f = dir.resolve(b + variant + ".safetensors");
+                if (Files.isRegularFile(f)) out.add(f);
+            }
+        return out;
+    }
+
+    static JsonNode readJson(Path f) {
+        try {
+            return JSON.readTree(f.toFile());
+        } catch (IOException e) {
+            throw new ModelFormatException(f + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+    }
+
+    /** Unmaps every file this checkpoint opened. */
+    @Override public void close() {
+        synchronized (opened) {
+            for (TensorSource s : opened) s.close();
+            opened.clear();
+        }
+        if (single != null) single.close();
+    }
+}

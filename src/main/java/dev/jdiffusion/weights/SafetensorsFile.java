@@ -1,0 +1,215 @@
+package dev.jdiffusion.weights;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One {@code .safetensors} file, memory-mapped read-only with FFM. The header is validated completely
+ * before any tensor is handed out: every tensor is a zero-copy {@link TensorView} into the mapping.
+ *
+ * <p>Format: 8-byte little-endian header length N, N bytes of UTF-8 JSON ({@code name -> {dtype, shape,
+ * data_offsets:[begin,end]}} plus optional {@code __metadata__} of strings), then the data area.
+ */
+public final class SafetensorsFile implements TensorSource {
+    /** Largest header accepted (real checkpoints have a few hundred KiB). */
+    public static final long MAX_HEADER_BYTES = 100L << 20;
+    private static final int MAX_RANK = 8;
+
+    private static final ObjectMapper JSON = new ObjectMapper(JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(64).maxStringLength(1 << 24).build())
+            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .build())
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    private final Path path;
+    private final Arena arena;
+    private final MemorySegment mapping;
+    private final Map<String, TensorView> tensors;
+    private final Map<String, String> metadata;
+    private final long dataStart;
+
+    private SafetensorsFile(Path path, Arena arena, MemorySegment mapping, Map<String, TensorView> tensors,
+                            Map<String, String> metadata, long dataStart) {
+        this.path = path;
+        this.arena = arena;
+        this.mapping = mapping;
+        this.tensors = tensors;
+        this.metadata = metadata;
+        this.dataStart = dataStart;
+    }
+
+    /** Maps and validates the file. Throws {@link ModelFormatException} with the file name for any defect. */
+    public static SafetensorsFile open(Path path) {
+        String where = path.toString();
+        long size;
+        try {
+            size = Files.size(path);
+        } catch (NoSuchFileException e) {
+            throw new ModelFormatException(where + ": no such file");
+        } catch (IOException e) {
+            throw new ModelFormatException(where + ": cannot read: " + e.getMessage(), e);
+        }
+        if (Files.isDirectory(path)) throw new ModelFormatException(where + ": is a directory, not a .safetensors file");
+        if (size < 8) throw new ModelFormatException(where + ": truncated: " + size + " bytes, shorter than the 8-byte header length");
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            long n = seg.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
+            if (n < 2 || n > MAX_HEADER_BYTES)
+                throw new ModelFormatException(where + ": header length " + Long.toUnsignedString(n) + " is not plausible (must be 2.." + MAX_HEADER_BYTES + ")");
+            if (8 + n > size)
+                throw new ModelFormatException(where + ": truncated: header length " + n + " runs past the end of the " + size + "-byte file");
+            byte[] hb = seg.asSlice(8, n).toArray(ValueLayout.JAVA_BYTE);
+            String header;
+            try {
+                header = StandardCharsets.UTF_8.newDecoder()
+                        .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT)
+                        .decode(ByteBuffer.wrap(hb)).toString();
+            } catch (CharacterCodingException e) {
+                throw new ModelFormatException(where + ": header is not valid UTF-8");
+            }
+            long dataStart = 8 + n;
+            long dataSize = size - dataStart;
+            Parsed p = parseHeader(where, header, dataSize);
+            Map<String, TensorView> views = new LinkedHashMap<>();
+            for (Entry e : p.entries)
+                views.put(e.name, new TensorView(e.name, where, e.dtype, e.shape, seg.asSlice(dataStart + e.begin, e.end - e.begin)));
+            return new SafetensorsFile(path, arena, seg, Collections.unmodifiableMap(views), p.metadata, dataStart);
+        } catch (ModelFormatException e) {
+            arena.close();
+            throw e;
+        } catch (IOException e) {
+            arena.close();
+            throw new ModelFormatException(where + ": cannot map: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private record Entry(String name, DType dtype, long[] shape, long begin, long end) {}
+
+    private record Parsed(List<Entry> entries, Map<String, String> metadata) {}
+
+    /** Validates the JSON header against the data-area size. Package-private for the fuzz tests. */
+    static Parsed parseHeader(String where, String header, long dataSize) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(header);
+        } catch (IOException e) {
+            String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+            throw new ModelFormatException(where + ": header is not valid JSON: " + msg);
+        }
+        if (root == null || !root.isObject()) throw new ModelFormatException(where + ": header is not a JSON object");
+        List<Entry> entries = new ArrayList<>();
+        Map<String, String> meta = new LinkedHashMap<>();
+        Iterator<Map.Entry<String, JsonNode>> it = root.fields();
+        while (it.hasNext()) {
+            Map.Entry<String, JsonNode> f = it.next();
+            String name = f.getKey();
+            JsonNode v = f.getValue();
+            if (name.equals("__metadata__")) {
+                if (!v.isObject()) throw new ModelFormatException(where + ": __metadata__ is not an object");
+                v.fields().forEachRemaining(m -> {
+                    if (!m.getValue().isTextual())
+                        throw new ModelFormatException(where + ": __metadata__ value " + m.getKey() + " is not a string");
+                    meta.put(m.getKey(), m.getValue().asText());
+                });
+                continue;
+            }
+            String t = where + ": tensor " + name;
+            if (!v.isObject()) throw new ModelFormatException(t + ": entry is not an object");
+            JsonNode dt = v.get("dtype"), sh = v.get("shape"), off = v.get("data_offsets");
+            if (dt == null || !dt.isTextual()) throw new ModelFormatException(t + ": missing or non-string dtype");
+            DType dtype = DType.parse(dt.asText());
+            if (dtype == null) throw new ModelFormatException(t + ": unknown dtype " + dt.asText());
+            if (sh == null || !sh.isArray()) throw new ModelFormatException(t + ": missing shape");
+            if (sh.size() > MAX_RANK) throw new ModelFormatException(t + ": rank " + sh.size() + " exceeds " + MAX_RANK);
+            long[] shape = new long[sh.size()];
+            long numel = 1;
+            for (int i = 0; i < shape.length; i++) {
+                JsonNode d = sh.get(i);
+                if (!d.canConvertToLong() || !d.isIntegralNumber() || d.asLong() < 0)
+                    throw new ModelFormatException(t + ": bad dimension " + d);
+                shape[i] = d.asLong();
+                try {
+                    numel = Math.multiplyExact(numel, shape[i]);
+                } catch (ArithmeticException e) {
+                    throw new ModelFormatException(t + ": shape overflows");
+                }
+            }
+            if (off == null || !off.isArray() || off.size() != 2 || !off.get(0).isIntegralNumber() || !off.get(1).isIntegralNumber()
+                    || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong())
+                throw new ModelFormatException(t + ": data_offsets must be [begin, end]");
+            long b = off.get(0).asLong(), e = off.get(1).asLong();
+            if (b < 0 || e < b) throw new ModelFormatException(t + ": bad data_offsets [" + b + ", " + e + "]");
+            if (e > dataSize)
+                throw new ModelFormatException(t + ": data [" + b + ", " + e + ") runs past the end of the data area (" + dataSize + " bytes): file truncated?");
+            long bytes;
+            try {
+                bytes = Math.multiplyExact(numel, dtype.bytes());
+            } catch (ArithmeticException ex) {
+                throw new ModelFormatException(t + ": shape overflows");
+            }
+            if (bytes != e - b)
+                throw new ModelFormatException(t + ": shape " + java.util.Arrays.toString(shape) + " x " + dtype + " is " + bytes
+                        + " bytes but data_offsets span " + (e - b));
+            entries.add(new Entry(name, dtype, shape, b, e));
+        }
+        List<Entry> sorted = new ArrayList<>(entries);
+        sorted.sort((x, y) -> Long.compare(x.begin, y.begin));
+        for (int i = 1; i < sorted.size(); i++) {
+            Entry a = sorted.get(i - 1), c = sorted.get(i);
+            if (c.begin < a.end && c.end > c.begin && a.end > a.begin)
+                throw new ModelFormatException(where + ": tensors " + a.name + " and " + c.name + " overlap in the data area");
+        }
+        return new Parsed(entries, Collections.unmodifiableMap(meta));
+    }
+
+    public Path path() { return path; }
+
+    /** Byte offset of the data area in the file. */
+    public long dataStart() { return dataStart; }
+
+    /** Size of the mapped file in bytes. */
+    public long fileSize() { return mapping.byteSize(); }
+
+    @Override public Set<String> names() { return tensors.keySet(); }
+
+    @Override public TensorView find(String name) { return tensors.get(name); }
+
+    @Override public String description() { return path.toString(); }
+
+    @Override public Map<String, String> metadata() { return metadata; }
+
+    /** Unmaps the file. Views handed out become invalid (accessing them throws IllegalStateException). */
+    @Override public void close() {
+        if (arena.scope().isAlive()) arena.close();
+    }
+}

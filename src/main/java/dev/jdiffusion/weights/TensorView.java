@@ -1,0 +1,134 @@
+package dev.jdiffusion.weights;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * A zero-copy view of one tensor inside a memory-mapped file: name, dtype, shape and the bytes.
+ * Reading converts to float on the fly; nothing is copied to the heap unless {@link #toFloatArray()} is called.
+ */
+public final class TensorView {
+    static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final String name;
+    private final String source;
+    private final DType dtype;
+    private final long[] shape;
+    private final MemorySegment data;
+
+    public TensorView(String name, String source, DType dtype, long[] shape, MemorySegment data) {
+        this.name = name;
+        this.source = source;
+        this.dtype = dtype;
+        this.shape = shape.clone();
+        this.data = data;
+    }
+
+    /** The tensor's name as the caller sees it (after any key mapping). */
+    public String name() { return name; }
+    /** The file the tensor lives in, for error messages. */
+    public String source() { return source; }
+    public DType dtype() { return dtype; }
+    public long[] shape() { return shape.clone(); }
+    public int rank() { return shape.length; }
+    public long dim(int i) { return shape[i < 0 ? shape.length + i : i]; }
+    /** Raw bytes, little-endian, read-only mapping of the file. */
+    public MemorySegment segment() { return data; }
+
+    public long numel() {
+        long n = 1;
+        for (long d : shape) n *= d;
+        return n;
+    }
+
+    /** The same bytes under another name and/or shape with the same element count (e.g. [o,i,1,1] to [o,i]). */
+    public TensorView renamed(String newName) { return new TensorView(newName, source, dtype, shape, data); }
+
+    public TensorView reshaped(long... newShape) {
+        long n = 1;
+        for (long d : newShape) n *= d;
+        if (n != numel())
+            throw new ModelFormatException(source + ": tensor " + name + ": cannot reshape " + Arrays.toString(shape) + " to " + Arrays.toString(newShape));
+        return new TensorView(name, source, dtype, newShape, data);
+    }
+
+    /** Element i converted to float (any floating or integer dtype). */
+    public float getFloat(long i) {
+        long off = i * dtype.bytes();
+        return switch (dtype) {
+            case F32 -> data.get(F32, off);
+            case F16 -> Float.float16ToFloat(data.get(I16, off));
+            case BF16 -> Float.intBitsToFloat((data.get(I16, off) & 0xffff) << 16);
+            case F64 -> (float) data.get(F64, off);
+            case I64 -> data.get(I64, off);
+            case I32 -> data.get(I32, off);
+            case I16 -> data.get(I16, off);
+            case I8 -> data.get(ValueLayout.JAVA_BYTE, off);
+            case U8, BOOL -> data.get(ValueLayout.JAVA_BYTE, off) & 0xff;
+        };
+    }
+
+    /** Element i as long (integer dtypes; floats are truncated). */
+    public long getLong(long i) {
+        long off = i * dtype.bytes();
+        return switch (dtype) {
+            case I64 -> data.get(I64, off);
+            case I32 -> data.get(I32, off);
+            default -> (long) getFloat(i);
+        };
+    }
+
+    /** Converts count elements starting at element start into dst[dstOff..]. */
+    public void readFloats(long start, float[] dst, int dstOff, int count) {
+        if (start < 0 || count < 0 || start + count > numel())
+            throw new IndexOutOfBoundsException(name + ": elements [" + start + ", " + (start + count) + ") of " + numel());
+        switch (dtype) {
+            case F32 -> MemorySegment.copy(data, F32, start * 4, dst, dstOff, count);
+            case F16 -> {
+                long base = start * 2;
+                for (int i = 0; i < count; i++) dst[dstOff + i] = Float.float16ToFloat(data.get(I16, base + 2L * i));
+            }
+            case BF16 -> {
+                long base = start * 2;
+                for (int i = 0; i < count; i++) dst[dstOff + i] = Float.intBitsToFloat((data.get(I16, base + 2L * i) & 0xffff) << 16);
+            }
+            default -> {
+                for (int i = 0; i < count; i++) dst[dstOff + i] = getFloat(start + i);
+            }
+        }
+    }
+
+    /** A heap copy as float32. Use for small tensors (biases, norms, embeddings), not for big weights. */
+    public float[] toFloatArray() {
+        long n = numel();
+        if (n > Integer.MAX_VALUE - 16) throw new ModelFormatException(source + ": tensor " + name + " too large for one array: " + n);
+        float[] out = new float[(int) n];
+        readFloats(0, out, 0, (int) n);
+        return out;
+    }
+
+    /** All elements as longs (for integer tensors such as token ids). */
+    public long[] toLongArray() {
+        long n = numel();
+        long[] out = new long[Math.toIntExact(n)];
+        for (int i = 0; i < out.length; i++) out[i] = getLong(i);
+        return out;
+    }
+
+    /** Throws a clear error if the shape differs from the expected one. */
+    public TensorView expectShape(long... expected) {
+        if (!Arrays.equals(shape, expected))
+            throw new ModelFormatException(source + ": tensor " + name + " has shape " + Arrays.toString(shape)
+                    + ", expected " + Arrays.toString(expected));
+        return this;
+    }
+
+    @Override
+    public String toString() { return name + " " + dtype + Arrays.toString(shape); }
+}

@@ -1,0 +1,15 @@
+package dev.jdiffusion.golden;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+/** The registry of golden kinds the engine can run: one line per kind, keyed by info.json's "kind". */
+final class GoldenKinds {
+    private GoldenKinds() {}
+
+    static Map<String, GoldenKind> all() {
+        Map<String, GoldenKind> m = new TreeMap<>();
+        // Each model issue adds its kind here.
+        return m;
+    }
+}
