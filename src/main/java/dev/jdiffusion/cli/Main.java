@@ -11,6 +11,7 @@ public final class Main {
 
     static final String USAGE = """
             usage: jdiffusion COMMAND [options]
+              generate         text-to-image / image-to-image (jdiffusion generate --help)
               info PATH        describe a model folder, checkpoint or .safetensors file
             run 'jdiffusion COMMAND --help' for a command's options""";
 
@@ -28,6 +29,7 @@ public final class Main {
         try {
             return switch (args[0]) {
                 case "info" -> InfoCommand.run(rest, out, err);
+                case "generate" -> GenerateCommand.run(rest, out, err);
                 default -> {
                     err.println("jdiffusion: unknown command '" + args[0] + "'");
                     err.println(USAGE);
