@@ -11,6 +11,7 @@ final class GoldenKinds {
         Map<String, GoldenKind> m = new TreeMap<>();
         // Each model issue adds its kind here.
         m.put("tokenizer", new TokenizerGolden());
+        m.put("text_encoder", new TextEncoderGolden());
         return m;
     }
 }
