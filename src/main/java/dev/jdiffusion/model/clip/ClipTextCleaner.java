@@ -18,8 +18,8 @@ import java.util.regex.Pattern;
  * {@code whitespace_clean(basic_clean(text)).lower()}, where {@code basic_clean} is
  * {@code ftfy.fix_text}, then {@code html.unescape} twice, then strip.
  *
- * <p>ftfy is reproduced for what it changes in prompts: HTML entities (only when the text has no
- * {@code <}, as ftfy's "auto" mode), UTF-8 read as Windows-1252 ("cafÃ©" → "café"), C1 control
+ * <p>ftfy is reproduced for what it changes in prompts, line by line as ftfy does: HTML entities ending
+ * in ';' (not once a line has held {@code <}, as ftfy's "auto" mode), UTF-8 read as Windows-1252 ("cafÃ©" → "café"), C1 control
  * characters, Latin ligatures, full-width characters, curly quotes, line breaks, terminal escapes,
  * control characters and NFC normalisation, repeated until nothing changes. The mojibake repair is
  * a local rule (a lead byte followed by the right number of continuation bytes that decode as strict
@@ -75,12 +75,30 @@ public final class ClipTextCleaner {
 
     // ---- ftfy subset ----
 
+    /**
+     * ftfy.fix_text: line by line (ftfy's segments); once a line holds '<', HTML entities are left alone for
+     * it and every later line ("auto" mode).
+     */
     static String fixText(String text) {
-        boolean unescapeHtml = text.indexOf('<') < 0;
-        String t = text;
+        StringBuilder out = new StringBuilder(text.length());
+        boolean unescapeHtml = true;
+        for (int pos = 0; pos < text.length(); ) {
+            int end = text.indexOf('\n', pos) + 1;
+            if (end == 0) end = text.length();
+            String segment = text.substring(pos, end);
+            if (segment.indexOf('<') >= 0) unescapeHtml = false;
+            out.append(fixSegment(segment, unescapeHtml));
+            pos = end;
+        }
+        return out.toString();
+    }
+
+    /** ftfy's fixers on one segment, repeated until nothing changes. */
+    private static String fixSegment(String segment, boolean unescapeHtml) {
+        String t = segment;
         for (int round = 0; round < 16; round++) {
             String orig = t;
-            if (unescapeHtml) t = HtmlEntities.unescape(t);
+            if (unescapeHtml) t = HtmlEntities.unescapeTerminated(t);
             t = fixMojibake(t);
             t = fixC1Controls(t);
             t = fixLigatures(t);
@@ -283,6 +301,27 @@ public final class ClipTextCleaner {
             NAMED.put(name, value);
         }
 
+        private static final Pattern TERMINATED = Pattern.compile("&#?[0-9A-Za-z]{1,24};");
+
+        /** ftfy's unescape_html: only entities that end in ';'; unknown ones stay as they are. */
+        static String unescapeTerminated(String s) {
+            if (s.indexOf('&') < 0) return s;
+            Matcher m = TERMINATED.matcher(s);
+            StringBuilder sb = new StringBuilder(s.length());
+            while (m.find()) {
+                String e = m.group();
+                String r;
+                if (e.startsWith("&#")) {
+                    r = unescape(e);
+                    if (r.indexOf(';') >= 0) r = e;
+                } else r = NAMED.getOrDefault(e.substring(1), e);
+                m.appendReplacement(sb, Matcher.quoteReplacement(r));
+            }
+            m.appendTail(sb);
+            return sb.toString();
+        }
+
+        /** Python's html.unescape. */
         static String unescape(String s) {
             if (s.indexOf('&') < 0) return s;
             Matcher m = CHARREF.matcher(s);

@@ -99,5 +99,10 @@ class ClipTokenizerTest {
         assertEquals("red", ClipTextCleaner.clean("\u001b[31mred"));
         assertEquals("x\u20acy", ClipTextCleaner.clean("x&#128;y"));
         assertEquals("", ClipTextCleaner.clean(" \t\n"));
+        assertEquals("it's", ClipTextCleaner.clean("it\u00e2\u20ac\u2122s")); // mojibake of a curly apostrophe
+        assertEquals("a & b", ClipTextCleaner.clean("a &amp;amp;amp;amp; b")); // ftfy repeats until stable
+        assertEquals("<i> &amp;", ClipTextCleaner.clean("<i>\n&amp;amp;amp;")); // no ftfy unescape after a '<'
+        assertEquals("x & y", ClipTextCleaner.clean("x &amp y")); // html.unescape takes legacy names without ';'
+
     }
 }
