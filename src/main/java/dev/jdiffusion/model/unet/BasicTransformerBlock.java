@@ -31,18 +31,18 @@ final class BasicTransformerBlock {
     }
 
     /** x [B, L, dim] updated in place; context [B, Lc, crossDim]. */
-    void forward(float[] x, int batch, int len, float[] context, int contextLen) {
-        int rows = batch * len;
-        float[] n = new float[x.length];
+    void forward(float[] x, int batch, int len, float[] context, int contextLen, Scratch s) {
+        int rows = batch * len, size = rows * dim;
+        float[] n = s.get(Scratch.NORM, size);
         LayerNorm.forward(x, rows, dim, n1W, n1B, LN_EPS, n);
-        Elementwise.add(attn1.forward(n, batch, len, n, len), 0, x, 0, x, 0, x.length);
+        Elementwise.add(attn1.forward(n, batch, len, n, len, s), 0, x, 0, x, 0, size);
         LayerNorm.forward(x, rows, dim, n2W, n2B, LN_EPS, n);
-        Elementwise.add(attn2.forward(n, batch, len, context, contextLen), 0, x, 0, x, 0, x.length);
+        Elementwise.add(attn2.forward(n, batch, len, context, contextLen, s), 0, x, 0, x, 0, size);
         LayerNorm.forward(x, rows, dim, n3W, n3B, LN_EPS, n);
-        float[] proj = ffProj.forward(n, rows);
-        float[] g = new float[rows * ffInner];
+        float[] proj = ffProj.forward(n, rows, s.get(Scratch.FF_PROJ, rows * 2 * ffInner));
+        float[] g = s.get(Scratch.FF_GATE, rows * ffInner);
         Activations.geglu(proj, rows, ffInner, g);
-        Elementwise.add(ffOut.forward(g, rows), 0, x, 0, x, 0, x.length);
+        Elementwise.add(ffOut.forward(g, rows, s.get(Scratch.OUT, size)), 0, x, 0, x, 0, size);
     }
 
     long flops(int batch, int len, int contextLen) {

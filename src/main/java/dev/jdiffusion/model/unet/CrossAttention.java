@@ -20,14 +20,18 @@ final class CrossAttention {
         toOut = new Linear(w, p + ".to_out.0", inner, queryDim, true);
     }
 
-    /** x [B, Lq, queryDim], context [B, Lk, contextDim] -> [B, Lq, queryDim]. */
-    float[] forward(float[] x, int batch, int lq, float[] context, int lk) {
-        float[] q = toQ.forward(x, batch * lq);
-        float[] k = toK.forward(context, batch * lk);
-        float[] v = toV.forward(context, batch * lk);
-        float[] o = new float[q.length];
+    /**
+     * x [B, Lq, queryDim], context [B, Lk, contextDim] -> [B, Lq, queryDim], written to the scratch OUT slot and returned
+     * (valid until the next call that uses the same scratch).
+     */
+    float[] forward(float[] x, int batch, int lq, float[] context, int lk, Scratch s) {
+        int inner = heads * headDim;
+        float[] q = toQ.forward(x, batch * lq, s.get(Scratch.Q, batch * lq * inner));
+        float[] k = toK.forward(context, batch * lk, s.get(Scratch.K, batch * lk * inner));
+        float[] v = toV.forward(context, batch * lk, s.get(Scratch.V, batch * lk * inner));
+        float[] o = s.get(Scratch.ATTN, batch * lq * inner);
         Attention.forward(q, k, v, batch, heads, lq, lk, headDim, false, (float) Math.pow(headDim, -0.5), o);
-        return toOut.forward(o, batch * lq);
+        return toOut.forward(o, batch * lq, s.get(Scratch.OUT, batch * lq * toOut.out));
     }
 
     long flops(int batch, int lq, int lk) {

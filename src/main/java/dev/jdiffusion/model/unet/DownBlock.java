@@ -32,10 +32,10 @@ final class DownBlock {
     }
 
     /** Runs the block; appends every intermediate output to skips and returns the last. */
-    Tensor forward(Tensor x, float[] tembSilu, float[] context, int contextLen, List<Tensor> skips) {
+    Tensor forward(Tensor x, float[] tembSilu, float[] context, int contextLen, Scratch s, List<Tensor> skips) {
         for (int i = 0; i < resnets.length; i++) {
             x = resnets[i].forward(x, tembSilu);
-            if (attentions != null) x = attentions[i].forward(x, context, contextLen);
+            if (attentions != null) x = attentions[i].forward(x, context, contextLen, s);
             skips.add(x);
         }
         if (downsampler != null) {

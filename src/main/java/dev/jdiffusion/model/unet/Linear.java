@@ -23,5 +23,11 @@ final class Linear {
         return y;
     }
 
+    /** y (rows x out, at least that long) = x (rows x in) W^T + b; returns y. */
+    float[] forward(float[] x, int rows, float[] y) {
+        Gemm.linear(x, 0, rows, weight, bias, y, 0);
+        return y;
+    }
+
     long flops(long rows) { return 2L * rows * in * out; }
 }

@@ -15,9 +15,9 @@ final class MidBlock {
         second = new ResnetBlock2D(w, "mid_block.resnets.1", ch, ch, tembDim, c.normNumGroups(), c.normEps(), c.midBlockScaleFactor());
     }
 
-    Tensor forward(Tensor x, float[] tembSilu, float[] context, int contextLen) {
+    Tensor forward(Tensor x, float[] tembSilu, float[] context, int contextLen, Scratch s) {
         x = first.forward(x, tembSilu);
-        x = attention.forward(x, context, contextLen);
+        x = attention.forward(x, context, contextLen, s);
         return second.forward(x, tembSilu);
     }
 

@@ -40,7 +40,7 @@ final class Transformer2D {
     }
 
     /** x [B, C, H, W]; context [B, Lc, crossDim] flattened. */
-    Tensor forward(Tensor x, float[] context, int contextLen) {
+    Tensor forward(Tensor x, float[] context, int contextLen, Scratch s) {
         int b = x.dim(0), h = x.dim(2), wd = x.dim(3), hw = h * wd;
         Tensor n = Tensor.zeros(b, channels, h, wd);
         GroupNorm.forward(x.data(), b, channels, hw, groups, normW, normB, NORM_EPS, false, n.data());
@@ -50,7 +50,7 @@ final class Transformer2D {
         } else {
             tokens = Layout.toTokens(projInConv.forward(n).data(), b, inner, hw);
         }
-        for (BasicTransformerBlock blk : blocks) blk.forward(tokens, b, hw, context, contextLen);
+        for (BasicTransformerBlock blk : blocks) blk.forward(tokens, b, hw, context, contextLen, s);
         Tensor out;
         if (linear) {
             out = new Tensor(Layout.toChannels(projOutLinear.forward(tokens, b * hw), b, channels, hw), b, channels, h, wd);

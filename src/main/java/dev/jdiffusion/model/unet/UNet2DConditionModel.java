@@ -109,16 +109,17 @@ public final class UNet2DConditionModel {
         }
         x = convIn.forward(x);
         p.accept("conv_in", x);
+        Scratch scratch = new Scratch();
         List<Tensor> skips = new ArrayList<>();
         skips.add(x);
         for (int i = 0; i < down.length; i++) {
-            x = down[i].forward(x, tembSilu, context, contextLen, skips);
+            x = down[i].forward(x, tembSilu, context, contextLen, scratch, skips);
             p.accept("down_blocks." + i, x);
         }
 
         // mid
         if (mid != null) {
-            x = mid.forward(x, tembSilu, context, contextLen);
+            x = mid.forward(x, tembSilu, context, contextLen, scratch);
             p.accept("mid_block", x);
         }
 
@@ -132,7 +133,7 @@ public final class UNet2DConditionModel {
                 upH = next.dim(2);
                 upW = next.dim(3);
             }
-            x = up[i].forward(x, tembSilu, context, contextLen, skips, upH, upW);
+            x = up[i].forward(x, tembSilu, context, contextLen, scratch, skips, upH, upW);
             p.accept("up_blocks." + i, x);
         }
 

@@ -38,15 +38,15 @@ final class UpBlock {
     int layers() { return resnets.length; }
 
     /** Consumes skips from the end of the list; upsamples to (upH, upW) when given (> 0), else x2. */
-    Tensor forward(Tensor x, float[] tembSilu, float[] context, int contextLen, List<Tensor> skips, int upH, int upW) {
+    Tensor forward(Tensor x, float[] tembSilu, float[] context, int contextLen, Scratch s, List<Tensor> skips, int upH, int upW) {
         for (int i = 0; i < resnets.length; i++) {
-            Tensor s = skips.removeLast();
+            Tensor skip = skips.removeLast();
             int b = x.dim(0), h = x.dim(2), wd = x.dim(3);
-            if (s.dim(2) != h || s.dim(3) != wd)
-                throw new IllegalStateException("skip " + s + " does not match " + x);
-            x = new Tensor(Layout.concatChannels(x.data(), x.dim(1), s.data(), s.dim(1), b, h * wd), b, x.dim(1) + s.dim(1), h, wd);
+            if (skip.dim(2) != h || skip.dim(3) != wd)
+                throw new IllegalStateException("skip " + skip + " does not match " + x);
+            x = new Tensor(Layout.concatChannels(x.data(), x.dim(1), skip.data(), skip.dim(1), b, h * wd), b, x.dim(1) + skip.dim(1), h, wd);
             x = resnets[i].forward(x, tembSilu);
-            if (attentions != null) x = attentions[i].forward(x, context, contextLen);
+            if (attentions != null) x = attentions[i].forward(x, context, contextLen, s);
         }
         if (upsampleConv != null) {
             int b = x.dim(0), c = x.dim(1), h = x.dim(2), wd = x.dim(3);
