@@ -134,7 +134,8 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
     /**
      * Infers the configuration of a single-file checkpoint from its tensors (diffusers names). Channels, levels,
      * block types, layer counts, cross_attention_dim, use_linear_projection and time_cond_proj_dim come from the shapes.
-     * What shapes cannot tell follows Stable Diffusion: 32 norm groups, eps 1e-5, flip_sin_to_cos, freq_shift 0,
+     * What shapes cannot tell follows Stable Diffusion: 32 norm groups (or the largest divisor of 32 that divides every
+     * level's channels), eps 1e-5, flip_sin_to_cos, freq_shift 0,
      * sample size 64; heads: SD 2.x (cross_attention_dim 1024) uses head dim 64 (heads = channels / 64), anything
      * else follows SD 1.x (8 heads at every level).
      */
@@ -174,16 +175,20 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
         int[] rtl = reversed(tl);
         for (int i = 0; i < n; i++) if (up.get(i).equals(UP)) upTl[i] = rtl[i];
         if (cross < 0) cross = 768;
-        for (int i = 0; i < n; i++) heads[i] = cross == 1024 ? Math.max(1, boc[i] / 64) : 8;
+        for (int i = 0; i < n; i++) heads[i] = cross == 1024 && boc[i] % 64 == 0 ? boc[i] / 64 : gcd(8, boc[i]);
         boolean mid = t.contains("mid_block.resnets.0.conv1.weight");
         int tcp = t.contains("time_embedding.cond_proj.weight") ? (int) t.get("time_embedding.cond_proj.weight").dim(1) : 0;
         int ted = (int) t.get("time_embedding.linear_1.weight").dim(0);
         TensorView convOut = t.get("conv_out.weight");
         int dsPad = 1;
+        int groups = 32; // Stable Diffusion's; smaller only when some level's channels are not a multiple of 32
+        for (int ch : boc) groups = gcd(groups, ch);
         return new UNetConfig((int) convIn.dim(1), (int) convOut.dim(0), 64, boc, List.copyOf(down), List.copyOf(up), mid,
-                lpb, tl, upTl, heads, cross, 32, 1e-5f, linear, false, true, 0f, tcp, ted, (int) convIn.dim(2),
+                lpb, tl, upTl, heads, cross, groups, 1e-5f, linear, false, true, 0f, tcp, ted, (int) convIn.dim(2),
                 (int) convOut.dim(2), dsPad, 1f, false).validated();
     }
+
+    private static int gcd(int a, int b) { return b == 0 ? a : gcd(b, a % b); }
 
     private static int countBlocks(TensorSource t, String prefix) {
         int k = 0;
