@@ -22,6 +22,8 @@ final class ResnetBlock2D {
         this.groups = groups;
         this.eps = eps;
         this.outputScale = outputScale;
+        if (in % groups != 0 || out % groups != 0)
+            w.problem(p + ": channels " + in + " -> " + out + " are not divisible by norm_num_groups " + groups);
         norm1W = w.vector(p + ".norm1.weight", in);
         norm1B = w.vector(p + ".norm1.bias", in);
         conv1 = Conv.same(w, p + ".conv1", in, out, 3);

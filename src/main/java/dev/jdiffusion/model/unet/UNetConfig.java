@@ -8,7 +8,6 @@ import dev.jdiffusion.weights.TensorView;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
 
 /**
  * The subset of diffusers' {@code UNet2DConditionModel} configuration (0.25.1) this engine implements, resolved to
@@ -137,7 +136,7 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
      * What shapes cannot tell follows Stable Diffusion: 32 norm groups (or the largest divisor of 32 that divides every
      * level's channels), eps 1e-5, flip_sin_to_cos, freq_shift 0,
      * sample size 64; heads: SD 2.x (cross_attention_dim 1024) uses head dim 64 (heads = channels / 64), anything
-     * else follows SD 1.x (8 heads at every level).
+     * else follows SD 1.x (8 heads at every level; fewer where channels are not a multiple of 8).
      */
     public static UNetConfig infer(TensorSource t) {
         TensorView convIn = t.get("conv_in.weight");
@@ -267,8 +266,6 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
     }
 
     private static void bad(String msg) { throw new ModelFormatException("unet config: " + msg); }
-
-    static final Set<String> KNOWN_BLOCKS = Set.of(CROSS_DOWN, DOWN, CROSS_UP, UP);
 
     @Override public String toString() {
         return "UNetConfig[in=" + inChannels + ", out=" + outChannels + ", blocks=" + Arrays.toString(blockOutChannels)

@@ -55,7 +55,8 @@ final class UNetWeights {
         return t == null ? new float[n] : t.toFloatArray();
     }
 
-    boolean has(String name) { return src.contains(name); }
+    /** Records a structural problem (reported by {@link #finish}). */
+    void problem(String message) { wrongShape.add(message); }
 
     /** Throws one {@link ModelFormatException} listing every missing, mis-shaped and unexpected tensor. */
     void finish(UNetConfig cfg) {
