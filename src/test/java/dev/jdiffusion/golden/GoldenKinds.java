@@ -10,6 +10,9 @@ final class GoldenKinds {
     static Map<String, GoldenKind> all() {
         Map<String, GoldenKind> m = new TreeMap<>();
         // Each model issue adds its kind here.
+        m.put("tokenizer", new TokenizerGolden());
+        m.put("text_encoder", new TextEncoderGolden());
+        m.put("unet", new UnetGolden());
         return m;
     }
 }

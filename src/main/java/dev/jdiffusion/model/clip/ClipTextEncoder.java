@@ -1,0 +1,213 @@
+package dev.jdiffusion.model.clip;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.jdiffusion.kernels.LayerNorm;
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.ModelFormatException;
+import dev.jdiffusion.weights.TensorSource;
+import dev.jdiffusion.weights.TensorView;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * CLIP's text transformer (transformers' {@code CLIPTextModel}), the prompt encoder of Stable Diffusion:
+ * <pre>
+ *   x = token_embedding[ids] + position_embedding[0..seq)
+ *   x = encoder layer 0 .. N-1 (pre-LN, causal self-attention, MLP)   {@link ClipEncoderLayer}
+ *   last_hidden_state = final_layer_norm(x)
+ * </pre>
+ * Clip skip k takes the output of layer N-k through the final layer norm instead. Weights are read under
+ * transformers' names ({@code text_model.encoder.layers.N.self_attn.q_proj.weight}, ...), as a diffusers
+ * {@code text_encoder/} folder holds them and {@link dev.jdiffusion.weights.Checkpoint} hands out a single file's
+ * {@code cond_stage_model.transformer.*} tensors. Big matrices stay in the mapped file; instances are immutable
+ * and thread-safe (each call allocates its own activations).
+ */
+public final class ClipTextEncoder {
+    private static final String P = "text_model.";
+    /** Tensors a checkpoint may carry that the text encoder does not use. */
+    private static final Set<String> IGNORED = Set.of(P + "embeddings.position_ids", "text_projection.weight", "logit_scale");
+    private static final Pattern LAYER = Pattern.compile("^text_model\\.encoder\\.layers\\.(\\d+)\\.");
+
+    private final ClipTextConfig config;
+    private final TensorView tokenEmbedding;
+    private final float[] positionEmbedding;
+    private final List<ClipEncoderLayer> layers;
+    private final ClipWeights.Norm finalNorm;
+
+    private ClipTextEncoder(ClipTextConfig config, TensorView tokenEmbedding, float[] positionEmbedding,
+                            List<ClipEncoderLayer> layers, ClipWeights.Norm finalNorm) {
+        this.config = config;
+        this.tokenEmbedding = tokenEmbedding;
+        this.positionEmbedding = positionEmbedding;
+        this.layers = layers;
+        this.finalNorm = finalNorm;
+    }
+
+    /**
+     * Builds the encoder from tensors under transformers' names and the model's config.json (or null: the
+     * config is then inferred from shapes, see {@link ClipTextConfig}). Every tensor is checked (presence,
+     * shape, dtype, no unknown names) before anything is computed.
+     */
+    public static ClipTextEncoder load(TensorSource tensors, JsonNode configOrNull) {
+        String where = tensors.description();
+        TensorView tok = tensors.get(P + "embeddings.token_embedding.weight");
+        TensorView pos = tensors.get(P + "embeddings.position_embedding.weight");
+        if (tok.rank() != 2 || pos.rank() != 2)
+            throw new ModelFormatException(where + ": embeddings must be 2-D, got " + tok + " and " + pos);
+        int layerCount = 0;
+        for (String n : tensors.names()) {
+            Matcher m = LAYER.matcher(n);
+            if (m.find()) layerCount = Math.max(layerCount, Integer.parseInt(m.group(1)) + 1);
+        }
+        if (layerCount == 0) throw new ModelFormatException(where + ": no text_model.encoder.layers.* tensors");
+        int vocab = Math.toIntExact(tok.dim(0)), hidden = Math.toIntExact(tok.dim(1)), positions = Math.toIntExact(pos.dim(0));
+        int intermediate = Math.toIntExact(tensors.get(P + "encoder.layers.0.mlp.fc1.weight").dim(0));
+
+        ClipTextConfig cfg;
+        if (configOrNull != null) {
+            cfg = ClipTextConfig.fromJson(configOrNull, where + " config");
+            check(where, "vocab_size", cfg.vocabSize(), vocab, "token_embedding rows");
+            check(where, "hidden_size", cfg.hiddenSize(), hidden, "token_embedding columns");
+            check(where, "max_position_embeddings", cfg.maxPositions(), positions, "position_embedding rows");
+            check(where, "intermediate_size", cfg.intermediateSize(), intermediate, "mlp.fc1 rows");
+            check(where, "num_hidden_layers", cfg.numLayers(), layerCount, "layers in the weights");
+        } else {
+            cfg = ClipTextConfig.inferred(vocab, hidden, intermediate, layerCount, positions, where);
+        }
+
+        Set<String> used = new HashSet<>();
+        ClipWeights w = new ClipWeights(tensors, used);
+        TensorView tokenEmbedding = w.tensor(P + "embeddings.token_embedding.weight", vocab, hidden);
+        float[] positionEmbedding = w.tensor(P + "embeddings.position_embedding.weight", positions, hidden).toFloatArray();
+        List<ClipEncoderLayer> layers = new ArrayList<>();
+        int d = hidden, f = intermediate;
+        for (int i = 0; i < cfg.numLayers(); i++) {
+            String l = P + "encoder.layers." + i + ".";
+            layers.add(new ClipEncoderLayer(
+                    w.norm(l + "layer_norm1", d),
+                    w.linear(l + "self_attn.q_proj", d, d), w.linear(l + "self_attn.k_proj", d, d),
+                    w.linear(l + "self_attn.v_proj", d, d), w.linear(l + "self_attn.out_proj", d, d),
+                    w.norm(l + "layer_norm2", d),
+                    w.linear(l + "mlp.fc1", f, d), w.linear(l + "mlp.fc2", d, f)));
+        }
+        ClipWeights.Norm finalNorm = w.norm(P + "final_layer_norm", d);
+
+        Set<String> unknown = new TreeSet<>(tensors.names());
+        unknown.removeAll(used);
+        unknown.removeAll(IGNORED);
+        if (!unknown.isEmpty())
+            throw new ModelFormatException(where + ": " + unknown.size() + " tensors the CLIP text encoder does not know, e.g. "
+                    + unknown.stream().limit(5).toList());
+        return new ClipTextEncoder(cfg, tokenEmbedding, positionEmbedding, List.copyOf(layers), finalNorm);
+    }
+
+    private static void check(String where, String field, int configValue, int shapeValue, String what) {
+        if (configValue != shapeValue)
+            throw new ModelFormatException(where + ": config " + field + " = " + configValue + " but the weights have "
+                    + shapeValue + " (" + what + ")");
+    }
+
+    public ClipTextConfig config() { return config; }
+
+    /**
+     * The prompt embeddings {@code [batch, seq, hidden]}: clipSkip 1 is the last layer through the final layer
+     * norm (last_hidden_state), clipSkip 2 the penultimate layer through it, and so on. Layers after the one
+     * taken are not computed.
+     */
+    public Tensor encode(int[][] ids, int clipSkip) {
+        if (clipSkip < 1 || clipSkip > config.numLayers())
+            throw new IllegalArgumentException("clipSkip must be in 1.." + config.numLayers() + ", got " + clipSkip);
+        Run r = new Run(ids);
+        for (int i = 0; i < config.numLayers() - (clipSkip - 1); i++) r.layer(i);
+        return r.normed();
+    }
+
+    /** All outputs at once: last and penultimate (normed) states, pooled output, and optionally every hidden state. */
+    public EncoderOutput encodeAll(int[][] ids, boolean keepHiddenStates) {
+        Run r = new Run(ids);
+        List<Tensor> hidden = new ArrayList<>();
+        if (keepHiddenStates) hidden.add(r.snapshot());
+        Tensor penultimate = null;
+        int n = config.numLayers();
+        for (int i = 0; i < n; i++) {
+            r.layer(i);
+            if (i == n - 2) penultimate = r.normed();
+            if (keepHiddenStates) hidden.add(r.snapshot());
+        }
+        Tensor last = r.normed();
+        return new EncoderOutput(last, penultimate, pooled(last, ids), List.copyOf(hidden));
+    }
+
+    /**
+     * Each prompt's row of lastHiddenState at its EOS token: the highest id when the config's eos_token_id is
+     * the legacy 2 (as transformers does for SD's configs), else the first occurrence of eos_token_id.
+     */
+    public Tensor pooled(Tensor lastHiddenState, int[][] ids) {
+        int batch = ids.length, seq = ids[0].length, d = config.hiddenSize();
+        float[] out = new float[batch * d];
+        for (int b = 0; b < batch; b++) {
+            int at = -1;
+            if (config.eosTokenId() != 2)
+                for (int i = 0; i < seq && at < 0; i++) if (ids[b][i] == config.eosTokenId()) at = i;
+            if (at < 0) {
+                at = 0;
+                for (int i = 1; i < seq; i++) if (ids[b][i] > ids[b][at]) at = i;
+            }
+            System.arraycopy(lastHiddenState.data(), (b * seq + at) * d, out, b * d, d);
+        }
+        return new Tensor(out, batch, d);
+    }
+
+    /** One forward pass over a batch: the residual stream and its reusable buffers. */
+    private final class Run {
+        final int batch, seq, rows, d;
+        final float[] x;
+        final ClipEncoderLayer.Buffers buffers;
+
+        Run(int[][] ids) {
+            validate(ids);
+            batch = ids.length;
+            seq = ids[0].length;
+            rows = batch * seq;
+            d = config.hiddenSize();
+            x = new float[rows * d];
+            for (int b = 0; b < batch; b++)
+                for (int i = 0; i < seq; i++) {
+                    int o = (b * seq + i) * d;
+                    tokenEmbedding.readFloats((long) ids[b][i] * d, x, o, d);
+                    for (int j = 0; j < d; j++) x[o + j] += positionEmbedding[i * d + j];
+                }
+            buffers = new ClipEncoderLayer.Buffers(rows, d, config.intermediateSize());
+        }
+
+        void layer(int i) { layers.get(i).forward(x, batch, seq, config, buffers); }
+
+        Tensor snapshot() { return new Tensor(x.clone(), batch, seq, d); }
+
+        Tensor normed() {
+            float[] y = new float[x.length];
+            LayerNorm.forward(x, rows, d, finalNorm.weight(), finalNorm.bias(), config.layerNormEps(), y);
+            return new Tensor(y, batch, seq, d);
+        }
+    }
+
+    private void validate(int[][] ids) {
+        if (ids == null || ids.length == 0) throw new IllegalArgumentException("no prompts: ids must have at least one row");
+        int seq = ids[0].length;
+        if (seq == 0 || seq > config.maxPositions())
+            throw new IllegalArgumentException("sequence length " + seq + " must be in 1.." + config.maxPositions());
+        for (int b = 0; b < ids.length; b++) {
+            if (ids[b].length != seq)
+                throw new IllegalArgumentException("all prompts must have the same length: row " + b + " has " + ids[b].length + ", row 0 has " + seq);
+            for (int i = 0; i < seq; i++)
+                if (ids[b][i] < 0 || ids[b][i] >= config.vocabSize())
+                    throw new IllegalArgumentException("token id " + ids[b][i] + " at [" + b + ", " + i + "] is outside the vocabulary (0.." + (config.vocabSize() - 1) + ")");
+        }
+    }
+}
