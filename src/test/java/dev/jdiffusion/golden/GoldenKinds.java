@@ -10,6 +10,7 @@ final class GoldenKinds {
     static Map<String, GoldenKind> all() {
         Map<String, GoldenKind> m = new TreeMap<>();
         // Each model issue adds its kind here.
+        m.put("rng", new RngGolden());
         return m;
     }
 }
