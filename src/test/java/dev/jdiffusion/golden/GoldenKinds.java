@@ -11,6 +11,7 @@ final class GoldenKinds {
         Map<String, GoldenKind> m = new TreeMap<>();
         // Each model issue adds its kind here.
         m.put("rng", new RngGolden());
+        m.put("schedulers", new SchedulersGolden());
         return m;
     }
 }
