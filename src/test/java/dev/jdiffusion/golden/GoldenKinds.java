@@ -13,6 +13,8 @@ final class GoldenKinds {
         m.put("tokenizer", new TokenizerGolden());
         m.put("text_encoder", new TextEncoderGolden());
         m.put("unet", new UnetGolden());
+        m.put("rng", new RngGolden());
+        m.put("schedulers", new SchedulersGolden());
         return m;
     }
 }
