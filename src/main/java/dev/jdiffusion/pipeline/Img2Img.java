@@ -33,10 +33,4 @@ final class Img2Img {
         s[0] = batch;
         return new Tensor(out, s);
     }
-
-    /** The first step to run for a strength (diffusers' get_timesteps): steps - min(int(steps * strength), steps). */
-    static int startStep(int steps, float strength) {
-        int init = Math.min((int) (steps * strength), steps);
-        return Math.max(steps - init, 0);
-    }
 }

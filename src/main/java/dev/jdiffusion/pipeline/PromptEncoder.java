@@ -35,18 +35,28 @@ final class PromptEncoder {
         List<PromptWeights.Fragment> parts = PromptWeights.parse(prompt);
         List<Integer> ids = new ArrayList<>();
         List<Float> ws = new ArrayList<>();
-        boolean plain = parts.size() <= 1 && (parts.isEmpty() || parts.get(0).weight() == 1f);
+        boolean plain = parts.size() <= 1 && (parts.isEmpty() || (parts.get(0).weight() == 1.0 && !parts.get(0).isBreak()));
         if (plain) {
+            // Unweighted text is tokenized whole, exactly as the reference pipelines do.
             for (int id : tokenizer.tokenize(prompt)) {
                 ids.add(id);
                 ws.add(1f);
             }
         } else {
-            for (PromptWeights.Fragment f : parts)
+            for (PromptWeights.Fragment f : parts) {
+                if (f.isBreak()) {
+                    // BREAK: pad the current chunk so the next text starts a new one.
+                    while (ids.size() % chunk != 0) {
+                        ids.add(tokenizer.padId());
+                        ws.add(1f);
+                    }
+                    continue;
+                }
                 for (int id : tokenizer.tokenize(f.text())) {
                     ids.add(id);
-                    ws.add(f.weight());
+                    ws.add((float) f.weight());
                 }
+            }
         }
         int[] a = new int[ids.size()];
         float[] w = new float[ids.size()];

@@ -7,7 +7,10 @@ import dev.jdiffusion.model.taesd.Taesd;
 import dev.jdiffusion.model.unet.UNet2DConditionModel;
 import dev.jdiffusion.model.vae.AutoencoderKL;
 import dev.jdiffusion.sampling.Scheduler;
+import dev.jdiffusion.sampling.DdimScheduler;
+import dev.jdiffusion.sampling.LcmScheduler;
 import dev.jdiffusion.sampling.NoiseSource;
+import dev.jdiffusion.sampling.StepResult;
 import dev.jdiffusion.sampling.Schedulers;
 import dev.jdiffusion.sampling.TorchGenerator;
 import dev.jdiffusion.tensor.Tensor;
@@ -133,8 +136,14 @@ public final class StableDiffusion implements AutoCloseable {
         boolean lcmUnet = parts.unet().config().timeCondProjDim() > 0;
         boolean cfg = !lcmUnet && r.guidance() > 1f;
         int batch = req.batch();
-        Scheduler scheduler = Schedulers.create(r.sampler(), parts.schedulerConfig(), req.eta());
-        scheduler.setTimesteps(r.steps());
+        Scheduler scheduler = Schedulers.create(r.sampler(), parts.schedulerConfig());
+        if (req.eta() > 0f) {
+            if (!(scheduler instanceof DdimScheduler)) throw new IllegalArgumentException("eta applies to the ddim sampler only");
+            scheduler = new DdimScheduler(((DdimScheduler) scheduler).config(), req.eta());
+        }
+        boolean lcmSampler = scheduler instanceof LcmScheduler;
+        if (lcmSampler && req.initImage() != null) ((LcmScheduler) scheduler).setTimesteps(r.steps(), req.strength());
+        else scheduler.setTimesteps(r.steps());
         CancellationToken cancel = req.cancellation();
 
         // 1. Text embeddings: [uncond..., cond...] for classifier-free guidance.
@@ -161,7 +170,7 @@ public final class StableDiffusion implements AutoCloseable {
             scale(latents, scheduler.initNoiseSigma());
         } else {
             Tensor init = Img2Img.encode(parts, req.initImage(), batch, gen);
-            startStep = Img2Img.startStep(timesteps.length, req.strength());
+            startStep = lcmSampler ? 0 : Scheduler.startStep(timesteps.length, req.strength());
             if (startStep >= timesteps.length) throw new IllegalArgumentException("strength " + req.strength() + " leaves no steps to run");
             Tensor noise = gen.randn(batch, lc, lh, lw);
             latents = scheduler.addNoise(init, noise, startStep);
@@ -179,7 +188,7 @@ public final class StableDiffusion implements AutoCloseable {
             float[] ts = repeat(timesteps[i], in.dim(0));
             Tensor out = parts.unet().forward(in, ts, embeds, lcmCond);
             Tensor pred = cfg ? guide(out, r.guidance()) : out;
-            Scheduler.StepResult s = scheduler.step(pred, i, latents, stepNoise);
+            StepResult s = scheduler.step(pred, i, latents, stepNoise);
             latents = s.prevSample();
             denoised = s.denoised();
             trace.onStep(i, in, pred, latents, denoised);
@@ -193,7 +202,7 @@ public final class StableDiffusion implements AutoCloseable {
         cancel.check();
 
         // 4. Decode: LCM decodes its last denoised sample, the others their final latents.
-        Tensor fin = (scheduler.decodesDenoised() && denoised != null) ? denoised : latents;
+        Tensor fin = (lcmSampler && denoised != null) ? denoised : latents;
         Tensor images = parts.decode(fin);
         trace.onDecode(fin, images);
         long t3 = System.nanoTime();

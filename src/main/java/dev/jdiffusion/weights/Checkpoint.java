@@ -20,7 +20,7 @@ import java.util.function.UnaryOperator;
  */
 public final class Checkpoint implements AutoCloseable {
     /** The two layouts. */
-    public enum Layout { DIFFUSERS, SINGLE_FILE }
+    public enum Layout { DIFFUSERS, SINGLE_FILE, COMPONENT }
 
     /** Component names, as diffusers calls its folders. */
     public static final String UNET = "unet", VAE = "vae", TEXT_ENCODER = "text_encoder", TOKENIZER = "tokenizer", SCHEDULER = "scheduler";
@@ -31,11 +31,33 @@ public final class Checkpoint implements AutoCloseable {
     private final Layout layout;
     private final SafetensorsFile single;
     private final List<TensorSource> opened = new ArrayList<>();
+    private final String only;
 
-    private Checkpoint(Path path, Layout layout, SafetensorsFile single) {
+    private Checkpoint(Path path, Layout layout, SafetensorsFile single) { this(path, layout, single, null); }
+
+    private Checkpoint(Path path, Layout layout, SafetensorsFile single, String only) {
         this.path = path;
         this.layout = layout;
         this.single = single;
+        this.only = only;
+    }
+
+    /**
+     * Opens one component given on its own, as users pass a replacement VAE or text encoder: a whole model
+     * (folder or single file, its component is used), a component folder ({@code config.json} + weights), or a
+     * {@code .safetensors} file of the component in diffusers' or the original naming (with or without the
+     * single-file prefix).
+     */
+    public static Checkpoint openComponent(Path path, String component) {
+        if (Files.isDirectory(path)) {
+            if (Files.isRegularFile(path.resolve("model_index.json")) || Files.isDirectory(path.resolve(component))) return open(path);
+            return new Checkpoint(path, Layout.COMPONENT, null, component);
+        }
+        if (!Files.exists(path)) throw new ModelFormatException(path + ": no such file or folder");
+        Checkpoint c = open(path);
+        String prefix = singlePrefix(component);
+        if (prefix != null && c.single.names().stream().anyMatch(k -> k.startsWith(prefix))) return c;
+        return new Checkpoint(path, Layout.COMPONENT, c.single, component);
     }
 
     /** Opens a diffusers folder or a single-file checkpoint; nothing heavy happens until a component is asked for. */
@@ -60,6 +82,7 @@ public final class Checkpoint implements AutoCloseable {
 
     /** True when the component's weights (or files, for tokenizer/scheduler) are present. */
     public boolean has(String component) {
+        if (layout == Layout.COMPONENT) return component.equals(only);
         if (layout == Layout.SINGLE_FILE) {
             String prefix = singlePrefix(component);
             return prefix != null && single.names().stream().anyMatch(k -> k.startsWith(prefix));
@@ -74,6 +97,10 @@ public final class Checkpoint implements AutoCloseable {
     /** The component's config.json (diffusers layout), or null when there is none (single file: infer from shapes). */
     public JsonNode config(String component) {
         if (layout == Layout.SINGLE_FILE) return null;
+        if (layout == Layout.COMPONENT) {
+            Path f = path.resolve("config.json");
+            return single == null && component.equals(only) && Files.isRegularFile(f) ? readJson(f) : null;
+        }
         Path d = componentDir(component);
         Path f = d.resolve(component.equals(SCHEDULER) ? "scheduler_config.json" : "config.json");
         return Files.isRegularFile(f) ? readJson(f) : null;
@@ -81,6 +108,17 @@ public final class Checkpoint implements AutoCloseable {
 
     /** The component's tensors under diffusers' names. The checkpoint owns them: they live until {@link #close()}. */
     public TensorSource tensors(String component) {
+        if (layout == Layout.COMPONENT) {
+            if (!component.equals(only)) throw new ModelFormatException(path + ": holds a " + only + ", not a " + component);
+            if (single == null) {
+                TensorSource s = openWeights(path);
+                synchronized (opened) {
+                    opened.add(s);
+                }
+                return s;
+            }
+            return originalOrDiffusersNames(single, component);
+        }
         if (layout == Layout.SINGLE_FILE) {
             String prefix = singlePrefix(component);
             if (prefix == null) throw new ModelFormatException(path + ": a single-file checkpoint has no " + component);
@@ -104,6 +142,36 @@ public final class Checkpoint implements AutoCloseable {
             opened.add(s);
         }
         return s;
+    }
+
+    /**
+     * A standalone component file's tensors under diffusers' names: used as they are when they already are
+     * diffusers names, mapped from the original layout when (nearly) all of them are original-layout keys.
+     */
+    private static TensorSource originalOrDiffusersNames(SafetensorsFile f, String component) {
+        Function<String, String> map = switch (component) {
+            case UNET -> UnetKeys::toDiffusers;
+            case VAE -> VaeKeys::toDiffusers;
+            case TEXT_ENCODER -> ClipKeys::toDiffusers;
+            default -> k -> null;
+        };
+        UnaryOperator<TensorView> adapt = switch (component) {
+            case UNET -> UnetKeys::adapt;
+            case VAE -> VaeKeys::adapt;
+            case TEXT_ENCODER -> ClipKeys::adapt;
+            default -> t -> t;
+        };
+        long mapped = 0, changed = 0;
+        for (String k : f.names()) {
+            String m = map.apply(k);
+            if (m != null && !m.startsWith("original:")) {
+                mapped++;
+                if (!m.equals(k)) changed++;
+            }
+        }
+        if (changed > 0 && mapped * 10 >= f.names().size() * 9L)
+            return f.mapped(f.path() + " [" + component + ", original names]", map, adapt);
+        return f;
     }
 
     /** The original-layout key prefix of a component in a single-file checkpoint. */
