@@ -10,6 +10,8 @@ final class GoldenKinds {
     static Map<String, GoldenKind> all() {
         Map<String, GoldenKind> m = new TreeMap<>();
         // Each model issue adds its kind here.
+        m.put("vae", new VaeGolden());
+        m.put("taesd", new TaesdGolden());
         return m;
     }
 }
