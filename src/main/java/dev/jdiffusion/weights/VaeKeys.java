@@ -19,7 +19,8 @@ import java.util.regex.Pattern;
  *   conv_in, conv_out, quant_conv, post_quant_conv: unchanged
  * </pre>
  * The attention q/k/v/proj_out weights are 1x1 convolutions {@code [c, c, 1, 1]} in the original layout and
- * linear {@code [c, c]} in diffusers': {@link #adapt} reshapes them.
+ * linear {@code [c, c]} in diffusers': {@link #adapt} reshapes them (and their biases, which diffusers' converter
+ * writes as {@code [c, 1, 1]}; original checkpoints have {@code [c]}).
  */
 public final class VaeKeys {
     private VaeKeys() {}
@@ -32,7 +33,7 @@ public final class VaeKeys {
     private static final Pattern MID = Pattern.compile("(encoder|decoder)\\.mid\\.(block_1|block_2|attn_1)\\.(.+)");
     private static final Pattern PLAIN = Pattern.compile("(encoder|decoder)\\.(conv_in|conv_out|norm_out)\\.(weight|bias)");
     private static final Pattern QUANT = Pattern.compile("(quant_conv|post_quant_conv)\\.(weight|bias)");
-    private static final Pattern ATTN_LINEAR = Pattern.compile(".*mid_block\\.attentions\\.\\d+\\.(to_q|to_k|to_v|to_out\\.0)\\.weight");
+    private static final Pattern ATTN_LINEAR = Pattern.compile(".*mid_block\\.attentions\\.\\d+\\.(to_q|to_k|to_v|to_out\\.0)\\.(weight|bias)");
 
     /** The diffusers name for an original-layout key (Stable Diffusion's 4 up blocks), or null when the key is not part of the model. */
     public static String toDiffusers(String originalKey) {
@@ -114,14 +115,19 @@ public final class VaeKeys {
 
     private static boolean convParam(String rest) { return rest.equals("conv.weight") || rest.equals("conv.bias"); }
 
-    /** True when a diffusers-named tensor is stored as a 1x1 conv in the original layout and as a linear in diffusers'. */
+    /** True when a diffusers-named tensor may be stored with extra 1x1 dimensions in the original layout (the attention projections). */
     public static boolean isReshaped(String diffusersKey) {
         return ATTN_LINEAR.matcher(diffusersKey).matches();
     }
 
-    /** Reshapes the attention projections from 1x1 conv {@code [c, c, 1, 1]} to linear {@code [c, c]}; identity otherwise. */
+    /**
+     * Reshapes the attention projections from 1x1 conv {@code [c, c, 1, 1]} to linear {@code [c, c]} (biases
+     * {@code [c, 1, 1]} to {@code [c]}); identity otherwise. The tensor's name must already be the diffusers one.
+     */
     public static TensorView adapt(TensorView t) {
-        if (t.rank() == 4 && t.dim(2) == 1 && t.dim(3) == 1 && isReshaped(t.name())) return t.reshaped(t.dim(0), t.dim(1));
+        if (!isReshaped(t.name())) return t;
+        if (t.rank() == 4 && t.dim(2) == 1 && t.dim(3) == 1) return t.reshaped(t.dim(0), t.dim(1));
+        if (t.rank() == 3 && t.dim(1) == 1 && t.dim(2) == 1) return t.reshaped(t.dim(0));
         return t;
     }
 
