@@ -74,6 +74,62 @@ class TaesdTest {
         }
     }
 
+    /** taesd.py's F32Encoder/F32Decoder (TAESANA): stride-2 stem convs with bias followed by ReLU, 32x scale. */
+    @Test
+    void buildsTheF32VariantFromItsWeights() {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.util.Map<String, dev.jdiffusion.weights.TensorView> enc = new java.util.LinkedHashMap<>(), dec = new java.util.LinkedHashMap<>();
+            // encoder: conv(3,32,s2) relu conv(32,64,s2) relu Block, [conv(64,64,s2,nobias) Block x3] x3, conv(64,32)
+            conv(enc, arena, "0", 32, 3, true); conv(enc, arena, "2", 64, 32, true); block(enc, arena, "4", 64);
+            int i = 5;
+            for (int r = 0; r < 3; r++) {
+                conv(enc, arena, "" + i++, 64, 64, false);
+                for (int b = 0; b < 3; b++) block(enc, arena, "" + i++, 64);
+            }
+            conv(enc, arena, "" + i, 32, 64, true);
+            // decoder: clamp conv(32,64) relu, [Block x3, upsample, conv nobias] x5, Block, conv(64,3)
+            conv(dec, arena, "1", 64, 32, true);
+            i = 3;
+            for (int r = 0; r < 5; r++) {
+                for (int b = 0; b < 3; b++) block(dec, arena, "" + i++, 64);
+                i++; // upsample
+                conv(dec, arena, "" + i++, 64, 64, false);
+            }
+            block(dec, arena, "" + i++, 64);
+            conv(dec, arena, "" + i, 3, 64, true);
+            Taesd t = Taesd.load(source(enc), source(dec));
+            assertEquals(32, t.spatialFactor());
+            assertEquals(32, t.latentChannels());
+            assertArrayEquals(new int[]{1, 32, 2, 3}, t.encode(Tensor.zeros(1, 3, 64, 96)).shape());
+            assertArrayEquals(new int[]{1, 3, 64, 96}, t.decode(Tensor.zeros(1, 32, 2, 3)).shape());
+        }
+    }
+
+    static void conv(java.util.Map<String, dev.jdiffusion.weights.TensorView> m, java.lang.foreign.Arena a, String p, int out, int in, boolean bias) {
+        m.put(p + ".weight", view(a, p + ".weight", out, in, 3, 3));
+        if (bias) m.put(p + ".bias", view(a, p + ".bias", out));
+    }
+
+    static void block(java.util.Map<String, dev.jdiffusion.weights.TensorView> m, java.lang.foreign.Arena a, String p, int c) {
+        for (int k : new int[]{0, 2, 4}) conv(m, a, p + ".conv." + k, c, c, true);
+    }
+
+    static dev.jdiffusion.weights.TensorView view(java.lang.foreign.Arena a, String name, long... shape) {
+        long n = 1;
+        for (long d : shape) n *= d;
+        java.lang.foreign.MemorySegment seg = a.allocate(4 * n);
+        for (long i = 0; i < n; i++) seg.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, (float) Math.sin(i) * 0.01f);
+        return new dev.jdiffusion.weights.TensorView(name, "memory", dev.jdiffusion.weights.DType.F32, shape, seg);
+    }
+
+    static TensorSource source(java.util.Map<String, dev.jdiffusion.weights.TensorView> m) {
+        return new TensorSource() {
+            @Override public java.util.Set<String> names() { return m.keySet(); }
+            @Override public dev.jdiffusion.weights.TensorView find(String name) { return m.get(name); }
+            @Override public String description() { return "memory"; }
+        };
+    }
+
     @Test
     void halvesAreToldApartByTheirLayersNotTheirNames() throws Exception {
         Path dir = Golden.resolve("models/taesd");
