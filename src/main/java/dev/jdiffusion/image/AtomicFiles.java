@@ -2,9 +2,11 @@ package dev.jdiffusion.image;
 
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 
 /**
  * Writes a file through a temporary sibling that is renamed over the target once complete, so readers never see a
@@ -35,12 +37,21 @@ public final class AtomicFiles {
         boolean ok = false;
         try {
             body.writeTo(tmp);
-            Images.moveInto(tmp, abs);
+            moveInto(tmp, abs);
             ok = true;
         } catch (IOException e) {
             throw new IOException("cannot write " + target + ": " + e.getMessage(), e);
         } finally {
             if (!ok) Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** Moves src over dst atomically where the file system can, else replaces it. */
+    private static void moveInto(Path src, Path dst) throws IOException {
+        try {
+            Files.move(src, dst, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(src, dst, StandardCopyOption.REPLACE_EXISTING);
         }
     }
 }

@@ -20,11 +20,9 @@ import java.awt.image.Raster;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -257,14 +255,5 @@ public final class Images {
             }
         }
         return b.toString();
-    }
-
-    /** Moves src over dst atomically where the file system can, else replaces it. */
-    static void moveInto(Path src, Path dst) throws IOException {
-        try {
-            Files.move(src, dst, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(src, dst, StandardCopyOption.REPLACE_EXISTING);
-        }
     }
 }
