@@ -15,6 +15,8 @@ final class GoldenKinds {
         m.put("unet", new UnetGolden());
         m.put("rng", new RngGolden());
         m.put("schedulers", new SchedulersGolden());
+        m.put("vae", new VaeGolden());
+        m.put("taesd", new TaesdGolden());
         return m;
     }
 }
