@@ -52,7 +52,7 @@ final class GenerateCommand {
     private static final Map<String, String> ALIASES = Map.of("-m", "--model", "-p", "--prompt", "-n", "--negative",
             "-W", "--width", "-H", "--height", "-o", "--output", "-h", "--help", "-q", "--quiet");
 
-    static int run(String[] argv, PrintStream out, PrintStream err) {
+    static int run(String[] argv, PrintStream out, PrintStream err) throws java.io.IOException {
         Args a = new Args(argv, VALUED, FLAGS, ALIASES, USAGE);
         if (a.flag("--help")) {
             out.println(USAGE);

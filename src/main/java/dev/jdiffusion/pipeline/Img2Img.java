@@ -1,6 +1,6 @@
 package dev.jdiffusion.pipeline;
 
-import dev.jdiffusion.model.vae.AutoencoderKL;
+import dev.jdiffusion.model.vae.LatentDist;
 import dev.jdiffusion.sampling.TorchGenerator;
 import dev.jdiffusion.tensor.Tensor;
 
@@ -17,14 +17,14 @@ final class Img2Img {
         if (parts.vae() != null) {
             float[] d = image01.data().clone();
             for (int i = 0; i < d.length; i++) d[i] = 2f * d[i] - 1f;
-            AutoencoderKL.LatentDist dist = parts.vae().encode(new Tensor(d, image01.shape()));
+            LatentDist dist = parts.vae().encode(new Tensor(d, image01.shape()));
             Tensor noise = gen.randn(dist.mean().shape());
             lat = dist.sample(noise.data());
             float s = parts.vae().scalingFactor();
             float[] l = lat.data();
             for (int i = 0; i < l.length; i++) l[i] *= s;
         } else {
-            lat = parts.taesd().encode(image01);
+            lat = parts.taesd().encodeImage(image01);
         }
         if (batch == 1) return lat;
         float[] out = new float[lat.numel() * batch];

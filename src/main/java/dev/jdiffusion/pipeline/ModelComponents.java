@@ -3,9 +3,10 @@ package dev.jdiffusion.pipeline;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.jdiffusion.model.clip.ClipTextEncoder;
 import dev.jdiffusion.model.clip.ClipTokenizer;
-import dev.jdiffusion.model.taesd.Taesd;
 import dev.jdiffusion.model.unet.UNet2DConditionModel;
 import dev.jdiffusion.model.vae.AutoencoderKL;
+import dev.jdiffusion.model.vae.Autoencoders;
+import dev.jdiffusion.model.vae.ImageAutoencoder;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.Checkpoint;
 import dev.jdiffusion.weights.ModelFormatException;
@@ -27,13 +28,13 @@ public final class ModelComponents implements AutoCloseable {
     private final ClipTextEncoder textEncoder;
     private final UNet2DConditionModel unet;
     private final AutoencoderKL vae;
-    private final Taesd taesd;
+    private final ImageAutoencoder taesd;
     private final boolean taesdDecode;
     private final JsonNode schedulerConfig;
     private final List<AutoCloseable> owned;
 
     private ModelComponents(String name, ModelFamily family, ClipTokenizer tokenizer, ClipTextEncoder textEncoder,
-                            UNet2DConditionModel unet, AutoencoderKL vae, Taesd taesd, boolean taesdDecode,
+                            UNet2DConditionModel unet, AutoencoderKL vae, ImageAutoencoder taesd, boolean taesdDecode,
                             JsonNode schedulerConfig, List<AutoCloseable> owned) {
         this.name = name;
         this.family = family;
@@ -54,7 +55,8 @@ public final class ModelComponents implements AutoCloseable {
     public UNet2DConditionModel unet() { return unet; }
     /** The KL VAE, or null when only TAESD decoding is available. */
     public AutoencoderKL vae() { return vae; }
-    public Taesd taesd() { return taesd; }
+    /** The fast tiny autoencoder (TAESD family) for previews and --fast-decode, or null. */
+    public ImageAutoencoder taesd() { return taesd; }
     /** The model's scheduler config (scheduler_config.json), or null for a single file (family defaults apply). */
     public JsonNode schedulerConfig() { return schedulerConfig; }
 
@@ -71,8 +73,20 @@ public final class ModelComponents implements AutoCloseable {
 
             ClipTokenizer tok = loadTokenizer(o, ck);
             ClipTextEncoder te = loadTextEncoder(o, ck, owned);
-            AutoencoderKL vae = loadVae(o, ck, owned);
-            Taesd taesd = o.taesd() == null ? null : Taesd.load(o.taesd());
+            ImageAutoencoder taesd = null;
+            if (o.taesd() != null) {
+                taesd = Autoencoders.open(o.taesd());
+                owned.add(taesd);
+            }
+            AutoencoderKL vae = null;
+            if (o.vae() != null) {
+                ImageAutoencoder ae = Autoencoders.open(o.vae());
+                owned.add(ae);
+                if (ae instanceof AutoencoderKL kl) vae = kl;
+                else if (taesd == null) taesd = ae;
+            } else if (ck.has(Checkpoint.VAE)) {
+                vae = AutoencoderKL.load(ck.tensors(Checkpoint.VAE), config(o, ck, Checkpoint.VAE));
+            }
             if (vae == null && taesd == null)
                 throw new ModelFormatException(o.model() + ": no VAE found; pass a VAE (--vae) or a TAESD decoder (--taesd)");
             JsonNode sched = config(o, ck, Checkpoint.SCHEDULER);
@@ -121,32 +135,14 @@ public final class ModelComponents implements AutoCloseable {
         return ClipTextEncoder.load(ck.tensors(Checkpoint.TEXT_ENCODER), config(o, ck, Checkpoint.TEXT_ENCODER));
     }
 
-    private static AutoencoderKL loadVae(ModelOptions o, Checkpoint ck, List<AutoCloseable> owned) {
-        if (o.vae() != null) {
-            Checkpoint v = Checkpoint.openComponent(o.vae(), Checkpoint.VAE);
-            owned.add(v);
-            return AutoencoderKL.load(v.tensors(Checkpoint.VAE), v.config(Checkpoint.VAE));
-        }
-        if (!ck.has(Checkpoint.VAE)) return null;
-        return AutoencoderKL.load(ck.tensors(Checkpoint.VAE), config(o, ck, Checkpoint.VAE));
-    }
-
-    /** Latents (unscaled, as the sampler produces them) to images [B, 3, H, W] in [0, 1]. */
+    /** Latents (as the sampler produces them) to images [B, 3, H, W] in [0, 1], as diffusers decodes them. */
     public Tensor decode(Tensor latents) {
-        if (taesdDecode) return taesd.decode(latents);
-        Tensor x = latents;
-        float s = vae.scalingFactor();
-        float[] d = x.data().clone();
-        for (int i = 0; i < d.length; i++) d[i] /= s;
-        Tensor img = vae.decode(new Tensor(d, x.shape()));
-        float[] p = img.data();
-        for (int i = 0; i < p.length; i++) p[i] = Math.min(1f, Math.max(0f, p[i] / 2f + 0.5f));
-        return img;
+        return (taesdDecode ? taesd : vae).decodeLatents(latents);
     }
 
     /** A cheap preview of latents: TAESD when loaded, else a fixed linear latent-to-RGB map at 1/8 size. */
     public Tensor preview(Tensor latents) {
-        if (taesd != null) return taesd.decode(latents);
+        if (taesd != null) return taesd.decodeLatents(latents);
         return LatentPreview.rgb(latents);
     }
 

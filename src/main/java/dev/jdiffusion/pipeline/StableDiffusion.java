@@ -3,7 +3,6 @@ package dev.jdiffusion.pipeline;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.jdiffusion.model.clip.ClipTextEncoder;
 import dev.jdiffusion.model.clip.ClipTokenizer;
-import dev.jdiffusion.model.taesd.Taesd;
 import dev.jdiffusion.model.unet.UNet2DConditionModel;
 import dev.jdiffusion.model.vae.AutoencoderKL;
 import dev.jdiffusion.sampling.Scheduler;

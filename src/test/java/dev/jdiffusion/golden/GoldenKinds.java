@@ -17,6 +17,8 @@ final class GoldenKinds {
         m.put("schedulers", new SchedulersGolden());
         m.put("pipeline", new PipelineGolden());
         m.put("single_file", new SingleFileGolden());
+        m.put("vae", new VaeGolden());
+        m.put("taesd", new TaesdGolden());
         return m;
     }
 }
