@@ -100,8 +100,16 @@ public final class SafetensorsWriter implements AutoCloseable {
         FileChannel ch = null;
         try {
             Files.createDirectories(dir);
-            temp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
-            ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+            // CREATE_NEW with the process umask (createTempFile would make the final file private, mode 0600).
+            for (int attempt = 0; ch == null; attempt++) {
+                temp = dir.resolve("." + abs.getFileName() + "." + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong()) + ".tmp");
+                try {
+                    ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW);
+                } catch (java.nio.file.FileAlreadyExistsException e) {
+                    if (attempt > 8) throw e;
+                    temp = null;
+                }
+            }
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
             writeFully(ch, len);
             writeFully(ch, ByteBuffer.wrap(header));

@@ -67,6 +67,13 @@ class SafetensorsWriterTest {
         }
     }
 
+    @Test void fileModeIsLikeAnyOtherFile() throws IOException {
+        Path p = dir.resolve("m.safetensors"), q = Files.writeString(dir.resolve("plain"), "x");
+        SafetensorsWriter.write(p, Map.of("v", new Tensor(new float[]{1}, 1)), DType.F32, Map.of());
+        if (p.getFileSystem().supportedFileAttributeViews().contains("posix"))
+            assertEquals(Files.getPosixFilePermissions(q), Files.getPosixFilePermissions(p), "not a private temp-file mode");
+    }
+
     @Test void bf16Rounding() {
         assertEquals((short) 0x3f80, SafetensorsWriter.toBf16(1f));
         assertEquals((short) 0x3f80, SafetensorsWriter.toBf16(1f + 0x1p-8f));
