@@ -46,10 +46,18 @@ public final class Checkpoint implements AutoCloseable {
             return new Checkpoint(path, Layout.DIFFUSERS, null);
         }
         if (!Files.exists(path)) throw new ModelFormatException(path + ": no such file or folder");
-        String n = path.getFileName().toString().toLowerCase(Locale.ROOT);
+        refusePickle(path);
+        return new Checkpoint(path, Layout.SINGLE_FILE, SafetensorsFile.open(path));
+    }
+
+    /**
+     * Throws when the file is a pickle checkpoint ({@code .ckpt .pt .pth .bin .pkl}, or pickle / PyTorch-zip bytes
+     * under any name): those are never loaded, since unpickling can run code.
+     */
+    public static void refusePickle(Path path) {
+        String n = path.getFileName() == null ? "" : path.getFileName().toString().toLowerCase(Locale.ROOT);
         if (n.endsWith(".ckpt") || n.endsWith(".pt") || n.endsWith(".pth") || n.endsWith(".bin") || n.endsWith(".pkl") || looksLikePickle(path))
             throw new ModelFormatException(path + ": pickle checkpoints are never loaded (they can run code); convert it to .safetensors");
-        return new Checkpoint(path, Layout.SINGLE_FILE, SafetensorsFile.open(path));
     }
 
     /**
@@ -71,6 +79,9 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     public Path path() { return path; }
+
+    /** The whole file of a single-file checkpoint under its original names; null for a diffusers folder. */
+    public TensorSource singleFile() { return single; }
     public Layout layout() { return layout; }
 
     /** The folder of a component in a diffusers layout (may not exist); null for a single file. */
@@ -160,7 +171,8 @@ public final class Checkpoint implements AutoCloseable {
         return out;
     }
 
-    static JsonNode readJson(Path f) {
+    /** Reads a JSON file; a {@link ModelFormatException} naming the file when it is missing or malformed. */
+    public static JsonNode readJson(Path f) {
         try {
             return JSON.readTree(f.toFile());
         } catch (IOException e) {
