@@ -12,6 +12,7 @@ public final class Main {
     static final String USAGE = """
             usage: jdiffusion COMMAND [options]
               info PATH        describe a model folder, checkpoint or .safetensors file
+              pull [REPO_ID]   download a diffusers model from the Hugging Face Hub into weights/
             run 'jdiffusion COMMAND --help' for a command's options""";
 
     public static void main(String[] args) {
@@ -28,6 +29,7 @@ public final class Main {
         try {
             return switch (args[0]) {
                 case "info" -> InfoCommand.run(rest, out, err);
+                case "pull" -> PullCommand.run(rest, out, err);
                 default -> {
                     err.println("jdiffusion: unknown command '" + args[0] + "'");
                     err.println(USAGE);

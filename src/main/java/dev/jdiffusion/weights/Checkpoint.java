@@ -153,7 +153,7 @@ public final class Checkpoint implements AutoCloseable {
         List<Path> files = weightFiles(dir);
         if (files.isEmpty()) throw new ModelFormatException(dir + ": no .safetensors weights found (pickle .bin files are never loaded)");
         Path f = files.get(0);
-        if (f.getFileName().toString().endsWith(".index.json")) return ShardedIndex.open(f);
+        if (f.getFileName().toString().endsWith(".json")) return ShardedIndex.open(f);
         return SafetensorsFile.open(f);
     }
 
@@ -163,8 +163,11 @@ public final class Checkpoint implements AutoCloseable {
         String[] bases = {"diffusion_pytorch_model", "model"};
         for (String variant : new String[]{"", ".fp16", ".bf16"})
             for (String b : bases) {
-                Path idx = dir.resolve(b + variant + ".safetensors.index.json");
+                // diffusers names a variant's index "<base>.safetensors.index.fp16.json"; accept "<base>.fp16.safetensors.index.json" too
+                Path idx = dir.resolve(variant.isEmpty() ? b + ".safetensors.index.json" : b + ".safetensors.index" + variant + ".json");
                 if (Files.isRegularFile(idx)) out.add(idx);
+                Path idx2 = dir.resolve(b + variant + ".safetensors.index.json");
+                if (!variant.isEmpty() && Files.isRegularFile(idx2)) out.add(idx2);
                 Path f = dir.resolve(b + variant + ".safetensors");
                 if (Files.isRegularFile(f)) out.add(f);
             }
