@@ -109,4 +109,18 @@ class CheckpointTest {
             assertEquals(7f, s.get("w").getFloat(0));
         }
     }
+
+    @Test void shardedFp16VariantAsDiffusersNamesIt() throws IOException {
+        Path unet = dir.resolve("m/unet");
+        Files.createDirectories(unet);
+        weights(unet.resolve("diffusion_pytorch_model.fp16-00001-of-00002.safetensors"), 1);
+        SafetensorsWriter.write(unet.resolve("diffusion_pytorch_model.fp16-00002-of-00002.safetensors"),
+                Map.of("b", new Tensor(new float[]{2}, 1)), DType.F16, Map.of());
+        Files.writeString(unet.resolve("diffusion_pytorch_model.safetensors.index.fp16.json"),
+                "{\"weight_map\":{\"w\":\"diffusion_pytorch_model.fp16-00001-of-00002.safetensors\",\"b\":\"diffusion_pytorch_model.fp16-00002-of-00002.safetensors\"}}");
+        try (TensorSource s = Checkpoint.openWeights(unet)) {
+            assertEquals(2f, s.get("b").getFloat(0));
+            assertEquals(1f, s.get("w").getFloat(0));
+        }
+    }
 }
