@@ -61,7 +61,7 @@ final class InfoCommand {
                 && Files.isRegularFile(p.resolve("config.json"));
     }
 
-    /** Parameter count, bytes and dtypes of a set of tensors. */
+    /** Parameter count (floating tensors), bytes and elements per dtype of a set of tensors. */
     private record Stats(long params, long bytes, Map<DType, Long> dtypes, int tensors) {
         static Stats of(TensorSource s, java.util.function.Predicate<String> keep) {
             long params = 0, bytes = 0;
@@ -70,7 +70,7 @@ final class InfoCommand {
             for (String name : s.names()) {
                 if (!keep.test(name)) continue;
                 TensorView t = s.get(name);
-                params += t.numel();
+                if (t.dtype().isFloating()) params += t.numel();   // integer buffers (position_ids) are not parameters
                 bytes += t.numel() * t.dtype().bytes();
                 d.merge(t.dtype(), t.numel(), Long::sum);
                 n++;
@@ -176,7 +176,7 @@ final class InfoCommand {
             Map<String, String> d = new LinkedHashMap<>();
             s.dtypes().forEach((k, v) -> d.put(k.name(), String.format("%,d", v)));
             out.println("dtypes:     " + d);
-            out.printf("elements:   %,d (%s of data, %s file)%n", s.params(), human(s.bytes()), human(f.fileSize()));
+            out.printf("elements:   %,d (%s of data, %s file)%n", s.dtypes().values().stream().mapToLong(Long::longValue).sum(), human(s.bytes()), human(f.fileSize()));
             checkpoint = f.names().stream().anyMatch(n -> n.startsWith("model.diffusion_model.") || n.startsWith("first_stage_model."));
             if (!checkpoint && !f.metadata().isEmpty()) printMetadata(f.metadata(), out);
         }
