@@ -221,4 +221,39 @@ class SafetensorsFileTest {
                 }
         }
     }
+
+    private static final String JSON_CHARS = "{}[]\":,0123456789-.eE ";
+
+    /** Random corruption of a valid file: it opens, or fails with a ModelFormatException naming the file; nothing else. */
+    @Test void randomCorruptionOnlyEverGivesModelFormatException() throws IOException {
+        String h = "{\"__metadata__\":{\"format\":\"pt\"}," + t("a", "F32", "[2,2]", 0, 16) + "," + t("b", "F16", "[3]", 16, 22) + ","
+                + t("c", "I64", "[1]", 22, 30) + "}";
+        Path good = Raw.file(f("good.safetensors"), h, new byte[30]);
+        byte[] base = Files.readAllBytes(good);
+        java.util.Random rnd = new java.util.Random(42);
+        Path p = f("mut.safetensors");
+        int opened = 0;
+        for (int iter = 0; iter < 3000; iter++) {
+            byte[] b = base.clone();
+            int edits = 1 + rnd.nextInt(3);
+            for (int k = 0; k < edits; k++) {
+                int at = rnd.nextInt(Math.min(b.length, 8 + h.length()));
+                b[at] = switch (rnd.nextInt(4)) {
+                    case 0 -> (byte) rnd.nextInt(256);
+                    case 1 -> (byte) JSON_CHARS.charAt(rnd.nextInt(JSON_CHARS.length()));
+                    case 2 -> (byte) (b[at] + 1);
+                    default -> (byte) (b[at] - 1);
+                };
+            }
+            int len = rnd.nextInt(10) == 0 ? rnd.nextInt(b.length) : b.length;
+            Files.write(p, java.util.Arrays.copyOf(b, len));
+            try (SafetensorsFile sf = SafetensorsFile.open(p)) {
+                for (String n : sf.names()) sf.get(n).toFloatArray();
+                opened++;
+            } catch (ModelFormatException e) {
+                assertTrue(e.getMessage().contains(p.toString()), e.getMessage());
+            }
+        }
+        assertTrue(opened < 3000);
+    }
 }
