@@ -199,6 +199,17 @@ public final class SyntheticWeights {
         }
     }
 
+    /**
+     * The synthetic SD 1.5 folder at dir, generated (fp16, seed 0) unless a complete one is already there
+     * ({@code model_index.json} is written last, so its presence means complete). For benchmarks.
+     */
+    public static Path ensureSd15(Path dir, Path manifestDir, Path tokenizerSource, PrintStream log) {
+        if (Files.isRegularFile(dir.resolve("model_index.json"))) return dir;
+        log.println("generating full-size synthetic SD 1.5 weights (fp16) in " + dir + " ...");
+        generateDiffusers(manifestDir.resolve("sd15-diffusers.json"), dir, tokenizerSource, DType.F16, 0, log);
+        return dir;
+    }
+
     /** Writes the single-file original layout from a flat manifest (sd15-ldm.json). */
     public static void generateSingleFile(Path manifest, Path targetFile, DType floatType, long seed) {
         Map<String, List<TensorSpec>> files = readManifest(manifest);
