@@ -39,8 +39,11 @@ final class InfoCommand {
         if (args.length != 1 || args[0].startsWith("-"))
             throw new UsageException(args.length == 0 ? "missing PATH" : "expected one PATH, got " + String.join(" ", args), USAGE);
         Path p = Path.of(args[0]);
+        Path given = p;
         if (!Files.exists(p)) throw new UsageException("no such file or folder: " + p, USAGE);
         try {
+            if (p.getFileName() != null && p.getFileName().toString().equals("model_index.json") && p.toAbsolutePath().getParent() != null)
+                p = p.toAbsolutePath().getParent();
             if (Files.isDirectory(p)) {
                 if (isComponentFolder(p)) describeComponentFolder(p, out);
                 else describeCheckpoint(p, out);
@@ -49,9 +52,9 @@ final class InfoCommand {
             }
             return 0;
         } catch (UncheckedIOException e) {
-            throw new ModelFormatException(p + ": cannot read: " + e.getCause().getMessage(), e);
+            throw new ModelFormatException(given + ": cannot read: " + e.getCause().getMessage(), e);
         } catch (IllegalStateException | IndexOutOfBoundsException e) {
-            throw new ModelFormatException(p + ": " + e.getMessage(), e);
+            throw new ModelFormatException(given + ": " + e.getMessage(), e);
         }
     }
 
@@ -167,6 +170,16 @@ final class InfoCommand {
     }
 
     static void describeFile(Path p, PrintStream out) {
+        if (p.getFileName().toString().endsWith(".json")) {
+            try (TensorSource t = dev.jdiffusion.weights.ShardedIndex.open(p)) {
+                Stats s = Stats.of(t, n -> true);
+                out.println("index:      " + p);
+                out.println("tensors:    " + s.tensors());
+                out.println("precision:  " + s.precision());
+                out.printf("parameters: %,d (%s)%n", s.params(), human(s.bytes()));
+            }
+            return;
+        }
         boolean checkpoint;
         Checkpoint.refusePickle(p);
         try (SafetensorsFile f = SafetensorsFile.open(p)) {

@@ -121,4 +121,22 @@ class InfoCommandTest {
         assertTrue(r.err().contains("no such file"), r.err());
         assertEquals(0, run("info", "--help").code());
     }
+
+    @Test void modelIndexPathMeansItsFolder() {
+        Result r = run("info", model("tiny-sd1").resolve("model_index.json").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("layout:     diffusers folder"), r.out());
+    }
+
+    @Test void shardedIndexFile() throws IOException {
+        SafetensorsWriter.write(dir.resolve("a.safetensors"), Map.of("x", new Tensor(new float[]{1, 2}, 2)), DType.F32, Map.of());
+        SafetensorsWriter.write(dir.resolve("b.safetensors"), Map.of("y", new Tensor(new float[]{3}, 1)), DType.F32, Map.of());
+        Path idx = Files.writeString(dir.resolve("model.safetensors.index.json"),
+                "{\"weight_map\":{\"x\":\"a.safetensors\",\"y\":\"b.safetensors\"}}");
+        Result r = run("info", idx.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("tensors:    2") && r.out().contains("parameters: 3"), r.out());
+        Files.writeString(idx, "{\"weight_map\":{\"x\":\"missing.safetensors\"}}");
+        oneLineFailure(run("info", idx.toString()), idx, "missing");
+    }
 }
