@@ -14,6 +14,7 @@ public final class Main {
               generate         text-to-image / image-to-image (jdiffusion generate --help)
               info PATH        describe a model folder, checkpoint or .safetensors file
               vae encode|decode  images to latents and back (jdiffusion vae --help)
+              pull [REPO_ID]   download a diffusers model from the Hugging Face Hub into weights/
             run 'jdiffusion COMMAND --help' for a command's options""";
 
     public static void main(String[] args) {
@@ -32,6 +33,7 @@ public final class Main {
                 case "info" -> InfoCommand.run(rest, out, err);
                 case "generate" -> GenerateCommand.run(rest, out, err);
                 case "vae" -> VaeCommand.run(rest, out, err);
+                case "pull" -> PullCommand.run(rest, out, err);
                 default -> {
                     err.println("jdiffusion: unknown command '" + args[0] + "'");
                     err.println(USAGE);
