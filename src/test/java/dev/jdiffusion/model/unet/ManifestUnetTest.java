@@ -53,7 +53,10 @@ class ManifestUnetTest {
         entries.forEach((name, e) -> {
             long[] shape = new long[e.get("shape").size()];
             for (int i = 0; i < shape.length; i++) shape[i] = e.get("shape").get(i).asLong();
-            views.put(name, new TensorView(name, "manifest", DType.valueOf(e.get("dtype").asText()), shape, zeros));
+            DType dt = DType.valueOf(e.get("dtype").asText());
+            long n = 1;
+            for (long d : shape) n *= d;
+            views.put(name, new TensorView(name, "manifest", dt, shape, zeros.asSlice(0, n * dt.bytes())));
         });
         return new TensorSource() {
             @Override public Set<String> names() { return views.keySet(); }
