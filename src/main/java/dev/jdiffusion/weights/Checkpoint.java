@@ -68,13 +68,42 @@ public final class Checkpoint implements AutoCloseable {
             return new Checkpoint(path, Layout.DIFFUSERS, null);
         }
         if (!Files.exists(path)) throw new ModelFormatException(path + ": no such file or folder");
-        String n = path.getFileName().toString().toLowerCase(Locale.ROOT);
-        if (n.endsWith(".ckpt") || n.endsWith(".pt") || n.endsWith(".pth") || n.endsWith(".bin"))
-            throw new ModelFormatException(path + ": pickle checkpoints are never loaded (they can run code); convert it to .safetensors");
+        refusePickle(path);
         return new Checkpoint(path, Layout.SINGLE_FILE, SafetensorsFile.open(path));
     }
 
+    /**
+     * Throws when the file is a pickle checkpoint ({@code .ckpt .pt .pth .bin .pkl}, or pickle / PyTorch-zip bytes
+     * under any name): those are never loaded, since unpickling can run code.
+     */
+    public static void refusePickle(Path path) {
+        String n = path.getFileName() == null ? "" : path.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (n.endsWith(".ckpt") || n.endsWith(".pt") || n.endsWith(".pth") || n.endsWith(".bin") || n.endsWith(".pkl") || looksLikePickle(path))
+            throw new ModelFormatException(path + ": pickle checkpoints are never loaded (they can run code); convert it to .safetensors");
+    }
+
+    /**
+     * True when the file starts like a pickle (protocol 2..5) or a zip archive (PyTorch's format) and its first
+     * 8 bytes are not a plausible safetensors header length.
+     */
+    static boolean looksLikePickle(Path f) {
+        byte[] b = new byte[8];
+        try (var in = Files.newInputStream(f)) {
+            if (in.readNBytes(b, 0, 8) < 8) return false;
+        } catch (IOException e) {
+            return false;
+        }
+        long n = java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        if (n >= 2 && n <= SafetensorsFile.MAX_HEADER_BYTES) return false;
+        boolean pickle = (b[0] & 0xff) == 0x80 && b[1] >= 2 && b[1] <= 5;
+        boolean zip = b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4;
+        return pickle || zip;
+    }
+
     public Path path() { return path; }
+
+    /** The whole file of a single-file checkpoint under its original names; null for a diffusers folder. */
+    public TensorSource singleFile() { return single; }
     public Layout layout() { return layout; }
 
     /** The folder of a component in a diffusers layout (may not exist); null for a single file. */
@@ -210,11 +239,13 @@ public final class Checkpoint implements AutoCloseable {
         return out;
     }
 
-    static JsonNode readJson(Path f) {
+    /** Reads a JSON file; a {@link ModelFormatException} naming the file when it is missing or malformed. */
+    public static JsonNode readJson(Path f) {
         try {
             return JSON.readTree(f.toFile());
         } catch (IOException e) {
-            throw new ModelFormatException(f + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+            String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+            throw new ModelFormatException(f + ": not valid JSON: " + m);
         }
     }
 
