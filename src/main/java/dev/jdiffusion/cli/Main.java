@@ -12,6 +12,7 @@ public final class Main {
     static final String USAGE = """
             usage: jdiffusion COMMAND [options]
               generate         text-to-image / image-to-image (jdiffusion generate --help)
+              bench            end-to-end speed on a model or synthetic SD 1.5 weights (jdiffusion bench --help)
               info PATH        describe a model folder, checkpoint or .safetensors file
               vae encode|decode  images to latents and back (jdiffusion vae --help)
               pull [REPO_ID]   download a diffusers model from the Hugging Face Hub into weights/
@@ -32,6 +33,7 @@ public final class Main {
             return switch (args[0]) {
                 case "info" -> InfoCommand.run(rest, out, err);
                 case "generate" -> GenerateCommand.run(rest, out, err);
+                case "bench" -> BenchCommand.run(rest, out, err);
                 case "vae" -> VaeCommand.run(rest, out, err);
                 case "pull" -> PullCommand.run(rest, out, err);
                 default -> {
