@@ -87,10 +87,10 @@ final class GenerateCommand {
                     .size(a.intValue("--width", 0), a.intValue("--height", 0))
                     .batch(a.intValue("--batch", 1))
                     .clipSkip(a.intValue("--clip-skip", 1))
-                    .guidanceScale(a.floatValue("--cfg", Float.NaN))
                     .eta(a.floatValue("--eta", 0f))
                     .strength(strength)
                     .initImage(init);
+            if (a.has("--cfg")) b.guidanceScale(a.floatValue("--cfg", 0f));
             if (a.has("--seed")) b.seed(a.longValue("--seed", 0));
             b.build();
         } catch (IllegalArgumentException e) {
