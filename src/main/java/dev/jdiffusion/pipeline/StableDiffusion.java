@@ -131,6 +131,8 @@ public final class StableDiffusion implements AutoCloseable {
 
     private GenerationResult run(GenerationRequest req, Tensor initialLatents, NoiseSource noiseOverride, StepTrace trace) {
         long t0 = System.nanoTime();
+        CancellationToken cancel = req.cancellation();
+        cancel.check(); // cancelled while it waited for the lock: no work at all
         Resolved r = resolve(req);
         boolean lcmUnet = parts.unet().config().timeCondProjDim() > 0;
         boolean cfg = !lcmUnet && r.guidance() > 1f;
@@ -143,7 +145,6 @@ public final class StableDiffusion implements AutoCloseable {
         boolean lcmSampler = scheduler instanceof LcmScheduler;
         if (lcmSampler && req.initImage() != null) ((LcmScheduler) scheduler).setTimesteps(r.steps(), req.strength());
         else scheduler.setTimesteps(r.steps());
-        CancellationToken cancel = req.cancellation();
 
         // 1. Text embeddings: [uncond..., cond...] for classifier-free guidance.
         List<String> texts = new ArrayList<>();
