@@ -92,9 +92,18 @@ class BadRequestTest {
         try (StableDiffusion sd = StableDiffusion.load(ModelOptions.of(noVae).withVae(TinyModels.sd1().resolve("vae")))) {
             TinyModels.assertImages(sd.generate(TinyModels.small("a", 1).steps(1).build()).images(), 1, 64, 64);
         }
-        // TAESD alone decodes too
+        // TAESD alone decodes too, and encodes init images
         try (StableDiffusion sd = StableDiffusion.load(ModelOptions.of(noVae).withTaesd(TinyModels.taesd()))) {
             TinyModels.assertImages(sd.generate(TinyModels.small("a", 1).steps(1).build()).images(), 1, 64, 64);
+            TinyModels.assertImages(sd.generate(GenerationRequest.builder("a").seed(1).steps(2).initImage(TinyModels.gradient(64, 64))
+                    .strength(0.5f).build()).images(), 1, 64, 64);
+        }
+        // a TAESD decoder alone cannot encode an init image
+        try (StableDiffusion sd = StableDiffusion.load(ModelOptions.of(noVae).withTaesd(TinyModels.taesd().resolve("taesd_decoder.safetensors")))) {
+            TinyModels.assertImages(sd.generate(TinyModels.small("a", 1).steps(1).build()).images(), 1, 64, 64);
+            IllegalArgumentException iae = assertThrows(IllegalArgumentException.class, () -> sd.generate(GenerationRequest.builder("a")
+                    .seed(1).steps(2).initImage(TinyModels.gradient(64, 64)).build()));
+            assertTrue(iae.getMessage().contains("encoder"), iae.getMessage());
         }
 
         e = loadFails(ModelOptions.of(copyWithout(dir.resolve("b"), "unet")));

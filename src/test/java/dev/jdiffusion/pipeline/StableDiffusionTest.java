@@ -176,6 +176,31 @@ class StableDiffusionTest {
         assertTrue(e.getMessage().contains("multiples of 8"), e.getMessage());
     }
 
+    @Test void strengthThatLeavesNoStepIsRejectedBeforeAnyWork() {
+        List<ProgressEvent> ev = new ArrayList<>();
+        boolean[] encoded = {false};
+        GenerationRequest req = GenerationRequest.builder("x").seed(1).steps(4).sampler("euler").initImage(gradient(64, 64))
+                .strength(0.2f).progress(ev::add).build();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> sd.generate(req, null, null, new StableDiffusion.StepTrace() {
+            @Override public void onStep(int step, Tensor in, Tensor out, Tensor latents, Tensor denoised) {}
+
+            @Override public void onEmbeddings(Tensor embeddings) { encoded[0] = true; }
+        }));
+        assertTrue(e.getMessage().contains("strength"), e.getMessage());
+        assertFalse(encoded[0], "the text encoder ran before the request was rejected");
+        // 5 steps x 0.2 = 1 step
+        ev.clear();
+        sd.generate(GenerationRequest.builder("x").seed(1).steps(5).sampler("euler").initImage(gradient(64, 64)).strength(0.2f).progress(ev::add).build());
+        assertEquals(1, ev.size());
+    }
+
+    @Test void resultsAreImmutable() {
+        GenerationResult r = sd.generate(small("x", 1).steps(1).build());
+        assertThrows(UnsupportedOperationException.class, () -> r.images().clear());
+        assertThrows(UnsupportedOperationException.class, () -> r.timings().clear());
+        assertTrue(r.timings().keySet().containsAll(List.of("text_encoder", "unet", "vae", "total")));
+    }
+
     @Test void lcmImageToImage() {
         try (StableDiffusion lcm = StableDiffusion.load(TinyModels.lcm())) {
             List<ProgressEvent> ev = new ArrayList<>();
