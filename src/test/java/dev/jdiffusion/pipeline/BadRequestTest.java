@@ -133,6 +133,19 @@ class BadRequestTest {
         }
     }
 
+    @Test void taesdDecodeNeedsTaesd() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> StableDiffusion.load(ModelOptions.of(TinyModels.sd1()).withTaesdDecode(true)).close());
+        assertTrue(e.getMessage().contains("TAESD"), e.getMessage());
+        try (StableDiffusion full = StableDiffusion.load(TinyModels.sd1());
+             StableDiffusion fast = StableDiffusion.load(ModelOptions.of(TinyModels.sd1()).withTaesd(TinyModels.taesd()).withTaesdDecode(true))) {
+            GenerationRequest req = TinyModels.small("a", 1).steps(2).build();
+            Tensor a = full.generate(req).images().get(0), b = fast.generate(req).images().get(0);
+            TinyModels.assertImages(java.util.List.of(b), 1, 64, 64);
+            assertTrue(!TinyModels.same(a, b), "--fast-decode gives the full VAE's image");
+        }
+    }
+
     @Test void closedModelRefusesWork() {
         StableDiffusion sd = StableDiffusion.load(TinyModels.sd1());
         sd.close();
