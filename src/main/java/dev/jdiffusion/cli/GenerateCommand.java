@@ -69,6 +69,8 @@ final class GenerateCommand {
             throw new UsageException("--steps must be between 1 and " + GenerationRequest.MAX_STEPS + ", got " + steps, USAGE);
         float strength = a.floatValue("--strength", 0.8f);
         if (a.has("--strength") && !a.has("--init-image")) throw new UsageException("--strength needs --init-image", USAGE);
+        if (a.floatValue("--eta", 0f) != 0f && !"ddim".equalsIgnoreCase(sampler))
+            throw new UsageException("--eta applies to the ddim sampler only; add --sampler ddim", USAGE);
         int threads = a.intValue("--threads", 0);
         if (a.has("--threads") && (threads < 1 || threads > 1024)) throw new UsageException("--threads must be >= 1, got " + threads, USAGE);
         Path output = Path.of(a.get("--output", "out.png"));
