@@ -91,6 +91,25 @@ class GenerateCommandTest {
         return dst;
     }
 
+    @Test void singleFileWithConfigThreadsAndEta(@TempDir Path dir) throws IOException {
+        Path a = dir.resolve("a.png"), b = dir.resolve("b.png");
+        String file = Golden.resolve("models/tiny-sd1.safetensors").toString();
+        // the single file with the folder's configs (and tokenizer) gives the folder's image
+        VaeCommandTest.Result r = run("generate", "-m", file, "--config", MODEL, "-p", "a cabin in the snow", "--steps", "2", "-W", "64",
+                "-H", "48", "--seed", "1234", "-q", "-o", a.toString());
+        assertEquals(0, r.code(), r.err());
+        int threads = dev.jdiffusion.kernels.Parallel.threads();
+        try {
+            r = run(gen(b, "--threads", "1", "-q"));
+            assertEquals(0, r.code(), r.err());
+        } finally {
+            dev.jdiffusion.kernels.Parallel.setThreads(threads);
+        }
+        assertArrayEquals(Images.toUint8(Images.read(a)), Images.toUint8(Images.read(b)), "single file differs from the folder");
+        r = run(gen(dir.resolve("eta.png"), "--sampler", "ddim", "--eta", "0.5", "-q"));
+        assertEquals(0, r.code(), r.err());
+    }
+
     @Test void helpExitsZero() {
         VaeCommandTest.Result r = run("generate", "--help");
         assertEquals(0, r.code());
@@ -132,6 +151,9 @@ class GenerateCommandTest {
         fails(2, "output folder does not exist", dir, gen(dir.resolve("no/such/dir/out.png")));
         fails(2, "no such model", dir, "generate", "-m", dir.resolve("missing-model").toString(), "-p", "x", "-o", out.toString());
         fails(2, "--fast-decode needs --taesd", dir, gen(out, "--fast-decode"));
+        fails(2, "--eta applies to the ddim sampler only", dir, gen(out, "--eta", "0.5"));
+        fails(2, "--eta applies to the ddim sampler only", dir, gen(out, "--eta", "0.5", "--sampler", "euler"));
+        fails(2, "eta", dir, gen(out, "--eta", "2", "--sampler", "ddim"));
         // the output is an existing folder
         Path folder = Files.createDirectory(dir.resolve("folder.png"));
         fails(2, "is a folder", dir, gen(folder));
