@@ -84,6 +84,10 @@ public final class GenerationRequest {
         private Builder(String prompt) { this.prompt = Objects.requireNonNull(prompt, "prompt"); }
 
         public Builder prompt(String p) { prompt = Objects.requireNonNull(p, "prompt"); return this; }
+        /**
+         * What to steer away from. Used only with classifier-free guidance (guidance scale above 1 on a non-LCM
+         * U-Net); otherwise it has no effect. Padded to the prompt's chunk count (and the prompt to its).
+         */
         public Builder negativePrompt(String n) { negativePrompt = n == null ? "" : n; return this; }
         public Builder sampler(String s) { sampler = s; return this; }
         /** Denoising steps, 1 to {@link #MAX_STEPS}; 0 (the default) takes the family's default. */
@@ -95,6 +99,11 @@ public final class GenerationRequest {
         public Builder size(int w, int h) { width = w; height = h; return this; }
         public Builder width(int w) { width = w; return this; }
         public Builder height(int h) { height = h; return this; }
+        /**
+         * Images per run, 1 to {@link #MAX_BATCH}. As in diffusers the seed draws the whole batch's latents at once:
+         * with a deterministic sampler image 0 is the single-image run's image, and the others are not the images
+         * of other seeds (they continue the same random stream).
+         */
         public Builder batch(int b) { batch = b; return this; }
         /** 1 = last layer (default), 2 = penultimate layer through the final norm, ... */
         public Builder clipSkip(int c) { clipSkip = c; return this; }
