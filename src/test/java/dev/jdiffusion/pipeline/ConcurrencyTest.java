@@ -123,4 +123,31 @@ class ConcurrencyTest {
         }
         assertTrue(leaked.isEmpty(), "threads left after close: " + leaked);
     }
+
+    @Test void closeWaitsForTheRunningGeneration() throws Exception {
+        StableDiffusion sd = StableDiffusion.load(TinyModels.sd1());
+        sd.generate(request(0, 0).build());
+        Tensor reference = sd.generate(request(1, 1).steps(4).build()).images().get(0);
+        CountDownLatch running = new CountDownLatch(1);
+        AtomicInteger steps = new AtomicInteger();
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            Future<Tensor> f = pool.submit(() -> sd.generate(request(1, 1).steps(4).progress(e -> {
+                steps.incrementAndGet();
+                running.countDown();
+                try {
+                    Thread.sleep(30);
+                } catch (InterruptedException ex) {
+                    Thread.currentThread().interrupt();
+                }
+            }).build()).images().get(0));
+            assertTrue(running.await(30, TimeUnit.SECONDS));
+            sd.close(); // blocks until the run ends
+            assertEquals(4, steps.get(), "close returned while the generation was still running");
+            assertTrue(same(reference, f.get()), "the run that close waited for was disturbed");
+            assertThrows(IllegalStateException.class, () -> sd.generate(request(0, 0).build()));
+        } finally {
+            pool.shutdownNow();
+        }
+    }
 }
