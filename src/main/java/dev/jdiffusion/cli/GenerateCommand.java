@@ -69,15 +69,26 @@ final class GenerateCommand {
             throw new UsageException("--steps must be between 1 and " + GenerationRequest.MAX_STEPS + ", got " + steps, USAGE);
         float strength = a.floatValue("--strength", 0.8f);
         if (a.has("--strength") && !a.has("--init-image")) throw new UsageException("--strength needs --init-image", USAGE);
+        if (a.floatValue("--eta", 0f) != 0f && !"ddim".equalsIgnoreCase(sampler))
+            throw new UsageException("--eta applies to the ddim sampler only; add --sampler ddim", USAGE);
         int threads = a.intValue("--threads", 0);
         if (a.has("--threads") && (threads < 1 || threads > 1024)) throw new UsageException("--threads must be >= 1, got " + threads, USAGE);
         Path output = Path.of(a.get("--output", "out.png"));
+        if (Files.isDirectory(output)) throw new UsageException("output " + output + " is a folder; give a file name such as " + output.resolve("out.png"), USAGE);
         Path outDir = output.toAbsolutePath().getParent();
         if (outDir == null || !Files.isDirectory(outDir)) throw new UsageException("output folder does not exist: " + outDir, USAGE);
         if (!Files.isWritable(outDir)) throw new UsageException("output folder is not writable: " + outDir, USAGE);
         if (!Files.exists(model)) throw new UsageException("no such model: " + model, USAGE);
 
         Tensor init = a.has("--init-image") ? Images.read(a.path("--init-image")) : null;
+        if (init != null) {
+            // checked here, before the model loads; the pipeline checks the same
+            int iw = init.dim(3), ih = init.dim(2), w = a.intValue("--width", iw), h = a.intValue("--height", ih);
+            if (w != iw || h != ih)
+                throw new UsageException("init image " + a.get("--init-image") + " is " + iw + "x" + ih + " but -W/-H ask for " + w + "x" + h, USAGE);
+            if (iw % 8 != 0 || ih % 8 != 0)
+                throw new UsageException("init image " + a.get("--init-image") + " is " + iw + "x" + ih + "; its sides must be multiples of 8", USAGE);
+        }
         GenerationRequest.Builder b;
         try {
             b = GenerationRequest.builder(prompt)
@@ -87,15 +98,18 @@ final class GenerateCommand {
                     .size(a.intValue("--width", 0), a.intValue("--height", 0))
                     .batch(a.intValue("--batch", 1))
                     .clipSkip(a.intValue("--clip-skip", 1))
-                    .guidanceScale(a.floatValue("--cfg", Float.NaN))
                     .eta(a.floatValue("--eta", 0f))
                     .strength(strength)
                     .initImage(init);
+            if (a.has("--cfg")) b.guidanceScale(a.floatValue("--cfg", 0f));
             if (a.has("--seed")) b.seed(a.longValue("--seed", 0));
             b.build();
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage(), USAGE);
         }
+        int batch = a.intValue("--batch", 1);
+        for (int i = 1; batch > 1 && i <= batch; i++)
+            if (Files.isDirectory(numbered(output, i))) throw new UsageException("output " + numbered(output, i) + " is a folder", USAGE);
         if (threads > 0) Parallel.setThreads(threads);
 
         ModelOptions opts = ModelOptions.of(model).withVae(a.path("--vae")).withTaesd(a.path("--taesd"))

@@ -3,8 +3,9 @@ package dev.jdiffusion.pipeline;
 import java.util.concurrent.CancellationException;
 
 /**
- * Cancels a running generation from any thread. The engine checks it between steps and between U-Net blocks,
- * and ends the run with a {@link CancellationException}.
+ * Cancels a generation from any thread. The engine checks it before it starts (also after waiting for another
+ * caller's run), after the text encoder, before each denoising step and before decoding, and ends the run with a
+ * {@link CancellationException}; the model stays usable. A token stays cancelled: use a new one per request.
  */
 public final class CancellationToken {
     private volatile boolean cancelled;

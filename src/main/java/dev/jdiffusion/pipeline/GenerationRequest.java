@@ -77,23 +77,41 @@ public final class GenerationRequest {
         private float guidanceScale = Float.NaN, strength = 0.8f, eta = 0f;
         private Long seed;
         private Tensor initImage;
-        private boolean previews;
+        private boolean previews, guidanceSet;
         private ProgressListener progress = ProgressListener.NONE;
         private CancellationToken cancellation = new CancellationToken();
 
         private Builder(String prompt) { this.prompt = Objects.requireNonNull(prompt, "prompt"); }
 
         public Builder prompt(String p) { prompt = Objects.requireNonNull(p, "prompt"); return this; }
+        /**
+         * What to steer away from. Used only with classifier-free guidance (guidance scale above 1 on a non-LCM
+         * U-Net); otherwise it has no effect. Padded to the prompt's chunk count (and the prompt to its).
+         */
         public Builder negativePrompt(String n) { negativePrompt = n == null ? "" : n; return this; }
         public Builder sampler(String s) { sampler = s; return this; }
+        /** Denoising steps, 1 to {@link #MAX_STEPS}; 0 (the default) takes the family's default. */
         public Builder steps(int s) { steps = s; return this; }
+        /**
+         * Image size in pixels: multiples of 8 up to {@link #MAX_SIDE}; 0 (the default) takes the init image's size,
+         * else the family's native size.
+         */
         public Builder size(int w, int h) { width = w; height = h; return this; }
         public Builder width(int w) { width = w; return this; }
         public Builder height(int h) { height = h; return this; }
+        /**
+         * Images per run, 1 to {@link #MAX_BATCH}. As in diffusers the seed draws the whole batch's latents at once:
+         * with a deterministic sampler image 0 is the single-image run's image, and the others are not the images
+         * of other seeds (they continue the same random stream).
+         */
         public Builder batch(int b) { batch = b; return this; }
         /** 1 = last layer (default), 2 = penultimate layer through the final norm, ... */
         public Builder clipSkip(int c) { clipSkip = c; return this; }
-        public Builder guidanceScale(float g) { guidanceScale = g; return this; }
+        /**
+         * Guidance scale: classifier-free guidance (1 or less = none) or, for LCM U-Nets, the guidance embedding's
+         * w. Unset takes the family's default; an explicit NaN or infinity is rejected by {@link #build()}.
+         */
+        public Builder guidanceScale(float g) { guidanceScale = g; guidanceSet = true; return this; }
         /** Image-to-image: how much of the init image is replaced by noise, in (0, 1]. */
         public Builder strength(float s) { strength = s; return this; }
         /** DDIM's eta (0 = deterministic). */
@@ -112,7 +130,7 @@ public final class GenerationRequest {
             checkSide("height", height);
             if (batch < 1 || batch > MAX_BATCH) throw new IllegalArgumentException("batch must be between 1 and " + MAX_BATCH + ", got " + batch);
             if (clipSkip < 1 || clipSkip > 12) throw new IllegalArgumentException("clip skip must be between 1 and 12, got " + clipSkip);
-            if (!Float.isNaN(guidanceScale) && (!Float.isFinite(guidanceScale) || guidanceScale < 0 || guidanceScale > 100))
+            if (guidanceSet && !(Float.isFinite(guidanceScale) && guidanceScale >= 0 && guidanceScale <= 100))
                 throw new IllegalArgumentException("guidance scale must be between 0 and 100, got " + guidanceScale);
             if (!(strength > 0f && strength <= 1f)) throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
             if (!(eta >= 0f && eta <= 1f)) throw new IllegalArgumentException("eta must be in [0, 1], got " + eta);

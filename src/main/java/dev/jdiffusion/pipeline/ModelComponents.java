@@ -87,6 +87,8 @@ public final class ModelComponents implements AutoCloseable {
             } else if (ck.has(Checkpoint.VAE)) {
                 vae = AutoencoderKL.load(ck.tensors(Checkpoint.VAE), config(o, ck, Checkpoint.VAE));
             }
+            if (o.useTaesdForDecode() && taesd == null)
+                throw new IllegalArgumentException("decoding with TAESD needs a TAESD decoder (ModelOptions.withTaesd, --taesd)");
             if (vae == null && taesd == null)
                 throw new ModelFormatException(o.model() + ": no VAE found; pass a VAE (--vae) or a TAESD decoder (--taesd)");
             JsonNode sched = config(o, ck, Checkpoint.SCHEDULER);

@@ -37,8 +37,9 @@ final class PromptEncoder {
         List<Float> ws = new ArrayList<>();
         boolean plain = parts.size() <= 1 && (parts.isEmpty() || (parts.get(0).weight() == 1.0 && !parts.get(0).isBreak()));
         if (plain) {
-            // Unweighted text is tokenized whole, exactly as the reference pipelines do.
-            for (int id : tokenizer.tokenize(prompt)) {
+            // Unweighted text is tokenized whole, exactly as the reference pipelines do. The parsed text, not the
+            // raw prompt: "(cat:1.0)" is "cat" and "\(cat\)" is "(cat)".
+            for (int id : tokenizer.tokenize(parts.isEmpty() ? prompt : parts.get(0).text())) {
                 ids.add(id);
                 ws.add(1f);
             }

@@ -131,6 +131,8 @@ public final class StableDiffusion implements AutoCloseable {
 
     private GenerationResult run(GenerationRequest req, Tensor initialLatents, NoiseSource noiseOverride, StepTrace trace) {
         long t0 = System.nanoTime();
+        CancellationToken cancel = req.cancellation();
+        cancel.check(); // cancelled while it waited for the lock: no work at all
         Resolved r = resolve(req);
         boolean lcmUnet = parts.unet().config().timeCondProjDim() > 0;
         boolean cfg = !lcmUnet && r.guidance() > 1f;
@@ -143,7 +145,14 @@ public final class StableDiffusion implements AutoCloseable {
         boolean lcmSampler = scheduler instanceof LcmScheduler;
         if (lcmSampler && req.initImage() != null) ((LcmScheduler) scheduler).setTimesteps(r.steps(), req.strength());
         else scheduler.setTimesteps(r.steps());
-        CancellationToken cancel = req.cancellation();
+        float[] timesteps = scheduler.timesteps();
+        // Image-to-image skips the first steps (LCM restricts its schedule instead); checked before any compute.
+        int startStep = req.initImage() == null || lcmSampler ? 0 : Scheduler.startStep(timesteps.length, req.strength());
+        if (startStep >= timesteps.length)
+            throw new IllegalArgumentException("strength " + req.strength() + " of " + r.steps() + " steps leaves no step to run; "
+                    + "raise the strength or the steps (steps x strength must be at least 1)");
+        if (req.initImage() != null && parts.vae() == null && !parts.taesd().canEncode())
+            throw new IllegalArgumentException("image-to-image needs an image encoder: this model has no VAE and its TAESD has no encoder");
 
         // 1. Text embeddings: [uncond..., cond...] for classifier-free guidance.
         List<String> texts = new ArrayList<>();
@@ -160,8 +169,6 @@ public final class StableDiffusion implements AutoCloseable {
         TorchGenerator gen = new TorchGenerator(r.seed());
         NoiseSource stepNoise = noiseOverride != null ? noiseOverride : gen;
         Tensor latents;
-        float[] timesteps = scheduler.timesteps();
-        int startStep = 0;
         if (req.initImage() == null) {
             latents = initialLatents != null ? copy(initialLatents) : gen.randn(batch, lc, lh, lw);
             if (!java.util.Arrays.equals(latents.shape(), new int[]{batch, lc, lh, lw}))
@@ -169,8 +176,6 @@ public final class StableDiffusion implements AutoCloseable {
             scale(latents, scheduler.initNoiseSigma());
         } else {
             Tensor init = Img2Img.encode(parts, req.initImage(), batch, gen);
-            startStep = lcmSampler ? 0 : Scheduler.startStep(timesteps.length, req.strength());
-            if (startStep >= timesteps.length) throw new IllegalArgumentException("strength " + req.strength() + " leaves no steps to run");
             Tensor noise = gen.randn(batch, lc, lh, lw);
             latents = scheduler.addNoise(init, noise, startStep);
         }
@@ -217,7 +222,7 @@ public final class StableDiffusion implements AutoCloseable {
         timings.put("unet", (t2 - t1) / 1e9);
         timings.put("vae", (t3 - t2) / 1e9);
         timings.put("total", (t3 - t0) / 1e9);
-        return new GenerationResult(out, r.seed(), parameters(req, r), timings);
+        return new GenerationResult(List.copyOf(out), r.seed(), parameters(req, r), java.util.Collections.unmodifiableMap(timings));
     }
 
     /** The A1111-style parameters text. */
