@@ -1,0 +1,280 @@
+package dev.jdiffusion.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The blocked single-precision GEMM engine behind {@link Gemm} and {@link Conv2d}:
+ * C[M x N] = alpha * A[M x K] * B[K x N] (+ beta * C, + a bias per row or per column).
+ *
+ * <p>BLIS-style: B is packed in KC x NC blocks into NR-wide column panels, A in MC x KC blocks into
+ * MR-high row panels, and a register-blocked MR x NR micro-kernel (NR = 2 vectors of
+ * {@link FloatVector#SPECIES_PREFERRED}) runs over the packed panels. Callers supply packers, so operands can be
+ * transposed, strided, converted from F16/BF16 or gathered (im2col) while packing, with no full copy.
+ *
+ * <p>Every element of C sums its K products in the same order (KC blocks in sequence, k ascending within a
+ * block) whatever the tile or thread that computes it, so results do not depend on the thread count.
+ */
+final class GemmKernel {
+    private GemmKernel() {}
+
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    static final int MR = 6;
+    static final int NR = 2 * L;
+    static final int KC = 256;
+    static final int MC = MR * 16;
+    static final int NC = NR * Math.max(1, 3072 / NR);
+
+    /** Packs rows [i0, i0+mc) x columns [k0, k0+kc) of A into MR-row panels: dst[(p*kc + k)*MR + r], zero padded. */
+    interface PackA {
+        void pack(int i0, int mc, int k0, int kc, float[] dst);
+    }
+
+    /**
+     * Packs rows [k0, k0+kc) x columns [j0, j0+nc) of B into NR-column panels starting at dst[dstOff]:
+     * dst[dstOff + (q*kc + k)*NR + j], zero padded to whole panels. j0 is a multiple of NR relative to the block.
+     */
+    interface PackB {
+        void pack(int k0, int kc, int j0, int nc, float[] dst, int dstOff);
+    }
+
+    private static final ThreadLocal<float[]> A_BUF = ThreadLocal.withInitial(() -> new float[MC * KC]);
+    private static final ThreadLocal<float[]> T_BUF = ThreadLocal.withInitial(() -> new float[MR * NR]);
+    private static final ThreadLocal<float[][]> B_BUF = ThreadLocal.withInitial(() -> new float[1][]);
+
+    /**
+     * Runs the product. rowBias (length M) or colBias (length N), when not null, are added once. When beta is 0,
+     * C is not read.
+     */
+    static void gemm(int M, int N, int K, float alpha, PackA pa, PackB pb, float beta,
+                     float[] c, int cOff, int ldc, float[] rowBias, float[] colBias) {
+        if (M <= 0 || N <= 0) return;
+        if (K <= 0) {
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    int ci = cOff + i * ldc + j;
+                    float v = beta == 0f ? 0f : beta * c[ci];
+                    if (rowBias != null) v += rowBias[i];
+                    if (colBias != null) v += colBias[j];
+                    c[ci] = v;
+                }
+            return;
+        }
+        float[][] bHolder = B_BUF.get();
+        int threads = Parallel.threads();
+        for (int jc = 0; jc < N; jc += NC) {
+            int nc = Math.min(NC, N - jc);
+            int panels = (nc + NR - 1) / NR;
+            for (int pc = 0; pc < K; pc += KC) {
+                int kc = Math.min(KC, K - pc);
+                int need = panels * kc * NR;
+                float[] bp = bHolder[0];
+                if (bp == null || bp.length < need) bHolder[0] = bp = new float[Math.max(need, KC * NR)];
+                final float[] bpf = bp;
+                final int jcf = jc, pcf = pc;
+                // pack B, in groups of panels
+                int groups = Math.min(panels, threads * 2);
+                int per = (panels + groups - 1) / groups;
+                int groupsF = (panels + per - 1) / per;
+                Parallel.forTasks(groupsF, (g0, g1) -> {
+                    for (int g = g0; g < g1; g++) {
+                        int q0 = g * per, q1 = Math.min(panels, q0 + per);
+                        int j0 = q0 * NR, j1 = Math.min(nc, q1 * NR);
+                        pb.pack(pcf, kc, jcf + j0, j1 - j0, bpf, q0 * kc * NR);
+                    }
+                });
+                boolean first = pc == 0;
+                int mBlocks = (M + MC - 1) / MC;
+                int nSplit = Math.max(1, Math.min(panels, (threads * 3 + mBlocks - 1) / mBlocks));
+                if (threads == 1) nSplit = 1;
+                int qPer = (panels + nSplit - 1) / nSplit;
+                int nSplitF = (panels + qPer - 1) / qPer;
+                Parallel.forTasks(mBlocks * nSplitF, (t0, t1) -> {
+                    float[] ap = A_BUF.get(), tile = T_BUF.get();
+                    for (int t = t0; t < t1; t++) {
+                        int mb = t / nSplitF, ns = t % nSplitF;
+                        int i0 = mb * MC, mc = Math.min(MC, M - i0);
+                        int q0 = ns * qPer, q1 = Math.min(panels, q0 + qPer);
+                        pa.pack(i0, mc, pcf, kc, ap);
+                        for (int q = q0; q < q1; q++) {
+                            int j = q * NR, nr = Math.min(NR, nc - j);
+                            for (int ir = 0; ir < mc; ir += MR) {
+                                int mr = Math.min(MR, mc - ir);
+                                int ci = cOff + (i0 + ir) * ldc + jcf + j;
+                                if (mr == MR && nr == NR) {
+                                    micro(kc, ap, ir * kc, bpf, q * kc * NR, c, ci, ldc, alpha, beta, first,
+                                            rowBias, i0 + ir, colBias, jcf + j);
+                                } else {
+                                    micro(kc, ap, ir * kc, bpf, q * kc * NR, tile, 0, NR, 1f, 0f, true, null, 0, null, 0);
+                                    for (int r = 0; r < mr; r++)
+                                        for (int jj = 0; jj < nr; jj++) {
+                                            float v = tile[r * NR + jj];
+                                            if (alpha != 1f) v *= alpha;
+                                            int cij = ci + r * ldc + jj;
+                                            if (first) {
+                                                if (beta != 0f) v = Math.fma(beta, c[cij], v);
+                                                if (rowBias != null) v += rowBias[i0 + ir + r];
+                                                if (colBias != null) v += colBias[jcf + j + jj];
+                                                c[cij] = v;
+                                            } else {
+                                                c[cij] += v;
+                                            }
+                                        }
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    /** The MR x NR register-blocked micro-kernel over packed panels, then the update of C. */
+    static void micro(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc,
+                      float alpha, float beta, boolean first, float[] rowBias, int row, float[] colBias, int col) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        for (int k = 0; k < kc; k++, ao += MR, bo += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector x = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(x, c00);
+            c01 = b1.fma(x, c01);
+            x = FloatVector.broadcast(S, a[ao + 1]);
+            c10 = b0.fma(x, c10);
+            c11 = b1.fma(x, c11);
+            x = FloatVector.broadcast(S, a[ao + 2]);
+            c20 = b0.fma(x, c20);
+            c21 = b1.fma(x, c21);
+            x = FloatVector.broadcast(S, a[ao + 3]);
+            c30 = b0.fma(x, c30);
+            c31 = b1.fma(x, c31);
+            x = FloatVector.broadcast(S, a[ao + 4]);
+            c40 = b0.fma(x, c40);
+            c41 = b1.fma(x, c41);
+            x = FloatVector.broadcast(S, a[ao + 5]);
+            c50 = b0.fma(x, c50);
+            c51 = b1.fma(x, c51);
+        }
+        store(c00, c01, c, co, alpha, beta, first, rowBias, row, colBias, col);
+        store(c10, c11, c, co + ldc, alpha, beta, first, rowBias, row + 1, colBias, col);
+        store(c20, c21, c, co + 2 * ldc, alpha, beta, first, rowBias, row + 2, colBias, col);
+        store(c30, c31, c, co + 3 * ldc, alpha, beta, first, rowBias, row + 3, colBias, col);
+        store(c40, c41, c, co + 4 * ldc, alpha, beta, first, rowBias, row + 4, colBias, col);
+        store(c50, c51, c, co + 5 * ldc, alpha, beta, first, rowBias, row + 5, colBias, col);
+    }
+
+    private static void store(FloatVector v0, FloatVector v1, float[] c, int co, float alpha, float beta, boolean first,
+                              float[] rowBias, int row, float[] colBias, int col) {
+        if (alpha != 1f) {
+            v0 = v0.mul(alpha);
+            v1 = v1.mul(alpha);
+        }
+        if (first) {
+            if (beta != 0f) {
+                v0 = FloatVector.fromArray(S, c, co).fma(FloatVector.broadcast(S, beta), v0);
+                v1 = FloatVector.fromArray(S, c, co + L).fma(FloatVector.broadcast(S, beta), v1);
+            }
+            if (rowBias != null) {
+                v0 = v0.add(rowBias[row]);
+                v1 = v1.add(rowBias[row]);
+            }
+            if (colBias != null) {
+                v0 = v0.add(FloatVector.fromArray(S, colBias, col));
+                v1 = v1.add(FloatVector.fromArray(S, colBias, col + L));
+            }
+        } else {
+            v0 = v0.add(FloatVector.fromArray(S, c, co));
+            v1 = v1.add(FloatVector.fromArray(S, c, co + L));
+        }
+        v0.intoArray(c, co);
+        v1.intoArray(c, co + L);
+    }
+
+    // ---- packers for heap arrays ----
+
+    /** A stored row-major (M x K, lda) or, when trans, K x M. */
+    static PackA packA(float[] a, int aOff, int lda, boolean trans) {
+        return (i0, mc, k0, kc, dst) -> {
+            for (int p = 0; p < mc; p += MR) {
+                int mr = Math.min(MR, mc - p), base = p * kc;
+                if (trans) {
+                    for (int k = 0; k < kc; k++) {
+                        int src = aOff + (k0 + k) * lda + i0 + p, d = base + k * MR;
+                        for (int r = 0; r < mr; r++) dst[d + r] = a[src + r];
+                        for (int r = mr; r < MR; r++) dst[d + r] = 0f;
+                    }
+                } else {
+                    for (int r = 0; r < mr; r++) {
+                        int src = aOff + (i0 + p + r) * lda + k0;
+                        for (int k = 0; k < kc; k++) dst[base + k * MR + r] = a[src + k];
+                    }
+                    for (int r = mr; r < MR; r++)
+                        for (int k = 0; k < kc; k++) dst[base + k * MR + r] = 0f;
+                }
+            }
+        };
+    }
+
+    /** A given by a weight matrix's rows (row i, column k of w), converted while packing. */
+    static PackA packA(Matrix w) {
+        return (i0, mc, k0, kc, dst) -> {
+            float[] row = new float[kc];
+            for (int p = 0; p < mc; p += MR) {
+                int mr = Math.min(MR, mc - p), base = p * kc;
+                for (int r = 0; r < mr; r++) {
+                    w.readRow(i0 + p + r, k0, row, 0, kc);
+                    for (int k = 0; k < kc; k++) dst[base + k * MR + r] = row[k];
+                }
+                for (int r = mr; r < MR; r++)
+                    for (int k = 0; k < kc; k++) dst[base + k * MR + r] = 0f;
+            }
+        };
+    }
+
+    /** B stored row-major (K x N, ldb) or, when trans, N x K. */
+    static PackB packB(float[] b, int bOff, int ldb, boolean trans) {
+        return (k0, kc, j0, nc, dst, off) -> {
+            for (int q = 0; q < nc; q += NR) {
+                int nr = Math.min(NR, nc - q), base = off + (q / NR) * kc * NR;
+                if (trans) {
+                    for (int j = 0; j < nr; j++) {
+                        int src = bOff + (j0 + q + j) * ldb + k0;
+                        for (int k = 0; k < kc; k++) dst[base + k * NR + j] = b[src + k];
+                    }
+                    if (nr < NR)
+                        for (int k = 0; k < kc; k++)
+                            for (int j = nr; j < NR; j++) dst[base + k * NR + j] = 0f;
+                } else {
+                    for (int k = 0; k < kc; k++) {
+                        int src = bOff + (k0 + k) * ldb + j0 + q, d = base + k * NR;
+                        System.arraycopy(b, src, dst, d, nr);
+                        for (int j = nr; j < NR; j++) dst[d + j] = 0f;
+                    }
+                }
+            }
+        };
+    }
+
+    /** B = wᵀ for a weight matrix w (N x K): B(k, n) = w[n, k], converted from the mapped dtype while packing. */
+    static PackB packBTransposed(Matrix w) {
+        return (k0, kc, j0, nc, dst, off) -> {
+            float[] row = new float[kc];
+            for (int q = 0; q < nc; q += NR) {
+                int nr = Math.min(NR, nc - q), base = off + (q / NR) * kc * NR;
+                for (int j = 0; j < nr; j++) {
+                    w.readRow(j0 + q + j, k0, row, 0, kc);
+                    for (int k = 0; k < kc; k++) dst[base + k * NR + j] = row[k];
+                }
+                if (nr < NR)
+                    for (int k = 0; k < kc; k++)
+                        for (int j = nr; j < NR; j++) dst[base + k * NR + j] = 0f;
+            }
+        };
+    }
+}
