@@ -8,8 +8,8 @@ import jdk.incubator.vector.VectorSpecies;
  * C[M x N] = alpha * A[M x K] * B[K x N] (+ beta * C, + a bias per row or per column).
  *
  * <p>BLIS-style: B is packed in KC x NC blocks into NR-wide column panels, A in MC x KC blocks into
- * MR-high row panels, and a register-blocked MR x NR micro-kernel (NR = 2 vectors of
- * {@link FloatVector#SPECIES_PREFERRED}) runs over the packed panels. Callers supply packers, so operands can be
+ * MR-high row panels, and a register-blocked MR x NR micro-kernel (4 rows x 3 vectors of
+ * {@link FloatVector#SPECIES_PREFERRED}: 12 accumulators, 4 broadcasts per 12 FMAs) runs over the packed panels. Callers supply packers, so operands can be
  * transposed, strided, converted from F16/BF16 or gathered (im2col) while packing, with no full copy.
  *
  * <p>Every element of C sums its K products in the same order (KC blocks in sequence, k ascending within a
@@ -20,10 +20,10 @@ final class GemmKernel {
 
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     static final int L = S.length();
-    static final int MR = 6;
-    static final int NR = 2 * L;
+    static final int MR = 4;
+    static final int NR = 3 * L;
     static final int KC = 256;
-    static final int MC = MR * 16;
+    static final int MC = MR * 24;
     static final int NC = NR * Math.max(1, 3072 / NR);
 
     /** Packs rows [i0, i0+mc) x columns [k0, k0+kc) of A into MR-row panels: dst[(p*kc + k)*MR + r], zero padded. */
@@ -130,70 +130,58 @@ final class GemmKernel {
         }
     }
 
-    /** The MR x NR register-blocked micro-kernel over packed panels, then the update of C. */
+    /** The MR x NR (4 rows x 3 vectors) register-blocked micro-kernel over packed panels, then the update of C. */
     static void micro(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc,
                       float alpha, float beta, boolean first, float[] rowBias, int row, float[] colBias, int col) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S);
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00;
         for (int k = 0; k < kc; k++, ao += MR, bo += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo);
             FloatVector b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
             FloatVector x = FloatVector.broadcast(S, a[ao]);
             c00 = b0.fma(x, c00);
             c01 = b1.fma(x, c01);
+            c02 = b2.fma(x, c02);
             x = FloatVector.broadcast(S, a[ao + 1]);
             c10 = b0.fma(x, c10);
             c11 = b1.fma(x, c11);
+            c12 = b2.fma(x, c12);
             x = FloatVector.broadcast(S, a[ao + 2]);
             c20 = b0.fma(x, c20);
             c21 = b1.fma(x, c21);
+            c22 = b2.fma(x, c22);
             x = FloatVector.broadcast(S, a[ao + 3]);
             c30 = b0.fma(x, c30);
             c31 = b1.fma(x, c31);
-            x = FloatVector.broadcast(S, a[ao + 4]);
-            c40 = b0.fma(x, c40);
-            c41 = b1.fma(x, c41);
-            x = FloatVector.broadcast(S, a[ao + 5]);
-            c50 = b0.fma(x, c50);
-            c51 = b1.fma(x, c51);
+            c32 = b2.fma(x, c32);
         }
-        store(c00, c01, c, co, alpha, beta, first, rowBias, row, colBias, col);
-        store(c10, c11, c, co + ldc, alpha, beta, first, rowBias, row + 1, colBias, col);
-        store(c20, c21, c, co + 2 * ldc, alpha, beta, first, rowBias, row + 2, colBias, col);
-        store(c30, c31, c, co + 3 * ldc, alpha, beta, first, rowBias, row + 3, colBias, col);
-        store(c40, c41, c, co + 4 * ldc, alpha, beta, first, rowBias, row + 4, colBias, col);
-        store(c50, c51, c, co + 5 * ldc, alpha, beta, first, rowBias, row + 5, colBias, col);
+        store(c00, c01, c02, c, co, alpha, beta, first, rowBias, row, colBias, col);
+        store(c10, c11, c12, c, co + ldc, alpha, beta, first, rowBias, row + 1, colBias, col);
+        store(c20, c21, c22, c, co + 2 * ldc, alpha, beta, first, rowBias, row + 2, colBias, col);
+        store(c30, c31, c32, c, co + 3 * ldc, alpha, beta, first, rowBias, row + 3, colBias, col);
     }
 
-    private static void store(FloatVector v0, FloatVector v1, float[] c, int co, float alpha, float beta, boolean first,
-                              float[] rowBias, int row, float[] colBias, int col) {
-        if (alpha != 1f) {
-            v0 = v0.mul(alpha);
-            v1 = v1.mul(alpha);
-        }
-        if (first) {
-            if (beta != 0f) {
-                v0 = FloatVector.fromArray(S, c, co).fma(FloatVector.broadcast(S, beta), v0);
-                v1 = FloatVector.fromArray(S, c, co + L).fma(FloatVector.broadcast(S, beta), v1);
-            }
-            if (rowBias != null) {
-                v0 = v0.add(rowBias[row]);
-                v1 = v1.add(rowBias[row]);
-            }
-            if (colBias != null) {
-                v0 = v0.add(FloatVector.fromArray(S, colBias, col));
-                v1 = v1.add(FloatVector.fromArray(S, colBias, col + L));
-            }
-        } else {
-            v0 = v0.add(FloatVector.fromArray(S, c, co));
-            v1 = v1.add(FloatVector.fromArray(S, c, co + L));
-        }
+    private static void store(FloatVector v0, FloatVector v1, FloatVector v2, float[] c, int co, float alpha, float beta,
+                              boolean first, float[] rowBias, int row, float[] colBias, int col) {
+        v0 = update(v0, c, co, alpha, beta, first, rowBias, row, colBias, col);
+        v1 = update(v1, c, co + L, alpha, beta, first, rowBias, row, colBias, col + L);
+        v2 = update(v2, c, co + 2 * L, alpha, beta, first, rowBias, row, colBias, col + 2 * L);
         v0.intoArray(c, co);
         v1.intoArray(c, co + L);
+        v2.intoArray(c, co + 2 * L);
+    }
+
+    private static FloatVector update(FloatVector v, float[] c, int co, float alpha, float beta, boolean first,
+                                      float[] rowBias, int row, float[] colBias, int col) {
+        if (alpha != 1f) v = v.mul(alpha);
+        if (!first) return v.add(FloatVector.fromArray(S, c, co));
+        if (beta != 0f) v = FloatVector.fromArray(S, c, co).fma(FloatVector.broadcast(S, beta), v);
+        if (rowBias != null) v = v.add(rowBias[row]);
+        if (colBias != null) v = v.add(FloatVector.fromArray(S, colBias, col));
+        return v;
     }
 
     // ---- packers for heap arrays ----
