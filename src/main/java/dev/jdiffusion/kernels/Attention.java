@@ -10,9 +10,10 @@ import java.util.Arrays;
  * Multi-head scaled-dot-product attention. q is {@code [batch, lq, heads*headDim]}, k and v are
  * {@code [batch, lk, heads*headDim]} (token-major, as linear layers produce them), out is like q.
  *
- * <p>Flash-style: for each (batch, head, tile of BQ queries) the keys are visited in tiles of BK with an online
- * softmax (running max and sum per query row), so the lq x lk score matrix is never materialised. Both products
- * (Q·Kᵀ on a tile and P·V) run on the GEMM micro-kernel over panels packed per tile.
+ * <p>Flash-style: K and V of each head are packed once into GEMM panels; then for each (batch, head, tile of
+ * BQ queries) the keys are visited in tiles of BK with an online softmax (running max and sum per query row),
+ * so the lq x lk score matrix is never materialised. Both products (Q·Kᵀ on a tile and P·V) run on the GEMM
+ * micro-kernel. Exponentials use {@link VMath#exp}, so results are identical at any thread count.
  */
 public final class Attention {
     private Attention() {}
@@ -31,41 +32,63 @@ public final class Attention {
         if (q.length < (long) batch * lq * dm || out.length < (long) batch * lq * dm || k.length < (long) batch * lk * dm || v.length < (long) batch * lk * dm)
             throw new IllegalArgumentException("attention: arrays smaller than batch*len*heads*headDim");
         if (lk <= 0 || headDim <= 0) {
-            for (int b = 0; b < batch; b++) Arrays.fill(out, b * lq * dm, (b + 1) * lq * dm, 0f);
+            Arrays.fill(out, 0, batch * lq * dm, 0f);
             return;
         }
+        int d = headDim, dPad = (d + NR - 1) / NR * NR, lkPad = (lk + NR - 1) / NR * NR;
+        long kSize = (long) lkPad * d, vSize = (long) lkPad * dPad;
+        if (kSize * batch * heads > Integer.MAX_VALUE - 16 || vSize * batch * heads > Integer.MAX_VALUE - 16)
+            throw new IllegalArgumentException("attention: key/value too large to pack");
+        float[] kAll = new float[(int) (kSize * batch * heads)], vAll = new float[(int) (vSize * batch * heads)];
+        Parallel.forTasks(batch * heads, (t0, t1) -> {
+            for (int bh = t0; bh < t1; bh++)
+                packHead(k, v, bh / heads, bh % heads, lk, lkPad, d, dPad, dm, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize));
+        });
         int qTiles = (lq + BQ - 1) / BQ;
         Parallel.forTasks(batch * heads * qTiles, (t0, t1) -> {
-            Tile tile = new Tile(headDim);
+            Tile tile = new Tile(d, dPad, lkPad);
             for (int t = t0; t < t1; t++) {
                 int qt = t % qTiles, bh = t / qTiles, h = bh % heads, b = bh / heads;
-                tile.run(q, k, v, b, h, qt * BQ, Math.min(BQ, lq - qt * BQ), lq, lk, dm, causal, scale, out);
+                tile.run(q, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize), b, h, qt * BQ, Math.min(BQ, lq - qt * BQ),
+                        lq, lk, dm, causal, scale, out);
             }
         });
     }
 
+    /**
+     * Packs one head: Kᵀ as NR-key panels [panel][t][j] and V as NR-wide column panels over the head dimension
+     * [c][j][t] (zero padded to lkPad keys and dPad columns).
+     */
+    private static void packHead(float[] k, float[] v, int b, int h, int lk, int lkPad, int d, int dPad, int dm,
+                                 float[] kp, int ko, float[] vp, int vo) {
+        for (int j = 0; j < lk; j++) {
+            int src = (b * lk + j) * dm + h * d;
+            int base = ko + (j / NR) * NR * d + j % NR;
+            for (int t = 0; t < d; t++) kp[base + t * NR] = k[src + t];
+            for (int c = 0; c < dPad; c += NR)
+                System.arraycopy(v, src + c, vp, vo + c * lkPad + j * NR, Math.min(NR, d - c));
+        }
+    }
+
     /** Per-task buffers and the tile loop. */
     private static final class Tile {
-        final int d, dPad;
-        final float[] qp, kp, vp, s, pp, o, m, l, lanes = new float[L];
+        final int d, dPad, lkPad;
+        final float[] qp, s, o, m, l, lanes = new float[L];
 
-        Tile(int d) {
+        Tile(int d, int dPad, int lkPad) {
             this.d = d;
-            this.dPad = (d + NR - 1) / NR * NR;
+            this.dPad = dPad;
+            this.lkPad = lkPad;
             qp = new float[BQ * d];
-            kp = new float[d * BK];
-            vp = new float[BK * dPad];
             s = new float[BQ * BK];
-            pp = new float[BQ * BK];
             o = new float[BQ * dPad];
             m = new float[BQ];
             l = new float[BQ];
         }
 
-        void run(float[] q, float[] k, float[] v, int b, int h, int i0, int rows, int lq, int lk, int dm,
+        void run(float[] q, float[] kp, int ko, float[] vp, int vo, int b, int h, int i0, int rows, int lq, int lk, int dm,
                  boolean causal, float scale, float[] out) {
             int rowsPad = (rows + MR - 1) / MR * MR;
-            // pack Q rows into MR-row panels [p][t][r]
             for (int p = 0; p < rowsPad; p += MR)
                 for (int r = 0; r < MR; r++) {
                     int i = p + r;
@@ -82,16 +105,13 @@ public final class Attention {
             int kEnd = causal ? Math.min(lk, i0 + rows) : lk;
             for (int j0 = 0; j0 < kEnd; j0 += BK) {
                 int bk = Math.min(BK, kEnd - j0), bkPad = (bk + NR - 1) / NR * NR;
-                packKV(k, v, b, h, j0, bk, bkPad, lk, dm);
-                // S = scale * Q Kᵀ on the tile
                 for (int p = 0; p < rowsPad; p += MR)
                     for (int qq = 0; qq < bkPad; qq += NR)
-                        GemmKernel.micro(d, qp, p * d, kp, qq * d, s, p * bkPad + qq, bkPad, scale, 0f, true, null, 0, null, 0);
-                softmaxStep(rows, rowsPad, i0, j0, bk, bkPad, causal);
-                // O += P V
+                        GemmKernel.micro(d, qp, p * d, kp, ko + (j0 + qq) * d, s, p * bkPad + qq, bkPad, scale, 0f, true, null, 0, null, 0);
+                softmaxStep(rows, i0, j0, bk, bkPad, causal);
                 for (int p = 0; p < rowsPad; p += MR)
                     for (int c = 0; c < dPad; c += NR)
-                        GemmKernel.micro(bkPad, pp, p * bkPad, vp, c * bkPad, o, p * dPad + c, dPad, 1f, 0f, false, null, 0, null, 0);
+                        GemmKernel.microRowsAccumulate(bkPad, s, p * bkPad, bkPad, vp, vo + c * lkPad + j0 * NR, o, p * dPad + c, dPad);
             }
             for (int i = 0; i < rows; i++) {
                 float inv = l[i] > 0f ? 1f / l[i] : 0f;
@@ -103,40 +123,13 @@ public final class Attention {
             }
         }
 
-        /** Packs K tile as NR-column panels of Kᵀ ([q][t][j]) and V tile as NR-column panels over d ([c][j][t]). */
-        private void packKV(float[] k, float[] v, int b, int h, int j0, int bk, int bkPad, int lk, int dm) {
-            for (int qq = 0; qq < bkPad; qq += NR)
-                for (int j = 0; j < NR; j++) {
-                    int jj = qq + j, base = qq * d;
-                    if (jj < bk) {
-                        int src = (b * lk + j0 + jj) * dm + h * d;
-                        for (int t = 0; t < d; t++) kp[base + t * NR + j] = k[src + t];
-                    } else {
-                        for (int t = 0; t < d; t++) kp[base + t * NR + j] = 0f;
-                    }
-                }
-            for (int jj = 0; jj < bkPad; jj++) {
-                if (jj < bk) {
-                    int src = (b * lk + j0 + jj) * dm + h * d;
-                    for (int c = 0; c < dPad; c += NR) {
-                        int dst = c * bkPad + jj * NR, n = Math.min(NR, d - c);
-                        System.arraycopy(v, src + c, vp, dst, n);
-                        for (int t = n; t < NR; t++) vp[dst + t] = 0f;
-                    }
-                } else {
-                    for (int c = 0; c < dPad; c += NR) Arrays.fill(vp, c * bkPad + jj * NR, c * bkPad + jj * NR + NR, 0f);
-                }
-            }
-        }
-
-        /** Online softmax on the score tile: updates m and l, rescales O, writes P packed as MR-row panels. */
-        private void softmaxStep(int rows, int rowsPad, int i0, int j0, int bk, int bkPad, boolean causal) {
-            for (int i = 0; i < rowsPad; i++) {
+        /** Online softmax on the score tile: updates m and l, rescales O, leaves P in s (zero beyond the valid keys). */
+        private void softmaxStep(int rows, int i0, int j0, int bk, int bkPad, boolean causal) {
+            for (int i = 0; i < rows; i++) {
                 int so = i * bkPad;
-                int pBase = (i / MR) * MR * bkPad, r = i % MR;
-                int valid = i >= rows ? 0 : causal ? Math.max(0, Math.min(bk, i0 + i - j0 + 1)) : bk;
+                int valid = causal ? Math.max(0, Math.min(bk, i0 + i - j0 + 1)) : bk;
                 if (valid == 0) {
-                    for (int j = 0; j < bkPad; j++) pp[pBase + j * MR + r] = 0f;
+                    Arrays.fill(s, so, so + bkPad, 0f);
                     continue;
                 }
                 FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
@@ -150,8 +143,7 @@ public final class Attention {
                 FloatVector vm = FloatVector.broadcast(S, mNew), vsum = FloatVector.zero(S);
                 j = 0;
                 for (int ub = S.loopBound(valid); j < ub; j += L) {
-                    FloatVector e = FloatVector.fromArray(S, s, so + j).sub(vm);
-                    e = VMath.exp(e);
+                    FloatVector e = VMath.exp(FloatVector.fromArray(S, s, so + j).sub(vm));
                     vsum = vsum.add(e);
                     e.intoArray(s, so + j);
                 }
@@ -161,9 +153,8 @@ public final class Attention {
                     s[so + j] = e;
                     sum += e;
                 }
+                for (; j < bkPad; j++) s[so + j] = 0f;
                 l[i] = l[i] * corr + sum;
-                for (j = 0; j < valid; j++) pp[pBase + j * MR + r] = s[so + j];
-                for (; j < bkPad; j++) pp[pBase + j * MR + r] = 0f;
                 if (corr != 1f) {
                     int oo = i * dPad;
                     for (int t = 0; t < dPad; t += L) FloatVector.fromArray(S, o, oo + t).mul(corr).intoArray(o, oo + t);

@@ -164,6 +164,43 @@ final class GemmKernel {
         store(c30, c31, c32, c, co + 3 * ldc, alpha, beta, first, rowBias, row + 3, colBias, col);
     }
 
+    /**
+     * The micro-kernel with A read in place, row-major with row stride lda (A(r, k) = a[ao + r*lda + k]),
+     * instead of from a packed panel; C is accumulated into (c += alpha * A B).
+     */
+    static void microRowsAccumulate(int kc, float[] a, int ao, int lda, float[] b, int bo, float[] c, int co, int ldc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00;
+        int a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda;
+        for (int k = 0; k < kc; k++, bo += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector x = FloatVector.broadcast(S, a[ao + k]);
+            c00 = b0.fma(x, c00);
+            c01 = b1.fma(x, c01);
+            c02 = b2.fma(x, c02);
+            x = FloatVector.broadcast(S, a[a1 + k]);
+            c10 = b0.fma(x, c10);
+            c11 = b1.fma(x, c11);
+            c12 = b2.fma(x, c12);
+            x = FloatVector.broadcast(S, a[a2 + k]);
+            c20 = b0.fma(x, c20);
+            c21 = b1.fma(x, c21);
+            c22 = b2.fma(x, c22);
+            x = FloatVector.broadcast(S, a[a3 + k]);
+            c30 = b0.fma(x, c30);
+            c31 = b1.fma(x, c31);
+            c32 = b2.fma(x, c32);
+        }
+        store(c00, c01, c02, c, co, 1f, 0f, false, null, 0, null, 0);
+        store(c10, c11, c12, c, co + ldc, 1f, 0f, false, null, 0, null, 0);
+        store(c20, c21, c22, c, co + 2 * ldc, 1f, 0f, false, null, 0, null, 0);
+        store(c30, c31, c32, c, co + 3 * ldc, 1f, 0f, false, null, 0, null, 0);
+    }
+
     private static void store(FloatVector v0, FloatVector v1, FloatVector v2, float[] c, int co, float alpha, float beta,
                               boolean first, float[] rowBias, int row, float[] colBias, int col) {
         v0 = update(v0, c, co, alpha, beta, first, rowBias, row, colBias, col);
