@@ -1,5 +1,6 @@
 package dev.jdiffusion.kernels;
 
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
@@ -69,4 +70,79 @@ final class VMath {
         for (int i = 0; i < L; i++) s += tmp[i];
         return s;
     }
+
+    static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+
+    /** Sum of a[off..off+n) accumulated in double lanes (then lanes in order): deterministic and near-exact. */
+    static double sum(float[] a, int off, int n) {
+        DoubleVector acc0 = DoubleVector.zero(D), acc1 = DoubleVector.zero(D);
+        int i = 0;
+        int parts = L / D.length();
+        if (parts == 2) {
+            for (int ub = S.loopBound(n); i < ub; i += L) {
+                FloatVector v = FloatVector.fromArray(S, a, off + i);
+                acc0 = acc0.add((DoubleVector) v.convertShape(VectorOperators.F2D, D, 0));
+                acc1 = acc1.add((DoubleVector) v.convertShape(VectorOperators.F2D, D, 1));
+            }
+        }
+        double s = laneSum(acc0.add(acc1));
+        for (; i < n; i++) s += a[off + i];
+        return s;
+    }
+
+    /** Sum of (a[i] - mean)^2 over a[off..off+n), in double like {@link #sum}. */
+    static double sumSquaredDeviations(float[] a, int off, int n, double mean) {
+        DoubleVector acc0 = DoubleVector.zero(D), acc1 = DoubleVector.zero(D);
+        DoubleVector m = DoubleVector.broadcast(D, mean);
+        int i = 0;
+        int parts = L / D.length();
+        if (parts == 2) {
+            for (int ub = S.loopBound(n); i < ub; i += L) {
+                FloatVector v = FloatVector.fromArray(S, a, off + i);
+                DoubleVector d0 = ((DoubleVector) v.convertShape(VectorOperators.F2D, D, 0)).sub(m);
+                DoubleVector d1 = ((DoubleVector) v.convertShape(VectorOperators.F2D, D, 1)).sub(m);
+                acc0 = d0.fma(d0, acc0);
+                acc1 = d1.fma(d1, acc1);
+            }
+        }
+        double s = laneSum(acc0.add(acc1));
+        for (; i < n; i++) {
+            double d = a[off + i] - mean;
+            s += d * d;
+        }
+        return s;
+    }
+
+    private static double laneSum(DoubleVector v) {
+        double[] t = new double[D.length()];
+        v.intoArray(t, 0);
+        double s = 0;
+        for (double x : t) s += x;
+        return s;
+    }
+
+    /** y[i] = (x[i] - mean) * sc + sh for n elements, then SiLU when silu. y may alias x. */
+    static void normalize(float[] x, int xo, float[] y, int yo, int n, float mean, float sc, float sh, boolean silu) {
+        FloatVector vm = FloatVector.broadcast(S, mean), vs = FloatVector.broadcast(S, sc), vh = FloatVector.broadcast(S, sh);
+        int i = 0;
+        for (int ub = S.loopBound(n); i < ub; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xo + i).sub(vm).fma(vs, vh);
+            if (silu) v = silu(v);
+            v.intoArray(y, yo + i);
+        }
+        for (; i < n; i++) {
+            float v = Math.fma(x[xo + i] - mean, sc, sh);
+            y[yo + i] = silu ? silu(v) : v;
+        }
+    }
+
+    /** SiLU x * sigmoid(x) = x / (1 + e^-x). */
+    static FloatVector silu(FloatVector x) { return x.div(exp(x.neg()).add(1f)); }
+
+    static float silu(float x) { return x / (1f + exp(-x)); }
+
+    /** x / (1 + e^(-k x)) (quick GELU with k = 1.702). */
+    static FloatVector sigmoidScaled(FloatVector x, float k) { return x.div(exp(x.mul(-k)).add(1f)); }
+
+    static float sigmoidScaled(float x, float k) { return x / (1f + exp(x * -k)); }
 }
