@@ -6,7 +6,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Element-wise activations: SiLU, GELU (exact, erf), quick-GELU, and GEGLU. SiLU and quick-GELU are
  * vectorised on {@link VMath#exp} (about 1 ulp); the scalar forms give the same bits as the array forms.
- * GELU evaluates erf in double (W. J. Cody), exact to float precision; the array forms run in parallel.
+ * GELU is the exact erf form, evaluated in double lanes by {@link GeluMath} (float-exact in practice); the
+ * array forms run in parallel.
  */
 public final class Activations {
     private Activations() {}
@@ -19,7 +20,7 @@ public final class Activations {
     public static float silu(float x) { return VMath.silu(x); }
 
     /** Exact GELU: 0.5 x (1 + erf(x / sqrt 2)), as torch's default. */
-    public static float gelu(float x) { return (float) (0.5 * x * (1.0 + Erf.erf(x * 0.7071067811865476))); }
+    public static float gelu(float x) { return GeluMath.gelu(x); }
 
     /** CLIP's quick GELU: x * sigmoid(1.702 x). */
     public static float quickGelu(float x) { return VMath.sigmoidScaled(x, QUICK); }
@@ -35,7 +36,11 @@ public final class Activations {
 
     public static void gelu(float[] x, int off, int n) {
         chunks(n, (s, e) -> {
-            for (int i = off + s; i < off + e; i++) x[i] = gelu(x[i]);
+            int i = s;
+            if (GeluMath.VECTOR)
+                for (int ub = s + S.loopBound(e - s); i < ub; i += S.length())
+                    GeluMath.gelu(FloatVector.fromArray(S, x, off + i)).intoArray(x, off + i);
+            for (; i < e; i++) x[off + i] = GeluMath.gelu(x[off + i]);
         });
     }
 
@@ -56,7 +61,11 @@ public final class Activations {
         Parallel.forRange(rows, 4, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int xo = r * 2 * d, oo = r * d;
-                for (int j = 0; j < d; j++) out[oo + j] = x[xo + j] * gelu(x[xo + d + j]);
+                int j = 0;
+                if (GeluMath.VECTOR)
+                    for (int ub = S.loopBound(d); j < ub; j += S.length())
+                        FloatVector.fromArray(S, x, xo + j).mul(GeluMath.gelu(FloatVector.fromArray(S, x, xo + d + j))).intoArray(out, oo + j);
+                for (; j < d; j++) out[oo + j] = x[xo + j] * GeluMath.gelu(x[xo + d + j]);
             }
         });
     }

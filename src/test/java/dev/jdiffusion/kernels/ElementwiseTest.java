@@ -42,9 +42,24 @@ class ElementwiseTest {
             assertEquals(x[0], a[0]); assertEquals(x[n + 3], a[n + 3]);
             for (int i = 0; i < n; i++) {
                 assertEquals(Activations.silu(x[2 + i]), a[2 + i], 0f);
-                assertEquals(Activations.gelu(x[2 + i]), b[2 + i], Math.ulp(b[2 + i]) * 2);
+                assertEquals(Activations.gelu(x[2 + i]), b[2 + i], 0f);
+                assertEquals(Activations.quickGelu(x[2 + i]), c[2 + i], 0f);
             }
         }
+    }
+
+    @Test
+    void geluSweepIsFloatExact() {
+        int n = 40001;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = -12f + 24f * i / (n - 1);
+        double[] want = new double[n];
+        for (int i = 0; i < n; i++) want[i] = Ref.gelu(x[i]);
+        float[] g = x.clone();
+        Activations.gelu(g, 0, n);
+        double[] tol = new double[n];
+        for (int i = 0; i < n; i++) tol[i] = Math.ulp((float) want[i]) * 0.5 + 1e-45; // correctly rounded within half an ulp
+        Ref.check("gelu sweep", want, tol, g, 0);
     }
 
     @Test

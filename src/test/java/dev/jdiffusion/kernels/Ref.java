@@ -204,24 +204,23 @@ final class Ref {
 
     // ---- activations ----
 
-    /** erf in double by its Taylor / continued-fraction-free series (slow, exact enough for tests). */
-    static double erf(double x) {
-        double ax = Math.abs(x);
-        if (ax > 6) return Math.signum(x);
-        if (ax < 2.5) {
-            // Maclaurin series: 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1))
-            double sum = 0, term = ax;
-            for (int n = 0; n < 200; n++) {
-                double t = term / (2 * n + 1);
-                sum += t;
-                term *= -ax * ax / (n + 1);
-                if (Math.abs(t) < 1e-18 * Math.abs(sum)) break;
-            }
-            return Math.signum(x) * 2 / Math.sqrt(Math.PI) * sum;
+    /** erf of a non-negative argument below 2.5 by its Maclaurin series. */
+    private static double erfSeries(double ax) {
+        double sum = 0, term = ax;
+        for (int n = 0; n < 400; n++) {
+            double t = term / (2 * n + 1);
+            sum += t;
+            term *= -ax * ax / (n + 1);
+            if (Math.abs(t) < 1e-18 * Math.abs(sum)) break;
         }
-        // erfc continued fraction (Lentz) for large |x|
+        return 2 / Math.sqrt(Math.PI) * sum;
+    }
+
+    /** erfc of a non-negative argument: 1 - series below 2.5, else the continued fraction (Lentz). */
+    static double erfc(double ax) {
+        if (ax < 2.5) return 1 - erfSeries(ax);
         double f = ax, c = ax, dd = 0, tiny = 1e-300;
-        for (int n = 1; n < 500; n++) {
+        for (int n = 1; n < 2000; n++) {
             double an = n / 2.0;
             dd = ax + an * dd;
             dd = dd == 0 ? tiny : dd;
@@ -232,11 +231,19 @@ final class Ref {
             f *= delta;
             if (Math.abs(delta - 1) < 1e-16) break;
         }
-        double erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
-        return Math.signum(x) * (1 - erfc);
+        return Math.exp(-ax * ax) / Math.sqrt(Math.PI) / f;
     }
 
-    static double gelu(double x) { return 0.5 * x * (1 + erf(x / Math.sqrt(2))); }
+    static double erf(double x) {
+        double ax = Math.abs(x);
+        return Math.signum(x) * (ax < 2.5 ? erfSeries(ax) : 1 - erfc(ax));
+    }
+
+    /** Exact GELU; for negative x through erfc, so the tail keeps its relative precision. */
+    static double gelu(double x) {
+        double z = x / Math.sqrt(2);
+        return z >= 0 ? 0.5 * x * (1 + erf(z)) : 0.5 * x * erfc(-z);
+    }
 
     static double quickGelu(double x) { return x / (1 + Math.exp(-1.702 * x)); }
 
