@@ -24,6 +24,9 @@ public final class Attention {
     private static final int BQ = MR * 16;
     private static final int BK = NR * 4;
 
+    /** Per-thread tile buffers, reused while the head size and padded key count stay the same. */
+    private static final ThreadLocal<Tile> TILES = new ThreadLocal<>();
+
     /** Causal masks key j for query i when j > i (top-left aligned, as torch's is_causal). */
     public static void forward(float[] q, float[] k, float[] v, int batch, int heads, int lq, int lk, int headDim,
                                boolean causal, float scale, float[] out) {
@@ -46,7 +49,8 @@ public final class Attention {
         });
         int qTiles = (lq + BQ - 1) / BQ;
         Parallel.forTasks(batch * heads * qTiles, (t0, t1) -> {
-            Tile tile = new Tile(d, dPad, lkPad);
+            Tile tile = TILES.get();
+            if (tile == null || tile.d != d || tile.lkPad != lkPad) TILES.set(tile = new Tile(d, dPad, lkPad));
             for (int t = t0; t < t1; t++) {
                 int qt = t % qTiles, bh = t / qTiles, h = bh % heads, b = bh / heads;
                 tile.run(q, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize), b, h, qt * BQ, Math.min(BQ, lq - qt * BQ),
