@@ -12,7 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link FloatVector#SPECIES_PREFERRED}: 12 accumulators, 4 broadcasts per 12 FMAs) runs over the packed panels. Callers supply packers, so operands can be
  * transposed, strided, converted from F16/BF16 or gathered (im2col) while packing, with no full copy.
  *
- * <p>Every element of C sums its K products in the same order (KC blocks in sequence, k ascending within a
+ * <p>Parallel over a grid of C tiles, one task per tile running the whole K loop (one barrier per call).
+ * Every element of C sums its K products in the same order (KC blocks in sequence, k ascending within a
  * block) whatever the tile or thread that computes it, so results do not depend on the thread count.
  */
 final class GemmKernel {
@@ -61,73 +62,84 @@ final class GemmKernel {
                 }
             return;
         }
-        float[][] bHolder = B_BUF.get();
+        // Split C into a grid of rs x cs tiles, one task each; every task runs the whole K loop for its tile,
+        // packing its own panels, so a call has a single barrier (robust when cores are shared or oversubscribed).
         int threads = Parallel.threads();
-        for (int jc = 0; jc < N; jc += NC) {
-            int nc = Math.min(NC, N - jc);
-            int panels = (nc + NR - 1) / NR;
+        double flops = 2.0 * M * N * K;
+        int target = threads == 1 || flops < 4e6 ? 1 : (int) Math.min(4L * threads, Math.max(1, (long) (flops / 2e6)));
+        int maxRs = (M + MR * 8 - 1) / (MR * 8), maxCs = (N + NR - 1) / NR;
+        int rs = 1, cs = 1;
+        while (rs * cs < target) {
+            boolean rowsBigger = (double) M / rs >= (double) N / cs;
+            if (rowsBigger && rs < maxRs) rs++;
+            else if (cs < maxCs) cs++;
+            else if (rs < maxRs) rs++;
+            else break;
+        }
+        int rowBlock = roundUp((M + rs - 1) / rs, MR), colBlock = roundUp((N + cs - 1) / cs, NR);
+        int rTiles = (M + rowBlock - 1) / rowBlock, cTiles = (N + colBlock - 1) / colBlock;
+        Parallel.forTasks(rTiles * cTiles, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int i0 = (t / cTiles) * rowBlock, j0 = (t % cTiles) * colBlock;
+                tile(i0, Math.min(M, i0 + rowBlock), j0, Math.min(N, j0 + colBlock), K, alpha, pa, pb, beta, c, cOff, ldc, rowBias, colBias);
+            }
+        });
+    }
+
+    private static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
+
+    /** C[i0..i1, j0..j1) over the full K, with this thread's packing buffers. */
+    private static void tile(int i0, int i1, int j0, int j1, int K, float alpha, PackA pa, PackB pb, float beta,
+                             float[] c, int cOff, int ldc, float[] rowBias, float[] colBias) {
+        float[] ap = A_BUF.get(), tile = T_BUF.get();
+        float[][] bHolder = B_BUF.get();
+        for (int jc = j0; jc < j1; jc += NC) {
+            int nc = Math.min(NC, j1 - jc), panels = (nc + NR - 1) / NR;
             for (int pc = 0; pc < K; pc += KC) {
                 int kc = Math.min(KC, K - pc);
                 int need = panels * kc * NR;
                 float[] bp = bHolder[0];
                 if (bp == null || bp.length < need) bHolder[0] = bp = new float[Math.max(need, KC * NR)];
-                final float[] bpf = bp;
-                final int jcf = jc, pcf = pc;
-                // pack B, in groups of panels
-                int groups = Math.min(panels, threads * 2);
-                int per = (panels + groups - 1) / groups;
-                int groupsF = (panels + per - 1) / per;
-                Parallel.forTasks(groupsF, (g0, g1) -> {
-                    for (int g = g0; g < g1; g++) {
-                        int q0 = g * per, q1 = Math.min(panels, q0 + per);
-                        int j0 = q0 * NR, j1 = Math.min(nc, q1 * NR);
-                        pb.pack(pcf, kc, jcf + j0, j1 - j0, bpf, q0 * kc * NR);
-                    }
-                });
+                pb.pack(pc, kc, jc, nc, bp, 0);
                 boolean first = pc == 0;
-                int mBlocks = (M + MC - 1) / MC;
-                int nSplit = Math.max(1, Math.min(panels, (threads * 3 + mBlocks - 1) / mBlocks));
-                if (threads == 1) nSplit = 1;
-                int qPer = (panels + nSplit - 1) / nSplit;
-                int nSplitF = (panels + qPer - 1) / qPer;
-                Parallel.forTasks(mBlocks * nSplitF, (t0, t1) -> {
-                    float[] ap = A_BUF.get(), tile = T_BUF.get();
-                    for (int t = t0; t < t1; t++) {
-                        int mb = t / nSplitF, ns = t % nSplitF;
-                        int i0 = mb * MC, mc = Math.min(MC, M - i0);
-                        int q0 = ns * qPer, q1 = Math.min(panels, q0 + qPer);
-                        pa.pack(i0, mc, pcf, kc, ap);
-                        for (int q = q0; q < q1; q++) {
-                            int j = q * NR, nr = Math.min(NR, nc - j);
-                            for (int ir = 0; ir < mc; ir += MR) {
-                                int mr = Math.min(MR, mc - ir);
-                                int ci = cOff + (i0 + ir) * ldc + jcf + j;
-                                if (mr == MR && nr == NR) {
-                                    micro(kc, ap, ir * kc, bpf, q * kc * NR, c, ci, ldc, alpha, beta, first,
-                                            rowBias, i0 + ir, colBias, jcf + j);
-                                } else {
-                                    micro(kc, ap, ir * kc, bpf, q * kc * NR, tile, 0, NR, 1f, 0f, true, null, 0, null, 0);
-                                    for (int r = 0; r < mr; r++)
-                                        for (int jj = 0; jj < nr; jj++) {
-                                            float v = tile[r * NR + jj];
-                                            if (alpha != 1f) v *= alpha;
-                                            int cij = ci + r * ldc + jj;
-                                            if (first) {
-                                                if (beta != 0f) v = Math.fma(beta, c[cij], v);
-                                                if (rowBias != null) v += rowBias[i0 + ir + r];
-                                                if (colBias != null) v += colBias[jcf + j + jj];
-                                                c[cij] = v;
-                                            } else {
-                                                c[cij] += v;
-                                            }
-                                        }
-                                }
+                for (int ic = i0; ic < i1; ic += MC) {
+                    int mc = Math.min(MC, i1 - ic);
+                    pa.pack(ic, mc, pc, kc, ap);
+                    for (int q = 0; q < panels; q++) {
+                        int j = q * NR, nr = Math.min(NR, nc - j);
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int mr = Math.min(MR, mc - ir);
+                            int ci = cOff + (ic + ir) * ldc + jc + j;
+                            if (mr == MR && nr == NR) {
+                                micro(kc, ap, ir * kc, bp, q * kc * NR, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
+                            } else {
+                                micro(kc, ap, ir * kc, bp, q * kc * NR, tile, 0, NR, 1f, 0f, true, null, 0, null, 0);
+                                edge(tile, mr, nr, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
                             }
                         }
                     }
-                });
+                }
             }
         }
+    }
+
+    /** Applies a partial MR x NR tile computed into a scratch buffer. */
+    private static void edge(float[] tile, int mr, int nr, float[] c, int ci, int ldc, float alpha, float beta, boolean first,
+                             float[] rowBias, int row, float[] colBias, int col) {
+        for (int r = 0; r < mr; r++)
+            for (int jj = 0; jj < nr; jj++) {
+                float v = tile[r * NR + jj];
+                if (alpha != 1f) v *= alpha;
+                int cij = ci + r * ldc + jj;
+                if (first) {
+                    if (beta != 0f) v = Math.fma(beta, c[cij], v);
+                    if (rowBias != null) v += rowBias[row + r];
+                    if (colBias != null) v += colBias[col + jj];
+                    c[cij] = v;
+                } else {
+                    c[cij] += v;
+                }
+            }
     }
 
     /** The MR x NR (4 rows x 3 vectors) register-blocked micro-kernel over packed panels, then the update of C. */

@@ -21,7 +21,7 @@ public final class BenchMain {
         ChainedOptionsBuilder ob = new OptionsBuilder().parent(new CommandLineOptions(args));
         Collection<RunResult> results = new Runner(ob.build()).run();
         System.out.println();
-        System.out.println("| benchmark | shape | ms/call | GFLOP/s |");
+        System.out.println("| benchmark | shape | time/call | GFLOP/s |");
         System.out.println("|---|---|---:|---:|");
         for (RunResult r : results) {
             String name = r.getParams().getBenchmark();
@@ -30,7 +30,9 @@ public final class BenchMain {
             for (String key : r.getParams().getParamsKeys()) p.put(key, r.getParams().getParam(key));
             double ms = r.getPrimaryResult().getScore();
             double flops = flops(name, p);
-            System.out.printf(Locale.ROOT, "| %s | %s | %.3f | %.1f |%n", name, p, ms, flops / (ms * 1e6));
+            String unit = r.getPrimaryResult().getScoreUnit();
+            double perMs = unit.startsWith("us") ? 1e-3 : unit.startsWith("ns") ? 1e-6 : unit.startsWith("s/") ? 1e3 : 1;
+            System.out.printf(Locale.ROOT, "| %s | %s | %.3f %s | %.1f |%n", name, p, ms, unit, flops / (ms * perMs * 1e6));
         }
     }
 

@@ -4,6 +4,7 @@ import dev.jdiffusion.kernels.Attention;
 import dev.jdiffusion.kernels.Conv2d;
 import dev.jdiffusion.kernels.Gemm;
 import dev.jdiffusion.kernels.Matrix;
+import dev.jdiffusion.kernels.Parallel;
 import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.TensorView;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -173,5 +174,12 @@ public class KernelBench {
     public float attention(Attn s) {
         Attention.forward(s.q, s.k, s.v, 1, s.h, s.lq, s.lk, s.d, false, (float) (1 / Math.sqrt(s.d)), s.o);
         return s.o[0];
+    }
+
+    /** Overhead of one parallel loop over the whole pool with an empty body (the U-Net runs thousands). */
+    @Benchmark
+    @OutputTimeUnit(TimeUnit.MICROSECONDS)
+    public void parallelForEmpty() {
+        Parallel.forRange(Parallel.threads(), (a, b) -> { });
     }
 }
