@@ -77,7 +77,7 @@ public final class Attention {
     /** Per-task buffers and the tile loop. */
     private static final class Tile {
         final int d, dPad, lkPad;
-        final float[] qp, s, o, m, l, lanes = new float[L];
+        final float[] qp, s, o, m, l, lanes = new float[L], acc = new float[MR * NR];
 
         Tile(int d, int dPad, int lkPad) {
             this.d = d;
@@ -111,11 +111,17 @@ public final class Attention {
                 int bk = Math.min(BK, kEnd - j0), bkPad = (bk + NR - 1) / NR * NR;
                 for (int p = 0; p < rowsPad; p += MR)
                     for (int qq = 0; qq < bkPad; qq += NR)
-                        GemmKernel.micro(d, qp, p * d, kp, ko + (j0 + qq) * d, s, p * bkPad + qq, bkPad, scale, 0f, true, null, 0, null, 0);
+                    {
+                        GemmKernel.micro(d, qp, p * d, kp, ko + (j0 + qq) * d, acc);
+                        GemmKernel.apply(acc, MR, NR, s, p * bkPad + qq, bkPad, scale, 0f, true, null, 0, null, 0);
+                    }
                 softmaxStep(rows, i0, j0, bk, bkPad, causal);
                 for (int p = 0; p < rowsPad; p += MR)
                     for (int c = 0; c < dPad; c += NR)
-                        GemmKernel.microRowsAccumulate(bkPad, s, p * bkPad, bkPad, vp, vo + c * lkPad + j0 * NR, o, p * dPad + c, dPad);
+                    {
+                        GemmKernel.microRows(bkPad, s, p * bkPad, bkPad, vp, vo + c * lkPad + j0 * NR, acc);
+                        GemmKernel.apply(acc, MR, NR, o, p * dPad + c, dPad, 1f, 0f, false, null, 0, null, 0);
+                    }
             }
             for (int i = 0; i < rows; i++) {
                 float inv = l[i] > 0f ? 1f / l[i] : 0f;

@@ -110,12 +110,8 @@ final class GemmKernel {
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir);
                             int ci = cOff + (ic + ir) * ldc + jc + j;
-                            if (mr == MR && nr == NR) {
-                                micro(kc, ap, ir * kc, bp, q * kc * NR, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
-                            } else {
-                                micro(kc, ap, ir * kc, bp, q * kc * NR, tile, 0, NR, 1f, 0f, true, null, 0, null, 0);
-                                edge(tile, mr, nr, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
-                            }
+                            micro(kc, ap, ir * kc, bp, q * kc * NR, tile);
+                            apply(tile, mr, nr, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
                         }
                     }
                 }
@@ -123,28 +119,50 @@ final class GemmKernel {
         }
     }
 
-    /** Applies a partial MR x NR tile computed into a scratch buffer. */
-    private static void edge(float[] tile, int mr, int nr, float[] c, int ci, int ldc, float alpha, float beta, boolean first,
-                             float[] rowBias, int row, float[] colBias, int col) {
+    /**
+     * Applies an MR x NR accumulator tile t (rows of NR) to the mr x nr corner of C at ci: on the first K block
+     * C = alpha t + beta C + bias (beta 0: C not read), afterwards C += alpha t.
+     */
+    static void apply(float[] t, int mr, int nr, float[] c, int ci, int ldc, float alpha, float beta, boolean first,
+                      float[] rowBias, int row, float[] colBias, int col) {
+        if (nr == NR) {
+            for (int r = 0; r < mr; r++)
+                for (int v = 0; v < NR; v += L) {
+                    FloatVector x = FloatVector.fromArray(S, t, r * NR + v);
+                    int cij = ci + r * ldc + v;
+                    if (alpha != 1f) x = x.mul(alpha);
+                    if (!first) {
+                        x = x.add(FloatVector.fromArray(S, c, cij));
+                    } else {
+                        if (beta != 0f) x = FloatVector.fromArray(S, c, cij).fma(FloatVector.broadcast(S, beta), x);
+                        if (rowBias != null) x = x.add(rowBias[row + r]);
+                        if (colBias != null) x = x.add(FloatVector.fromArray(S, colBias, col + v));
+                    }
+                    x.intoArray(c, cij);
+                }
+            return;
+        }
         for (int r = 0; r < mr; r++)
             for (int jj = 0; jj < nr; jj++) {
-                float v = tile[r * NR + jj];
+                float v = t[r * NR + jj];
                 if (alpha != 1f) v *= alpha;
                 int cij = ci + r * ldc + jj;
                 if (first) {
-                    if (beta != 0f) v = Math.fma(beta, c[cij], v);
+                    if (beta != 0f) v = Math.fma(c[cij], beta, v);
                     if (rowBias != null) v += rowBias[row + r];
                     if (colBias != null) v += colBias[col + jj];
                     c[cij] = v;
                 } else {
-                    c[cij] += v;
+                    c[cij] = v + c[cij];
                 }
             }
     }
 
-    /** The MR x NR (4 rows x 3 vectors) register-blocked micro-kernel over packed panels, then the update of C. */
-    static void micro(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc,
-                      float alpha, float beta, boolean first, float[] rowBias, int row, float[] colBias, int col) {
+    /**
+     * The MR x NR (4 rows x 3 vectors) register-blocked micro-kernel over packed panels; writes the accumulators
+     * to t (MR rows of NR). Kept free of epilogue logic so that C2 keeps all twelve accumulators in registers.
+     */
+    static void micro(int kc, float[] a, int ao, float[] b, int bo, float[] t) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00;
@@ -170,17 +188,25 @@ final class GemmKernel {
             c31 = b1.fma(x, c31);
             c32 = b2.fma(x, c32);
         }
-        store(c00, c01, c02, c, co, alpha, beta, first, rowBias, row, colBias, col);
-        store(c10, c11, c12, c, co + ldc, alpha, beta, first, rowBias, row + 1, colBias, col);
-        store(c20, c21, c22, c, co + 2 * ldc, alpha, beta, first, rowBias, row + 2, colBias, col);
-        store(c30, c31, c32, c, co + 3 * ldc, alpha, beta, first, rowBias, row + 3, colBias, col);
+        c00.intoArray(t, 0);
+        c01.intoArray(t, L);
+        c02.intoArray(t, 2 * L);
+        c10.intoArray(t, NR);
+        c11.intoArray(t, NR + L);
+        c12.intoArray(t, NR + 2 * L);
+        c20.intoArray(t, 2 * NR);
+        c21.intoArray(t, 2 * NR + L);
+        c22.intoArray(t, 2 * NR + 2 * L);
+        c30.intoArray(t, 3 * NR);
+        c31.intoArray(t, 3 * NR + L);
+        c32.intoArray(t, 3 * NR + 2 * L);
     }
 
     /**
      * The micro-kernel with A read in place, row-major with row stride lda (A(r, k) = a[ao + r*lda + k]),
-     * instead of from a packed panel; C is accumulated into (c += alpha * A B).
+     * instead of from a packed panel. Writes the MR x NR accumulators to t like {@link #micro}.
      */
-    static void microRowsAccumulate(int kc, float[] a, int ao, int lda, float[] b, int bo, float[] c, int co, int ldc) {
+    static void microRows(int kc, float[] a, int ao, int lda, float[] b, int bo, float[] t) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00;
@@ -207,30 +233,18 @@ final class GemmKernel {
             c31 = b1.fma(x, c31);
             c32 = b2.fma(x, c32);
         }
-        store(c00, c01, c02, c, co, 1f, 0f, false, null, 0, null, 0);
-        store(c10, c11, c12, c, co + ldc, 1f, 0f, false, null, 0, null, 0);
-        store(c20, c21, c22, c, co + 2 * ldc, 1f, 0f, false, null, 0, null, 0);
-        store(c30, c31, c32, c, co + 3 * ldc, 1f, 0f, false, null, 0, null, 0);
-    }
-
-    private static void store(FloatVector v0, FloatVector v1, FloatVector v2, float[] c, int co, float alpha, float beta,
-                              boolean first, float[] rowBias, int row, float[] colBias, int col) {
-        v0 = update(v0, c, co, alpha, beta, first, rowBias, row, colBias, col);
-        v1 = update(v1, c, co + L, alpha, beta, first, rowBias, row, colBias, col + L);
-        v2 = update(v2, c, co + 2 * L, alpha, beta, first, rowBias, row, colBias, col + 2 * L);
-        v0.intoArray(c, co);
-        v1.intoArray(c, co + L);
-        v2.intoArray(c, co + 2 * L);
-    }
-
-    private static FloatVector update(FloatVector v, float[] c, int co, float alpha, float beta, boolean first,
-                                      float[] rowBias, int row, float[] colBias, int col) {
-        if (alpha != 1f) v = v.mul(alpha);
-        if (!first) return v.add(FloatVector.fromArray(S, c, co));
-        if (beta != 0f) v = FloatVector.fromArray(S, c, co).fma(FloatVector.broadcast(S, beta), v);
-        if (rowBias != null) v = v.add(rowBias[row]);
-        if (colBias != null) v = v.add(FloatVector.fromArray(S, colBias, col));
-        return v;
+        c00.intoArray(t, 0);
+        c01.intoArray(t, L);
+        c02.intoArray(t, 2 * L);
+        c10.intoArray(t, NR);
+        c11.intoArray(t, NR + L);
+        c12.intoArray(t, NR + 2 * L);
+        c20.intoArray(t, 2 * NR);
+        c21.intoArray(t, 2 * NR + L);
+        c22.intoArray(t, 2 * NR + 2 * L);
+        c30.intoArray(t, 3 * NR);
+        c31.intoArray(t, 3 * NR + L);
+        c32.intoArray(t, 3 * NR + 2 * L);
     }
 
     // ---- packers for heap arrays ----
