@@ -29,6 +29,6 @@ public final class Gemm {
         if (bias != null && bias.length < out)
             throw new IllegalArgumentException("bias has " + bias.length + " values, expected " + out);
         GemmKernel.gemm(rows, out, in, 1f, GemmKernel.packA(x, xOff, in, false), GemmKernel.packBTransposed(w),
-                0f, y, yOff, out, null, bias);
+                0f, y, yOff, out, null, bias, true);
     }
 }

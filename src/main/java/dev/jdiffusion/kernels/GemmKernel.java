@@ -50,6 +50,15 @@ final class GemmKernel {
      */
     static void gemm(int M, int N, int K, float alpha, PackA pa, PackB pb, float beta,
                      float[] c, int cOff, int ldc, float[] rowBias, float[] colBias) {
+        gemm(M, N, K, alpha, pa, pb, beta, c, cOff, ldc, rowBias, colBias, false);
+    }
+
+    /**
+     * As above; splitColumnsFirst asks the task grid to split N before M (each column tile packs its B panels
+     * once, so B, e.g. a converted F16 weight, is packed about once in total).
+     */
+    static void gemm(int M, int N, int K, float alpha, PackA pa, PackB pb, float beta,
+                     float[] c, int cOff, int ldc, float[] rowBias, float[] colBias, boolean splitColumnsFirst) {
         if (M <= 0 || N <= 0) return;
         if (K <= 0) {
             for (int i = 0; i < M; i++)
@@ -70,7 +79,7 @@ final class GemmKernel {
         int maxRs = (M + MR * 8 - 1) / (MR * 8), maxCs = (N + NR - 1) / NR;
         int rs = 1, cs = 1;
         while (rs * cs < target) {
-            boolean rowsBigger = (double) M / rs >= (double) N / cs;
+            boolean rowsBigger = splitColumnsFirst ? cs >= maxCs : (double) M / rs >= (double) N / cs;
             if (rowsBigger && rs < maxRs) rs++;
             else if (cs < maxCs) cs++;
             else if (rs < maxRs) rs++;
