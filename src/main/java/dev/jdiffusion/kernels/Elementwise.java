@@ -22,11 +22,19 @@ public final class Elementwise {
 
     /** out[i] = a[i] * b[i]. */
     public static void mul(float[] a, int aOff, float[] b, int bOff, float[] out, int oOff, int n) {
-        for (int i = 0; i < n; i++) out[oOff + i] = a[aOff + i] * b[bOff + i];
+        int i = 0;
+        for (int ub = S.loopBound(n); i < ub; i += S.length())
+            FloatVector.fromArray(S, a, aOff + i).mul(FloatVector.fromArray(S, b, bOff + i)).intoArray(out, oOff + i);
+        for (; i < n; i++) out[oOff + i] = a[aOff + i] * b[bOff + i];
     }
 
     /** x[i] *= s. */
-    public static void scale(float[] x, int off, int n, float s) { for (int i = off; i < off + n; i++) x[i] *= s; }
+    public static void scale(float[] x, int off, int n, float s) {
+        int i = 0;
+        for (int ub = S.loopBound(n); i < ub; i += S.length())
+            FloatVector.fromArray(S, x, off + i).mul(s).intoArray(x, off + i);
+        for (; i < n; i++) x[off + i] *= s;
+    }
 
     /** x[b, c, :] += v[b, c] for NCHW x with hw elements per channel (per-channel bias or time embedding). */
     public static void addPerChannel(float[] x, int n, int c, int hw, float[] v) {
@@ -34,7 +42,10 @@ public final class Elementwise {
             for (int ch = 0; ch < c; ch++) {
                 float s = v[b * c + ch];
                 int o = (b * c + ch) * hw;
-                for (int i = 0; i < hw; i++) x[o + i] += s;
+                int i = 0;
+                for (int ub = S.loopBound(hw); i < ub; i += S.length())
+                    FloatVector.fromArray(S, x, o + i).add(s).intoArray(x, o + i);
+                for (; i < hw; i++) x[o + i] += s;
             }
     }
 }
