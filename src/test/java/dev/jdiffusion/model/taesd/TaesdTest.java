@@ -77,7 +77,7 @@ class TaesdTest {
     /** taesd.py's F32Encoder/F32Decoder (TAESANA): stride-2 stem convs with bias followed by ReLU, 32x scale. */
     @Test
     void buildsTheF32VariantFromItsWeights() {
-        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared()) {
             java.util.Map<String, dev.jdiffusion.weights.TensorView> enc = new java.util.LinkedHashMap<>(), dec = new java.util.LinkedHashMap<>();
             // encoder: conv(3,32,s2) relu conv(32,64,s2) relu Block, [conv(64,64,s2,nobias) Block x3] x3, conv(64,32)
             conv(enc, arena, "0", 32, 3, true); conv(enc, arena, "2", 64, 32, true); block(enc, arena, "4", 64);

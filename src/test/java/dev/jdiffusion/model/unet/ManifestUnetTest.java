@@ -77,7 +77,7 @@ class ManifestUnetTest {
     void sd15DiffusersAndOriginalLayouts() throws Exception {
         Path dif = manifests().resolve("sd15-diffusers.json"), ldm = manifests().resolve("sd15-ldm.json");
         assumeTrue(Files.isRegularFile(dif) && Files.isRegularFile(ldm), "no SD 1.5 manifests");
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             TensorSource d = fake(read(dif, "unet/diffusion_pytorch_model.safetensors"), arena);
             UNet2DConditionModel m = UNet2DConditionModel.load(d, new ObjectMapper().readTree(SD15_CONFIG));
             long f = UNet2DConditionModel.flops(m.config(), 1, 64, 64, 77);

@@ -63,7 +63,7 @@ class AutoencoderKLTest {
 
     @Test
     void halfPrecisionWeightsComputeInFloat32() {
-        try (TensorSource s = Checkpoint.openWeights(VAE); Arena arena = Arena.ofConfined()) {
+        try (TensorSource s = Checkpoint.openWeights(VAE); Arena arena = Arena.ofShared()) {
             Tensor z = VaeTestData.latent(1, 4, 6, 5, 9);
             Tensor img = VaeTestData.latent(1, 3, 24, 16, 10);
             for (DType dt : new DType[]{DType.F16, DType.BF16}) {
