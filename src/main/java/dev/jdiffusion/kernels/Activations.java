@@ -26,22 +26,32 @@ public final class Activations {
     public static float quickGelu(float x) { return VMath.sigmoidScaled(x, QUICK); }
 
     public static void silu(float[] x, int off, int n) {
-        chunks(n, (s, e) -> {
-            int i = s;
-            for (int ub = s + S.loopBound(e - s); i < ub; i += S.length())
-                VMath.silu(FloatVector.fromArray(S, x, off + i)).intoArray(x, off + i);
-            for (; i < e; i++) x[off + i] = VMath.silu(x[off + i]);
-        });
+        long prof0 = Profiler.start();
+        try {
+            chunks(n, (s, e) -> {
+                int i = s;
+                for (int ub = s + S.loopBound(e - s); i < ub; i += S.length())
+                    VMath.silu(FloatVector.fromArray(S, x, off + i)).intoArray(x, off + i);
+                for (; i < e; i++) x[off + i] = VMath.silu(x[off + i]);
+            });
+        } finally {
+            Profiler.stop(Profiler.Op.ACTIVATION, prof0, 0);
+        }
     }
 
     public static void gelu(float[] x, int off, int n) {
-        chunks(n, (s, e) -> {
-            int i = s;
-            if (GeluMath.VECTOR)
-                for (int ub = s + S.loopBound(e - s); i < ub; i += S.length())
-                    GeluMath.gelu(FloatVector.fromArray(S, x, off + i)).intoArray(x, off + i);
-            for (; i < e; i++) x[off + i] = GeluMath.gelu(x[off + i]);
-        });
+        long prof0 = Profiler.start();
+        try {
+            chunks(n, (s, e) -> {
+                int i = s;
+                if (GeluMath.VECTOR)
+                    for (int ub = s + S.loopBound(e - s); i < ub; i += S.length())
+                        GeluMath.gelu(FloatVector.fromArray(S, x, off + i)).intoArray(x, off + i);
+                for (; i < e; i++) x[off + i] = GeluMath.gelu(x[off + i]);
+            });
+        } finally {
+            Profiler.stop(Profiler.Op.ACTIVATION, prof0, 0);
+        }
     }
 
     public static void quickGelu(float[] x, int off, int n) {
@@ -58,16 +68,21 @@ public final class Activations {
      * out[r, j] = x[r, j] * gelu(x[r, d + j]); out is rows x d.
      */
     public static void geglu(float[] x, int rows, int d, float[] out) {
-        Parallel.forRange(rows, 4, (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int xo = r * 2 * d, oo = r * d;
-                int j = 0;
-                if (GeluMath.VECTOR)
-                    for (int ub = S.loopBound(d); j < ub; j += S.length())
-                        FloatVector.fromArray(S, x, xo + j).mul(GeluMath.gelu(FloatVector.fromArray(S, x, xo + d + j))).intoArray(out, oo + j);
-                for (; j < d; j++) out[oo + j] = x[xo + j] * GeluMath.gelu(x[xo + d + j]);
-            }
-        });
+        long prof0 = Profiler.start();
+        try {
+            Parallel.forRange(rows, 4, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) {
+                    int xo = r * 2 * d, oo = r * d;
+                    int j = 0;
+                    if (GeluMath.VECTOR)
+                        for (int ub = S.loopBound(d); j < ub; j += S.length())
+                            FloatVector.fromArray(S, x, xo + j).mul(GeluMath.gelu(FloatVector.fromArray(S, x, xo + d + j))).intoArray(out, oo + j);
+                    for (; j < d; j++) out[oo + j] = x[xo + j] * GeluMath.gelu(x[xo + d + j]);
+                }
+            });
+        } finally {
+            Profiler.stop(Profiler.Op.ACTIVATION, prof0, 0);
+        }
     }
 
     /** Splits [0, n) into fixed chunks (a multiple of the vector length) across the pool when n is large. */

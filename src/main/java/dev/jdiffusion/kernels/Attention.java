@@ -30,33 +30,38 @@ public final class Attention {
     /** Causal masks key j for query i when j > i (top-left aligned, as torch's is_causal). */
     public static void forward(float[] q, float[] k, float[] v, int batch, int heads, int lq, int lk, int headDim,
                                boolean causal, float scale, float[] out) {
-        if (batch <= 0 || heads <= 0 || lq <= 0) return;
-        int dm = heads * headDim;
-        if (q.length < (long) batch * lq * dm || out.length < (long) batch * lq * dm || k.length < (long) batch * lk * dm || v.length < (long) batch * lk * dm)
-            throw new IllegalArgumentException("attention: arrays smaller than batch*len*heads*headDim");
-        if (lk <= 0 || headDim <= 0) {
-            Arrays.fill(out, 0, batch * lq * dm, 0f);
-            return;
-        }
-        int d = headDim, dPad = (d + NR - 1) / NR * NR, lkPad = (lk + NR - 1) / NR * NR;
-        long kSize = (long) lkPad * d, vSize = (long) lkPad * dPad;
-        if (kSize * batch * heads > Integer.MAX_VALUE - 16 || vSize * batch * heads > Integer.MAX_VALUE - 16)
-            throw new IllegalArgumentException("attention: key/value too large to pack");
-        float[] kAll = new float[(int) (kSize * batch * heads)], vAll = new float[(int) (vSize * batch * heads)];
-        Parallel.forTasks(batch * heads, (t0, t1) -> {
-            for (int bh = t0; bh < t1; bh++)
-                packHead(k, v, bh / heads, bh % heads, lk, lkPad, d, dPad, dm, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize));
-        });
-        int qTiles = (lq + BQ - 1) / BQ;
-        Parallel.forTasks(batch * heads * qTiles, (t0, t1) -> {
-            Tile tile = TILES.get();
-            if (tile == null || tile.d != d || tile.lkPad != lkPad) TILES.set(tile = new Tile(d, dPad, lkPad));
-            for (int t = t0; t < t1; t++) {
-                int qt = t % qTiles, bh = t / qTiles, h = bh % heads, b = bh / heads;
-                tile.run(q, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize), b, h, qt * BQ, Math.min(BQ, lq - qt * BQ),
-                        lq, lk, dm, causal, scale, out);
+        long prof0 = Profiler.start();
+        try {
+            if (batch <= 0 || heads <= 0 || lq <= 0) return;
+            int dm = heads * headDim;
+            if (q.length < (long) batch * lq * dm || out.length < (long) batch * lq * dm || k.length < (long) batch * lk * dm || v.length < (long) batch * lk * dm)
+                throw new IllegalArgumentException("attention: arrays smaller than batch*len*heads*headDim");
+            if (lk <= 0 || headDim <= 0) {
+                Arrays.fill(out, 0, batch * lq * dm, 0f);
+                return;
             }
-        });
+            int d = headDim, dPad = (d + NR - 1) / NR * NR, lkPad = (lk + NR - 1) / NR * NR;
+            long kSize = (long) lkPad * d, vSize = (long) lkPad * dPad;
+            if (kSize * batch * heads > Integer.MAX_VALUE - 16 || vSize * batch * heads > Integer.MAX_VALUE - 16)
+                throw new IllegalArgumentException("attention: key/value too large to pack");
+            float[] kAll = new float[(int) (kSize * batch * heads)], vAll = new float[(int) (vSize * batch * heads)];
+            Parallel.forTasks(batch * heads, (t0, t1) -> {
+                for (int bh = t0; bh < t1; bh++)
+                    packHead(k, v, bh / heads, bh % heads, lk, lkPad, d, dPad, dm, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize));
+            });
+            int qTiles = (lq + BQ - 1) / BQ;
+            Parallel.forTasks(batch * heads * qTiles, (t0, t1) -> {
+                Tile tile = TILES.get();
+                if (tile == null || tile.d != d || tile.lkPad != lkPad) TILES.set(tile = new Tile(d, dPad, lkPad));
+                for (int t = t0; t < t1; t++) {
+                    int qt = t % qTiles, bh = t / qTiles, h = bh % heads, b = bh / heads;
+                    tile.run(q, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize), b, h, qt * BQ, Math.min(BQ, lq - qt * BQ),
+                            lq, lk, dm, causal, scale, out);
+                }
+            });
+        } finally {
+            Profiler.stop(Profiler.Op.ATTENTION, prof0, 4L * batch * heads * lq * lk * headDim);
+        }
     }
 
     /**

@@ -26,24 +26,29 @@ public final class Conv2d {
      */
     public static void forward(float[] x, int n, int cin, int h, int w, Matrix weight, int kh, int kw, float[] bias,
                                int stride, int padTop, int padLeft, int padBottom, int padRight, float[] y) {
-        int cout = weight.rows();
-        int kk = cin * kh * kw;
-        if (weight.cols() != kk)
-            throw new IllegalArgumentException("conv weight has " + weight.cols() + " columns, expected cin*kh*kw = " + kk);
-        if (bias != null && bias.length < cout)
-            throw new IllegalArgumentException("conv bias has " + bias.length + " values, expected " + cout);
-        if (stride < 1 || padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0)
-            throw new IllegalArgumentException("conv stride must be >= 1 and padding >= 0");
-        int oh = outSize(h, kh, stride, padTop, padBottom), ow = outSize(w, kw, stride, padLeft, padRight);
-        if (oh <= 0 || ow <= 0) throw new IllegalArgumentException("conv output would be empty: " + h + "x" + w + " kernel " + kh + "x" + kw);
-        int hw = oh * ow;
-        boolean direct = kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0;
-        GemmKernel.PackA pa = GemmKernel.packA(weight);
-        for (int b = 0; b < n; b++) {
-            int xOff = b * cin * h * w;
-            GemmKernel.PackB pb = direct ? GemmKernel.packB(x, xOff, hw, false)
-                    : im2colPacker(x, xOff, h, w, kh, kw, stride, padTop, padLeft, ow);
-            GemmKernel.gemm(cout, hw, kk, 1f, pa, pb, 0f, y, b * cout * hw, hw, bias, null);
+        long prof0 = Profiler.start();
+        try {
+            int cout = weight.rows();
+            int kk = cin * kh * kw;
+            if (weight.cols() != kk)
+                throw new IllegalArgumentException("conv weight has " + weight.cols() + " columns, expected cin*kh*kw = " + kk);
+            if (bias != null && bias.length < cout)
+                throw new IllegalArgumentException("conv bias has " + bias.length + " values, expected " + cout);
+            if (stride < 1 || padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0)
+                throw new IllegalArgumentException("conv stride must be >= 1 and padding >= 0");
+            int oh = outSize(h, kh, stride, padTop, padBottom), ow = outSize(w, kw, stride, padLeft, padRight);
+            if (oh <= 0 || ow <= 0) throw new IllegalArgumentException("conv output would be empty: " + h + "x" + w + " kernel " + kh + "x" + kw);
+            int hw = oh * ow;
+            boolean direct = kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0;
+            GemmKernel.PackA pa = GemmKernel.packA(weight);
+            for (int b = 0; b < n; b++) {
+                int xOff = b * cin * h * w;
+                GemmKernel.PackB pb = direct ? GemmKernel.packB(x, xOff, hw, false)
+                        : im2colPacker(x, xOff, h, w, kh, kw, stride, padTop, padLeft, ow);
+                GemmKernel.gemm(cout, hw, kk, 1f, pa, pb, 0f, y, b * cout * hw, hw, bias, null);
+            }
+        } finally {
+            Profiler.stop(kh == 3 && kw == 3 ? Profiler.Op.CONV3X3 : kh == 1 && kw == 1 ? Profiler.Op.CONV1X1 : Profiler.Op.CONV_OTHER, prof0, 2L * n * weight.rows() * weight.cols() * outSize(h, kh, stride, padTop, padBottom) * outSize(w, kw, stride, padLeft, padRight));
         }
     }
 

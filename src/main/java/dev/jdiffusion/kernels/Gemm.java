@@ -15,9 +15,14 @@ public final class Gemm {
     public static void sgemm(boolean transA, boolean transB, int M, int N, int K, float alpha,
                              float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                              float beta, float[] c, int cOff, int ldc) {
-        if (M <= 0 || N <= 0) return;
-        GemmKernel.gemm(M, N, K, alpha, GemmKernel.packA(a, aOff, lda, transA), GemmKernel.packB(b, bOff, ldb, transB),
-                beta, c, cOff, ldc, null, null);
+        long prof0 = Profiler.start();
+        try {
+            if (M <= 0 || N <= 0) return;
+            GemmKernel.gemm(M, N, K, alpha, GemmKernel.packA(a, aOff, lda, transA), GemmKernel.packB(b, bOff, ldb, transB),
+                    beta, c, cOff, ldc, null, null);
+        } finally {
+            Profiler.stop(Profiler.Op.GEMM, prof0, 2L * M * N * K);
+        }
     }
 
     /**
@@ -25,10 +30,15 @@ public final class Gemm {
      * {@code rows x w.cols()} at xOff and y row-major {@code rows x w.rows()} at yOff. bias may be null.
      */
     public static void linear(float[] x, int xOff, int rows, Matrix w, float[] bias, float[] y, int yOff) {
-        int in = w.cols(), out = w.rows();
-        if (bias != null && bias.length < out)
-            throw new IllegalArgumentException("bias has " + bias.length + " values, expected " + out);
-        GemmKernel.gemm(rows, out, in, 1f, GemmKernel.packA(x, xOff, in, false), GemmKernel.packBTransposed(w),
-                0f, y, yOff, out, null, bias, true);
+        long prof0 = Profiler.start();
+        try {
+            int in = w.cols(), out = w.rows();
+            if (bias != null && bias.length < out)
+                throw new IllegalArgumentException("bias has " + bias.length + " values, expected " + out);
+            GemmKernel.gemm(rows, out, in, 1f, GemmKernel.packA(x, xOff, in, false), GemmKernel.packBTransposed(w),
+                    0f, y, yOff, out, null, bias, true);
+        } finally {
+            Profiler.stop(Profiler.Op.LINEAR, prof0, 2L * rows * w.rows() * w.cols());
+        }
     }
 }
