@@ -1,19 +1,47 @@
 package dev.jdiffusion.image;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Writes a file through a temporary sibling that is renamed over the target once complete, so readers never see a
- * half-written file and a failure leaves nothing behind. Errors name the file and say what is wrong.
+ * half-written file and a failure (an I/O error, a full disk) leaves nothing behind: neither the target nor the
+ * temporary; an existing target stays as it was. Errors name the file and say what is wrong, in one line.
+ * The temporaries being written are tracked so that a shutdown hook can delete them when the process is interrupted
+ * ({@link #deleteInFlight()}).
  */
 public final class AtomicFiles {
     private AtomicFiles() {}
+
+    private static final Set<Path> IN_FLIGHT = ConcurrentHashMap.newKeySet();
+
+    /** The temporaries being written now. */
+    public static Set<Path> inFlight() { return Set.copyOf(IN_FLIGHT); }
+
+    /**
+     * Deletes every temporary being written now (for a shutdown hook: an interrupted process leaves no partial
+     * file); returns how many were deleted.
+     */
+    public static int deleteInFlight() {
+        int n = 0;
+        for (Path p : IN_FLIGHT) {
+            try {
+                if (Files.deleteIfExists(p)) n++;
+            } catch (IOException ignored) {
+                // best effort while the JVM shuts down
+            }
+            IN_FLIGHT.remove(p);
+        }
+        return n;
+    }
 
     /** Writes into a path. */
     @FunctionalInterface
@@ -34,16 +62,27 @@ public final class AtomicFiles {
         } catch (IOException e) {
             throw new IOException("cannot write " + target + ": " + e.getMessage(), e);
         }
+        IN_FLIGHT.add(tmp);
         boolean ok = false;
         try {
             body.writeTo(tmp);
             moveInto(tmp, abs);
             ok = true;
-        } catch (IOException e) {
-            throw new IOException("cannot write " + target + ": " + e.getMessage(), e);
+        } catch (IOException | UncheckedIOException e) {
+            throw new IOException("cannot write " + target + ": " + oneLine(e), e);
         } finally {
-            if (!ok) Files.deleteIfExists(tmp);
+            try {
+                if (!ok) Files.deleteIfExists(tmp);
+            } finally {
+                IN_FLIGHT.remove(tmp);
+            }
         }
+    }
+
+    private static String oneLine(Exception e) {
+        Throwable c = e instanceof UncheckedIOException u && u.getCause() != null ? u.getCause() : e;
+        String m = c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
+        return m.replaceAll("\\s*\\R\\s*", " ").strip();
     }
 
     /** Moves src over dst atomically where the file system can, else replaces it. */
