@@ -79,8 +79,11 @@ public final class AtomicFiles {
         }
     }
 
+    /** The most specific message of the chain (e.g. "No space left on device" under ImageIO's wrapper), on one line. */
     private static String oneLine(Exception e) {
-        Throwable c = e instanceof UncheckedIOException u && u.getCause() != null ? u.getCause() : e;
+        Throwable c = e;
+        for (Throwable t = e.getCause(); t != null; t = t.getCause())
+            if (t instanceof IOException && t.getMessage() != null) c = t;
         String m = c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
         return m.replaceAll("\\s*\\R\\s*", " ").strip();
     }
