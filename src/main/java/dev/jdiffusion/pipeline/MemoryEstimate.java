@@ -39,6 +39,12 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long weights
     /** SD's VAE decoder (block_out_channels), the reference for the decoder's widths. */
     private static final int[] SD_VAE_BLOCKS = {128, 256, 512, 512};
     private static final double GIB = 1024.0 * 1024 * 1024;
+    /**
+     * System property {@code jdiffusion.memoryCheck}: {@code false} turns the refusal off (the run then fails with a
+     * {@link GenerationException} if the heap really runs out), for when the estimate is too cautious.
+     */
+    public static final String CHECK_PROPERTY = "jdiffusion.memoryCheck";
+    private static final boolean CHECK_ENABLED = !"false".equalsIgnoreCase(System.getProperty(CHECK_PROPERTY));
 
     /** The peak: the largest phase plus the weights still to be made resident. */
     public long total() { return weights + Math.max(textEncoder, Math.max(unet, vae)); }
@@ -148,7 +154,7 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long weights
      * @param what the request in words (e.g. "512x512, batch 2"), for the message
      */
     public void requireFits(String what) {
-        if (total() <= availableHeap()) return;
+        if (!CHECK_ENABLED || total() <= availableHeap()) return;
         System.gc();
         check(availableHeap(), Runtime.getRuntime().maxMemory(), what);
     }
@@ -159,7 +165,8 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long weights
         long suggest = (long) Math.ceil((total() + (maxHeap - available)) * 1.25 / GIB);
         throw new IllegalArgumentException(String.format(Locale.ROOT,
                 "not enough memory for %s: it needs about %s of Java heap (%s) but only %s of the %s maximum is free; "
-                        + "use a smaller size or batch, or give Java more heap, e.g. JDIFFUSION_JAVA_OPTS=-Xmx%dg",
+                        + "use a smaller size or batch, or give Java more heap, e.g. JDIFFUSION_JAVA_OPTS=-Xmx%dg "
+                        + "(-D" + CHECK_PROPERTY + "=false skips this check)",
                 what, gib(total()), breakdown(), gib(Math.max(0, available)), gib(maxHeap), Math.max(1, suggest)));
     }
 
