@@ -18,17 +18,40 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** Ctrl-C (SIGINT) in the middle of {@code jdiffusion generate} leaves no output and no temporary file. */
+/**
+ * {@code jdiffusion generate} as a separate process: Ctrl-C (SIGINT) in the middle leaves no output and no temporary
+ * file; the heap really running out ends it with one line and exit code 1.
+ */
 @EnabledOnOs({OS.LINUX, OS.MAC})
 class InterruptTest {
 
-    @Test void sigintDuringGenerationLeavesNothingBehind(@TempDir Path dir) throws Exception {
-        Path out = dir.resolve("out.png");
+    static List<String> cli(String xmx, String... args) {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-Xss8m", "-Xmx512m", "-cp", System.getProperty("java.class.path"), "dev.jdiffusion.cli.Main",
-                "generate", "-m", Tiny.sd1().toString(), "-p", "a cabin in the snow", "-W", "64", "-H", "64",
-                "--steps", "1000", "--seed", "1", "--threads", "1", "-o", out.toString()));
+                "-Xss8m", "-Xmx" + xmx, "-XX:+UseParallelGC", "-Djdiffusion.memoryCheck=false", "-cp", System.getProperty("java.class.path"),
+                "dev.jdiffusion.cli.Main"));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    @Test void runningOutOfHeapIsOneLineAndExitCodeOne(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("out.png");
+        // the estimate is switched off, so the run starts and the heap really runs out in the first step
+        Process p = new ProcessBuilder(cli("96m", "generate", "-m", Tiny.sd1().toString(), "-p", "a", "-W", "2048", "-H", "2048",
+                "--batch", "4", "--steps", "2", "--seed", "1", "-q", "-o", out.toString())).redirectErrorStream(true).start();
+        String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        List<String> lines = text.lines().filter(l -> !l.startsWith("WARNING: Using incubator modules")).toList();
+        assertEquals(1, p.exitValue(), text);
+        assertEquals(1, lines.size(), text);
+        assertTrue(lines.get(0).startsWith("jdiffusion generate: out of memory generating 2048x2048, batch 4"), text);
+        assertEquals(List.of(), Tiny.list(dir));
+    }
+
+    @Test void sigintDuringGenerationLeavesNothingBehind(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("out.png");
+        List<String> cmd = cli("512m", "generate", "-m", Tiny.sd1().toString(), "-p", "a cabin in the snow", "-W", "64", "-H", "64",
+                "--steps", "1000", "--seed", "1", "--threads", "1", "-o", out.toString());
         Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         StringBuilder log = new StringBuilder();
         boolean running = false;
