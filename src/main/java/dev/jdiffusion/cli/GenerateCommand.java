@@ -156,7 +156,7 @@ final class GenerateCommand {
      */
     private static final class CleanupOnExit {
         static {
-            Runtime.getRuntime().addShutdownHook(new Thread(AtomicFiles::deleteInFlight, "jdiffusion-cleanup"));
+            Runtime.getRuntime().addShutdownHook(new Thread(AtomicFiles::shutdown, "jdiffusion-cleanup"));
         }
 
         static void install() {} // the class initializer registers the hook, once per JVM

@@ -22,6 +22,19 @@ public final class AtomicFiles {
     private AtomicFiles() {}
 
     private static final Set<Path> IN_FLIGHT = ConcurrentHashMap.newKeySet();
+    private static final Object LOCK = new Object();
+    private static boolean shuttingDown;
+
+    /**
+     * For the process's shutdown hook: refuses every later write and deletes the temporaries being written, so an
+     * interrupted process leaves neither a partial file nor a temporary. Returns how many were deleted.
+     */
+    public static int shutdown() {
+        synchronized (LOCK) {
+            shuttingDown = true;
+        }
+        return deleteInFlight();
+    }
 
     /** The temporaries being written now. */
     public static Set<Path> inFlight() { return Set.copyOf(IN_FLIGHT); }
@@ -57,12 +70,15 @@ public final class AtomicFiles {
         if (dir == null || !Files.isDirectory(dir)) throw new NoSuchFileException(target.toString(), null, "cannot write: folder " + dir + " does not exist");
         if (!Files.isWritable(dir)) throw new AccessDeniedException(target.toString(), null, "cannot write: folder " + dir + " is not writable");
         Path tmp;
-        try {
-            tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
-        } catch (IOException e) {
-            throw new IOException("cannot write " + target + ": " + e.getMessage(), e);
+        synchronized (LOCK) { // a temporary is either tracked before the shutdown hook looks, or never created
+            if (shuttingDown) throw new IOException("cannot write " + target + ": the process is shutting down");
+            try {
+                tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+            } catch (IOException e) {
+                throw new IOException("cannot write " + target + ": " + e.getMessage(), e);
+            }
+            IN_FLIGHT.add(tmp);
         }
-        IN_FLIGHT.add(tmp);
         boolean ok = false;
         try {
             body.writeTo(tmp);

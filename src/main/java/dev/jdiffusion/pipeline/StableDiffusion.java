@@ -122,6 +122,8 @@ public final class StableDiffusion implements AutoCloseable {
     /**
      * The heap the request needs at its peak, estimated from the model's shapes (see {@link MemoryEstimate}); the
      * generation refuses a request whose estimate exceeds the free heap.
+     *
+     * @throws IllegalArgumentException a prompt longer than {@link GenerationRequest#MAX_PROMPT_CHUNKS} chunks
      */
     public MemoryEstimate estimateMemory(GenerationRequest req) {
         Resolved r = resolve(req);
