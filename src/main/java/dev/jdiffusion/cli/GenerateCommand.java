@@ -1,7 +1,9 @@
 package dev.jdiffusion.cli;
 
+import dev.jdiffusion.image.AtomicFiles;
 import dev.jdiffusion.image.Images;
 import dev.jdiffusion.kernels.Parallel;
+import dev.jdiffusion.pipeline.GenerationException;
 import dev.jdiffusion.pipeline.GenerationRequest;
 import dev.jdiffusion.pipeline.GenerationResult;
 import dev.jdiffusion.pipeline.ModelOptions;
@@ -117,12 +119,20 @@ final class GenerateCommand {
                 .withTaesdDecode(a.flag("--fast-decode"));
         if (a.flag("--fast-decode") && !a.has("--taesd")) throw new UsageException("--fast-decode needs --taesd", USAGE);
         boolean quiet = a.flag("--quiet");
+        CleanupOnExit.install();
         long t0 = System.nanoTime();
         try (StableDiffusion sd = StableDiffusion.load(opts)) {
             double load = (System.nanoTime() - t0) / 1e9;
             ProgressBar bar = new ProgressBar(err, System.console() != null && !quiet, quiet);
             GenerationRequest req = b.progress(bar::onStep).build();
-            GenerationResult r = sd.generate(req);
+            GenerationResult r;
+            try {
+                r = sd.generate(req);
+            } catch (GenerationException e) {
+                bar.done();
+                err.println("jdiffusion generate: " + e.getMessage());
+                return 1;
+            }
             bar.done();
             List<Path> written = new ArrayList<>();
             for (int i = 0; i < r.images().size(); i++) {
@@ -138,6 +148,18 @@ final class GenerateCommand {
                     (System.nanoTime() - t0) / 1e9);
             return 0;
         }
+    }
+
+    /**
+     * Interrupted (Ctrl-C, SIGTERM) while a PNG is being written: delete the temporary, so no partial file is left
+     * (the output itself only ever appears complete, by an atomic rename).
+     */
+    private static final class CleanupOnExit {
+        static {
+            Runtime.getRuntime().addShutdownHook(new Thread(AtomicFiles::shutdown, "jdiffusion-cleanup"));
+        }
+
+        static void install() {} // the class initializer registers the hook, once per JVM
     }
 
     static Path numbered(Path p, int i) {

@@ -16,6 +16,11 @@ public final class GenerationRequest {
     public static final int MAX_BATCH = 16;
     /** Most denoising steps. */
     public static final int MAX_STEPS = 1000;
+    /**
+     * Most 75-token chunks in a prompt (or negative prompt): 16, i.e. 1200 tokens. Longer prompts are refused when
+     * the request runs (the tokenizer counts), before any compute.
+     */
+    public static final int MAX_PROMPT_CHUNKS = 16;
 
     private final String prompt, negativePrompt, sampler;
     private final int steps, width, height, batch, clipSkip;

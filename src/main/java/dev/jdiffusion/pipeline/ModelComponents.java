@@ -11,6 +11,7 @@ import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.Checkpoint;
 import dev.jdiffusion.weights.ModelFormatException;
 import dev.jdiffusion.weights.TensorSource;
+import dev.jdiffusion.weights.TensorView;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,10 +33,12 @@ public final class ModelComponents implements AutoCloseable {
     private final boolean taesdDecode;
     private final JsonNode schedulerConfig;
     private final List<AutoCloseable> owned;
+    private final ModelOptions options;
+    private final long weightHeapBytes;
 
     private ModelComponents(String name, ModelFamily family, ClipTokenizer tokenizer, ClipTextEncoder textEncoder,
                             UNet2DConditionModel unet, AutoencoderKL vae, ImageAutoencoder taesd, boolean taesdDecode,
-                            JsonNode schedulerConfig, List<AutoCloseable> owned) {
+                            JsonNode schedulerConfig, List<AutoCloseable> owned, ModelOptions options, long weightHeapBytes) {
         this.name = name;
         this.family = family;
         this.tokenizer = tokenizer;
@@ -46,6 +49,8 @@ public final class ModelComponents implements AutoCloseable {
         this.taesdDecode = taesdDecode;
         this.schedulerConfig = schedulerConfig;
         this.owned = owned;
+        this.options = options;
+        this.weightHeapBytes = weightHeapBytes;
     }
 
     public String name() { return name; }
@@ -59,6 +64,25 @@ public final class ModelComponents implements AutoCloseable {
     public ImageAutoencoder taesd() { return taesd; }
     /** The model's scheduler config (scheduler_config.json), or null for a single file (family defaults apply). */
     public JsonNode schedulerConfig() { return schedulerConfig; }
+    /** Where the parts were loaded from. */
+    public ModelOptions options() { return options; }
+    /** True when final images are decoded with TAESD rather than the KL VAE. */
+    public boolean decodesWithTaesd() { return taesdDecode; }
+
+    /**
+     * Heap bytes of the weight matrices (tensors of rank 2 and more) of the U-Net, the text encoder and the
+     * checkpoint's VAE decoder as float arrays: the kernels convert each mapped matrix once, on first use, and keep
+     * it (a replacement VAE given by path is not counted).
+     */
+    public long weightHeapBytes() { return weightHeapBytes; }
+
+    /** The paths the weights are mapped from, for error messages. */
+    String weightFiles() {
+        StringBuilder sb = new StringBuilder(options.model().toString());
+        for (java.nio.file.Path p : new java.nio.file.Path[]{options.textEncoder(), options.vae(), options.taesd()})
+            if (p != null) sb.append(", ").append(p);
+        return sb.toString();
+    }
 
     /** Loads and validates every part. Closes whatever it opened when anything fails. */
     public static ModelComponents load(ModelOptions o) {
@@ -70,9 +94,12 @@ public final class ModelComponents implements AutoCloseable {
 
             if (!ck.has(Checkpoint.UNET)) throw new ModelFormatException(o.model() + ": no U-Net weights found");
             UNet2DConditionModel unet = UNet2DConditionModel.load(ck.tensors(Checkpoint.UNET), config(o, ck, Checkpoint.UNET));
+            long weights = matrixBytes(ck.tensors(Checkpoint.UNET), "");
 
             ClipTokenizer tok = loadTokenizer(o, ck);
-            ClipTextEncoder te = loadTextEncoder(o, ck, owned);
+            long[] teBytes = new long[1];
+            ClipTextEncoder te = loadTextEncoder(o, ck, owned, teBytes);
+            weights += teBytes[0];
             ImageAutoencoder taesd = null;
             if (o.taesd() != null) {
                 taesd = Autoencoders.open(o.taesd());
@@ -86,6 +113,7 @@ public final class ModelComponents implements AutoCloseable {
                 else if (taesd == null) taesd = ae;
             } else if (ck.has(Checkpoint.VAE)) {
                 vae = AutoencoderKL.load(ck.tensors(Checkpoint.VAE), config(o, ck, Checkpoint.VAE));
+                weights += matrixBytes(ck.tensors(Checkpoint.VAE), "decoder.") + matrixBytes(ck.tensors(Checkpoint.VAE), "post_quant_conv.");
             }
             if (o.useTaesdForDecode() && taesd == null)
                 throw new IllegalArgumentException("decoding with TAESD needs a TAESD decoder (ModelOptions.withTaesd, --taesd)");
@@ -96,11 +124,22 @@ public final class ModelComponents implements AutoCloseable {
                     : unet.config().crossAttentionDim() >= 1024 ? ModelFamily.SD2 : ModelFamily.SD1;
             if (fam != ModelFamily.LCM && sched != null && "LCMScheduler".equals(sched.path("_class_name").asText()))
                 fam = ModelFamily.LCM;
-            return new ModelComponents(name, fam, tok, te, unet, vae, taesd, o.useTaesdForDecode() || vae == null, sched, owned);
+            return new ModelComponents(name, fam, tok, te, unet, vae, taesd, o.useTaesdForDecode() || vae == null, sched, owned, o, weights);
         } catch (RuntimeException e) {
             closeAll(owned);
             throw e;
         }
+    }
+
+    /** Bytes of the source's tensors of rank 2 and more whose names start with prefix, as float arrays. */
+    private static long matrixBytes(TensorSource s, String prefix) {
+        long n = 0;
+        for (String name : s.names()) {
+            if (!name.startsWith(prefix)) continue;
+            TensorView v = s.get(name);
+            if (v.rank() >= 2) n += v.numel();
+        }
+        return 4 * n;
     }
 
     /** The component's config: the model's own, else the --config folder's, else null (inferred from shapes). */
@@ -126,14 +165,16 @@ public final class ModelComponents implements AutoCloseable {
                 + "(e.g. from 'jdiffusion pull')");
     }
 
-    private static ClipTextEncoder loadTextEncoder(ModelOptions o, Checkpoint ck, List<AutoCloseable> owned) {
+    private static ClipTextEncoder loadTextEncoder(ModelOptions o, Checkpoint ck, List<AutoCloseable> owned, long[] matrixBytes) {
         if (o.textEncoder() != null) {
             Checkpoint te = Checkpoint.openComponent(o.textEncoder(), Checkpoint.TEXT_ENCODER);
             owned.add(te);
+            matrixBytes[0] = matrixBytes(te.tensors(Checkpoint.TEXT_ENCODER), "");
             return ClipTextEncoder.load(te.tensors(Checkpoint.TEXT_ENCODER), te.config(Checkpoint.TEXT_ENCODER));
         }
         if (!ck.has(Checkpoint.TEXT_ENCODER))
             throw new ModelFormatException(o.model() + ": no text encoder found; pass --text-encoder PATH");
+        matrixBytes[0] = matrixBytes(ck.tensors(Checkpoint.TEXT_ENCODER), "");
         return ClipTextEncoder.load(ck.tensors(Checkpoint.TEXT_ENCODER), config(o, ck, Checkpoint.TEXT_ENCODER));
     }
 

@@ -69,6 +69,26 @@ final class PromptEncoder {
     }
 
     /**
+     * The chunk count the prompts are padded to (at least minChunks); throws an IllegalArgumentException naming the
+     * prompt when one is longer than {@link GenerationRequest#MAX_PROMPT_CHUNKS} chunks. Cheap: tokenizes only.
+     */
+    int chunks(List<String> prompts, int minChunks) {
+        int chunks = Math.max(1, minChunks);
+        for (String p : prompts) chunks = Math.max(chunks, checked(p, tokenize(p)).chunks(chunk));
+        return chunks;
+    }
+
+    private Weighted checked(String prompt, Weighted w) {
+        int max = GenerationRequest.MAX_PROMPT_CHUNKS;
+        if (w.chunks(chunk) > max) {
+            String head = prompt.length() > 40 ? prompt.substring(0, 40) + "..." : prompt;
+            throw new IllegalArgumentException("prompt \"" + head + "\" is " + w.ids.length + " tokens (" + w.chunks(chunk)
+                    + " chunks of " + chunk + "); at most " + max + " chunks (" + max * chunk + " tokens) are accepted: shorten it");
+        }
+        return w;
+    }
+
+    /**
      * Encodes each prompt to [chunks * maxLength, hidden]; all prompts are padded to the same chunk count
      * (at least minChunks) and returned as one [prompts.size(), chunks * maxLength, hidden] tensor.
      */
@@ -76,7 +96,7 @@ final class PromptEncoder {
         List<Weighted> toks = new ArrayList<>();
         int chunks = Math.max(1, minChunks);
         for (String p : prompts) {
-            Weighted w = tokenize(p);
+            Weighted w = checked(p, tokenize(p));
             toks.add(w);
             chunks = Math.max(chunks, w.chunks(chunk));
         }

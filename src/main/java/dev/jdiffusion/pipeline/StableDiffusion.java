@@ -43,6 +43,8 @@ public final class StableDiffusion implements AutoCloseable {
     private final PromptEncoder prompts;
     private final ReentrantLock lock = new ReentrantLock(true);
     private volatile boolean closed;
+    /** True once a generation has run: the weight matrices the kernels convert on first use are on the heap. */
+    private volatile boolean weightsResident;
 
     private StableDiffusion(ModelComponents parts) {
         this.parts = parts;
@@ -64,7 +66,14 @@ public final class StableDiffusion implements AutoCloseable {
     /** The loaded parts (for tools and tests). */
     public ModelComponents components() { return parts; }
 
-    /** Generates the request's images. Blocks while another generation on this instance runs. */
+    /**
+     * Generates the request's images. Blocks while another generation on this instance runs.
+     *
+     * @throws IllegalArgumentException a bad request, or one that cannot fit in the Java heap (checked before any
+     *                                  compute, see {@link MemoryEstimate})
+     * @throws GenerationException      the heap ran out during the run; the model stays usable
+     * @throws ModelFormatException     a mapped weight file was truncated or overwritten on disk while in use
+     */
     public GenerationResult generate(GenerationRequest req) { return generate(req, null, null, null); }
 
     /**
@@ -79,10 +88,50 @@ public final class StableDiffusion implements AutoCloseable {
         lock.lock();
         try {
             if (closed) throw new IllegalStateException("model is closed");
-            return run(req, initialLatents, noise, trace == null ? StepTrace.NONE : trace);
+            GenerationResult result = run(req, initialLatents, noise, trace == null ? StepTrace.NONE : trace);
+            weightsResident = true;
+            return result;
+        } catch (OutOfMemoryError e) {
+            throw new GenerationException("out of memory generating " + describe(req) + " (Java heap maximum "
+                    + MemoryEstimate.gib(Runtime.getRuntime().maxMemory()) + "); use a smaller size or batch, or give Java more heap "
+                    + "(JDIFFUSION_JAVA_OPTS=-Xmx...); the model is still loaded and usable", e);
+        } catch (InternalError e) {
+            if (!isMappingFault(e)) throw e;
+            throw new ModelFormatException(parts.weightFiles() + ": a weight file changed on disk while in use (truncated or "
+                    + "overwritten; reading its mapped pages failed); reload the model, and replace model files only when no "
+                    + "process uses them", e);
         } finally {
             lock.unlock();
         }
+    }
+
+    /** The JVM's error for a read from a mapped file whose pages are gone (the file shrank after it was mapped). */
+    static boolean isMappingFault(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause())
+            if (t instanceof InternalError && t.getMessage() != null && t.getMessage().contains("unsafe memory access")) return true;
+        return false;
+    }
+
+    /** The request's size in words, without drawing a seed. */
+    private String describe(GenerationRequest req) {
+        int w = req.width() != 0 ? req.width() : req.initImage() != null ? req.initImage().dim(3) : family().defaultSize();
+        int h = req.height() != 0 ? req.height() : req.initImage() != null ? req.initImage().dim(2) : family().defaultSize();
+        return w + "x" + h + (req.batch() > 1 ? ", batch " + req.batch() : "");
+    }
+
+    /**
+     * The heap the request needs at its peak, estimated from the model's shapes (see {@link MemoryEstimate}); the
+     * generation refuses a request whose estimate exceeds the free heap.
+     *
+     * @throws IllegalArgumentException a prompt longer than {@link GenerationRequest#MAX_PROMPT_CHUNKS} chunks
+     */
+    public MemoryEstimate estimateMemory(GenerationRequest req) {
+        Resolved r = resolve(req);
+        boolean cfg = parts.unet().config().timeCondProjDim() <= 0 && r.guidance() > 1f;
+        List<String> texts = new ArrayList<>();
+        texts.add(req.prompt());
+        if (cfg) texts.add(req.negativePrompt());
+        return MemoryEstimate.of(parts, r.width(), r.height(), req.batch(), cfg, prompts.chunks(texts, 1), weightsResident);
     }
 
     /** Receives the tensors of each denoising step (for tests and debugging). */
@@ -123,6 +172,8 @@ public final class StableDiffusion implements AutoCloseable {
             if (w % 8 != 0 || h % 8 != 0)
                 throw new IllegalArgumentException("init image sides must be multiples of 8, got " + w + "x" + h);
         }
+        if (w > GenerationRequest.MAX_SIDE || h > GenerationRequest.MAX_SIDE)
+            throw new IllegalArgumentException("init image is " + w + "x" + h + "; sides up to " + GenerationRequest.MAX_SIDE + " are accepted");
         if (w == 0) w = f.defaultSize();
         if (h == 0) h = f.defaultSize();
         long seed = req.seed() != null ? req.seed() : (new SecureRandom().nextLong() & 0xffffffffL);
@@ -154,11 +205,16 @@ public final class StableDiffusion implements AutoCloseable {
         if (req.initImage() != null && parts.vae() == null && !parts.taesd().canEncode())
             throw new IllegalArgumentException("image-to-image needs an image encoder: this model has no VAE and its TAESD has no encoder");
 
-        // 1. Text embeddings: [uncond..., cond...] for classifier-free guidance.
+        // Limits before anything is allocated: prompt length, then the heap the whole run needs.
         List<String> texts = new ArrayList<>();
         if (cfg) for (int i = 0; i < batch; i++) texts.add(req.negativePrompt());
         for (int i = 0; i < batch; i++) texts.add(req.prompt());
-        Tensor embeds = prompts.encode(texts, req.clipSkip(), 1);
+        int chunks = prompts.chunks(cfg ? List.of(req.negativePrompt(), req.prompt()) : List.of(req.prompt()), 1);
+        MemoryEstimate.of(parts, r.width(), r.height(), batch, cfg, chunks, weightsResident)
+                .requireFits(r.width() + "x" + r.height() + (batch > 1 ? ", batch " + batch : ""));
+
+        // 1. Text embeddings: [uncond..., cond...] for classifier-free guidance.
+        Tensor embeds = prompts.encode(texts, req.clipSkip(), chunks);
         trace.onEmbeddings(embeds);
         long t1 = System.nanoTime();
         cancel.check();
