@@ -20,22 +20,22 @@ import java.util.Locale;
  *       blocks' work arrays (norm, q, k, v, out, GEGLU), for batch x (2 with CFG) at h/8 x w/8, plus the sampler's
  *       latents and the text embeddings;
  *   <li>VAE decode: the largest full-resolution resnet (256 -> 128 channels for SD: input, GroupNorm, outputs, and
- *       the convolution's unfolded input, 9 x 256 floats per pixel) over the decoded area: the whole image, or one
+ *       the convolution's packing panels, which are per thread and small) over the decoded area: the whole image, or one
  *       tile when {@link AutoencoderKL} tiles (latents above {@link AutoencoderKL#AUTO_TILE_LATENT_PIXELS} pixels),
  *       plus the output images (kept twice while they are split per image).
  * </ul>
  * Calibrated against SD 1.5's shapes; it is an estimate (within a few tens of percent), meant to catch requests that
- * are far too big, not to squeeze the last megabyte. The convolution term follows {@code kernels.Conv2d}, which
- * unfolds its whole input (im2col) per call; change {@link #CONV_UNFOLD} when the kernels change that.
+ * are far too big, not to squeeze the last megabyte. Weights are not counted: they stay in the mapped files (the
+ * kernels convert F16/BF16 panels while packing) and convolutions pack their input panels on the fly, with no
+ * unfolded copy of the input ({@link #CONV_UNFOLD} is 0; set it if a kernel ever unfolds again).
  *
  * @param textEncoder peak bytes while the prompts are encoded
  * @param unet        peak bytes during a denoising step
  * @param vae         peak bytes while the latents are decoded, output images included
- * @param weights     bytes of weight matrices still to be converted to the heap (0 once a generation has run)
  */
-public record MemoryEstimate(long textEncoder, long unet, long vae, long weights) {
-    /** Floats per input channel per output pixel that a 3x3 convolution unfolds (im2col): 9. */
-    static final int CONV_UNFOLD = 9;
+public record MemoryEstimate(long textEncoder, long unet, long vae) {
+    /** Floats per input channel per output pixel that a 3x3 convolution unfolds: 0 (implicit GEMM, no im2col buffer). */
+    static final int CONV_UNFOLD = 0;
     /** SD's VAE decoder (block_out_channels), the reference for the decoder's widths. */
     private static final int[] SD_VAE_BLOCKS = {128, 256, 512, 512};
     private static final double GIB = 1024.0 * 1024 * 1024;
@@ -46,8 +46,8 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long weights
     public static final String CHECK_PROPERTY = "jdiffusion.memoryCheck";
     private static final boolean CHECK_ENABLED = !"false".equalsIgnoreCase(System.getProperty(CHECK_PROPERTY));
 
-    /** The peak: the largest phase plus the weights still to be made resident. */
-    public long total() { return weights + Math.max(textEncoder, Math.max(unet, vae)); }
+    /** The peak: the largest phase. */
+    public long total() { return Math.max(textEncoder, Math.max(unet, vae)); }
 
     /**
      * Estimates a text-to-image or image-to-image run.
@@ -58,10 +58,8 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long weights
      * @param batch            images per run
      * @param cfg              classifier-free guidance (doubles the U-Net's and text encoder's batch)
      * @param promptChunks     75-token chunks per prompt (after padding prompt and negative prompt alike)
-     * @param weightsResident  true once a generation has run (the weight matrices are already on the heap)
      */
-    public static MemoryEstimate of(ModelComponents parts, int width, int height, int batch, boolean cfg, int promptChunks,
-                                    boolean weightsResident) {
+    public static MemoryEstimate of(ModelComponents parts, int width, int height, int batch, boolean cfg, int promptChunks) {
         int prompts = batch * (cfg ? 2 : 1);
         int f = 8; // latents are 1/8 of the image, as the pipeline draws them
         int lh = Math.max(1, height / f), lw = Math.max(1, width / f);
@@ -70,7 +68,7 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long weights
         long unet = unetFloats(parts.unet().config(), prompts, lh, lw, promptChunks * parts.tokenizer().maxLength())
                 + embeds + 12L * prompts * parts.unet().config().inChannels() * lh * lw;
         long vae = decodeFloats(parts, batch, lh, lw);
-        return new MemoryEstimate(4 * text, 4 * unet, 4 * vae, weightsResident ? 0 : parts.weightHeapBytes());
+        return new MemoryEstimate(4 * text, 4 * unet, 4 * vae);
     }
 
     static long textEncoderFloats(ClipTextConfig c, int len, int prompts, int chunks) {
@@ -174,7 +172,6 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long weights
     public String breakdown() {
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "text encoder %s, U-Net %s, VAE decode %s",
                 gib(textEncoder), gib(unet), gib(vae)));
-        if (weights > 0) sb.append(", weights ").append(gib(weights));
         return sb.toString();
     }
 

@@ -10,8 +10,6 @@ import dev.jdiffusion.model.vae.ImageAutoencoder;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.Checkpoint;
 import dev.jdiffusion.weights.ModelFormatException;
-import dev.jdiffusion.weights.TensorSource;
-import dev.jdiffusion.weights.TensorView;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,11 +32,10 @@ public final class ModelComponents implements AutoCloseable {
     private final JsonNode schedulerConfig;
     private final List<AutoCloseable> owned;
     private final ModelOptions options;
-    private final long weightHeapBytes;
 
     private ModelComponents(String name, ModelFamily family, ClipTokenizer tokenizer, ClipTextEncoder textEncoder,
                             UNet2DConditionModel unet, AutoencoderKL vae, ImageAutoencoder taesd, boolean taesdDecode,
-                            JsonNode schedulerConfig, List<AutoCloseable> owned, ModelOptions options, long weightHeapBytes) {
+                            JsonNode schedulerConfig, List<AutoCloseable> owned, ModelOptions options) {
         this.name = name;
         this.family = family;
         this.tokenizer = tokenizer;
@@ -50,7 +47,6 @@ public final class ModelComponents implements AutoCloseable {
         this.schedulerConfig = schedulerConfig;
         this.owned = owned;
         this.options = options;
-        this.weightHeapBytes = weightHeapBytes;
     }
 
     public String name() { return name; }
@@ -69,12 +65,6 @@ public final class ModelComponents implements AutoCloseable {
     /** True when final images are decoded with TAESD rather than the KL VAE. */
     public boolean decodesWithTaesd() { return taesdDecode; }
 
-    /**
-     * Heap bytes of the weight matrices (tensors of rank 2 and more) of the U-Net, the text encoder and the
-     * checkpoint's VAE decoder as float arrays: the kernels convert each mapped matrix once, on first use, and keep
-     * it (a replacement VAE given by path is not counted).
-     */
-    public long weightHeapBytes() { return weightHeapBytes; }
 
     /** The paths the weights are mapped from, for error messages. */
     String weightFiles() {
@@ -94,12 +84,9 @@ public final class ModelComponents implements AutoCloseable {
 
             if (!ck.has(Checkpoint.UNET)) throw new ModelFormatException(o.model() + ": no U-Net weights found");
             UNet2DConditionModel unet = UNet2DConditionModel.load(ck.tensors(Checkpoint.UNET), config(o, ck, Checkpoint.UNET));
-            long weights = matrixBytes(ck.tensors(Checkpoint.UNET), "");
 
             ClipTokenizer tok = loadTokenizer(o, ck);
-            long[] teBytes = new long[1];
-            ClipTextEncoder te = loadTextEncoder(o, ck, owned, teBytes);
-            weights += teBytes[0];
+            ClipTextEncoder te = loadTextEncoder(o, ck, owned);
             ImageAutoencoder taesd = null;
             if (o.taesd() != null) {
                 taesd = Autoencoders.open(o.taesd());
@@ -113,7 +100,6 @@ public final class ModelComponents implements AutoCloseable {
                 else if (taesd == null) taesd = ae;
             } else if (ck.has(Checkpoint.VAE)) {
                 vae = AutoencoderKL.load(ck.tensors(Checkpoint.VAE), config(o, ck, Checkpoint.VAE));
-                weights += matrixBytes(ck.tensors(Checkpoint.VAE), "decoder.") + matrixBytes(ck.tensors(Checkpoint.VAE), "post_quant_conv.");
             }
             if (o.useTaesdForDecode() && taesd == null)
                 throw new IllegalArgumentException("decoding with TAESD needs a TAESD decoder (ModelOptions.withTaesd, --taesd)");
@@ -124,22 +110,11 @@ public final class ModelComponents implements AutoCloseable {
                     : unet.config().crossAttentionDim() >= 1024 ? ModelFamily.SD2 : ModelFamily.SD1;
             if (fam != ModelFamily.LCM && sched != null && "LCMScheduler".equals(sched.path("_class_name").asText()))
                 fam = ModelFamily.LCM;
-            return new ModelComponents(name, fam, tok, te, unet, vae, taesd, o.useTaesdForDecode() || vae == null, sched, owned, o, weights);
+            return new ModelComponents(name, fam, tok, te, unet, vae, taesd, o.useTaesdForDecode() || vae == null, sched, owned, o);
         } catch (RuntimeException e) {
             closeAll(owned);
             throw e;
         }
-    }
-
-    /** Bytes of the source's tensors of rank 2 and more whose names start with prefix, as float arrays. */
-    private static long matrixBytes(TensorSource s, String prefix) {
-        long n = 0;
-        for (String name : s.names()) {
-            if (!name.startsWith(prefix)) continue;
-            TensorView v = s.get(name);
-            if (v.rank() >= 2) n += v.numel();
-        }
-        return 4 * n;
     }
 
     /** The component's config: the model's own, else the --config folder's, else null (inferred from shapes). */
@@ -165,16 +140,14 @@ public final class ModelComponents implements AutoCloseable {
                 + "(e.g. from 'jdiffusion pull')");
     }
 
-    private static ClipTextEncoder loadTextEncoder(ModelOptions o, Checkpoint ck, List<AutoCloseable> owned, long[] matrixBytes) {
+    private static ClipTextEncoder loadTextEncoder(ModelOptions o, Checkpoint ck, List<AutoCloseable> owned) {
         if (o.textEncoder() != null) {
             Checkpoint te = Checkpoint.openComponent(o.textEncoder(), Checkpoint.TEXT_ENCODER);
             owned.add(te);
-            matrixBytes[0] = matrixBytes(te.tensors(Checkpoint.TEXT_ENCODER), "");
             return ClipTextEncoder.load(te.tensors(Checkpoint.TEXT_ENCODER), te.config(Checkpoint.TEXT_ENCODER));
         }
         if (!ck.has(Checkpoint.TEXT_ENCODER))
             throw new ModelFormatException(o.model() + ": no text encoder found; pass --text-encoder PATH");
-        matrixBytes[0] = matrixBytes(ck.tensors(Checkpoint.TEXT_ENCODER), "");
         return ClipTextEncoder.load(ck.tensors(Checkpoint.TEXT_ENCODER), config(o, ck, Checkpoint.TEXT_ENCODER));
     }
 

@@ -44,7 +44,6 @@ public final class StableDiffusion implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock(true);
     private volatile boolean closed;
     /** True once a generation has run: the weight matrices the kernels convert on first use are on the heap. */
-    private volatile boolean weightsResident;
 
     private StableDiffusion(ModelComponents parts) {
         this.parts = parts;
@@ -88,9 +87,7 @@ public final class StableDiffusion implements AutoCloseable {
         lock.lock();
         try {
             if (closed) throw new IllegalStateException("model is closed");
-            GenerationResult result = run(req, initialLatents, noise, trace == null ? StepTrace.NONE : trace);
-            weightsResident = true;
-            return result;
+            return run(req, initialLatents, noise, trace == null ? StepTrace.NONE : trace);
         } catch (OutOfMemoryError e) {
             throw new GenerationException("out of memory generating " + describe(req) + " (Java heap maximum "
                     + MemoryEstimate.gib(Runtime.getRuntime().maxMemory()) + "); use a smaller size or batch, or give Java more heap "
@@ -131,7 +128,7 @@ public final class StableDiffusion implements AutoCloseable {
         List<String> texts = new ArrayList<>();
         texts.add(req.prompt());
         if (cfg) texts.add(req.negativePrompt());
-        return MemoryEstimate.of(parts, r.width(), r.height(), req.batch(), cfg, prompts.chunks(texts, 1), weightsResident);
+        return MemoryEstimate.of(parts, r.width(), r.height(), req.batch(), cfg, prompts.chunks(texts, 1));
     }
 
     /** Receives the tensors of each denoising step (for tests and debugging). */
@@ -210,7 +207,7 @@ public final class StableDiffusion implements AutoCloseable {
         if (cfg) for (int i = 0; i < batch; i++) texts.add(req.negativePrompt());
         for (int i = 0; i < batch; i++) texts.add(req.prompt());
         int chunks = prompts.chunks(cfg ? List.of(req.negativePrompt(), req.prompt()) : List.of(req.prompt()), 1);
-        MemoryEstimate.of(parts, r.width(), r.height(), batch, cfg, chunks, weightsResident)
+        MemoryEstimate.of(parts, r.width(), r.height(), batch, cfg, chunks)
                 .requireFits(r.width() + "x" + r.height() + (batch > 1 ? ", batch " + batch : ""));
 
         // 1. Text embeddings: [uncond..., cond...] for classifier-free guidance.
