@@ -158,6 +158,11 @@ public final class CudaLibraries {
         public Loaded load(Arena arena) {
             List<String> failures = new ArrayList<>();
             for (Path p : found) {
+                String notElf = notElf(p);
+                if (notElf != null) {
+                    failures.add(p + " did not load (" + notElf + ")");
+                    continue;
+                }
                 try {
                     return new Loaded(this, p.toString(), SymbolLookup.libraryLookup(p, arena));
                 } catch (IllegalArgumentException e) {
@@ -174,6 +179,16 @@ public final class CudaLibraries {
             throw new CudaException(what + " (" + base + ") not found: " + describe()
                     + (failures.isEmpty() ? "" : "; " + String.join("; ", failures))
                     + "; set CUDA_HOME to a CUDA 12 or 13 installation");
+        }
+    }
+
+    /** Why {@code p} is not an ELF file (checked before dlopen, which prints JVM warnings for junk), or null. */
+    static String notElf(Path p) {
+        try (java.io.InputStream in = Files.newInputStream(p)) {
+            byte[] m = in.readNBytes(4);
+            return m.length == 4 && m[0] == 0x7f && m[1] == 'E' && m[2] == 'L' && m[3] == 'F' ? null : "not an ELF shared library";
+        } catch (java.io.IOException | SecurityException e) {
+            return "unreadable: " + e.getMessage();
         }
     }
 
