@@ -71,6 +71,21 @@ public final class Device {
     }
 
     /**
+     * The device the pipeline computes on for a {@code ModelOptions.device()} name. For now always the CPU: "cpu" and
+     * "auto" return {@link #CPU} without touching native code (auto has nothing to offload to yet); "cuda[:N]" throws,
+     * either because no CUDA device is usable (the one-line reason) or because the GPU path is not wired into the
+     * pipeline yet.
+     *
+     * @throws CudaException for "cuda[:N]"
+     */
+    public static Device forPipeline(String spec) {
+        String s = normalize(spec);
+        if (s.equals("cpu") || s.equals("auto")) return CPU;
+        Device d = select(s);
+        throw new CudaException(s + ": found " + d.note() + "; but the GPU path is not wired into the pipeline yet (use device cpu or auto)");
+    }
+
+    /**
      * Checks a device name without selecting anything: returns it lower-cased, e.g. {@code "cuda:1"}.
      *
      * @throws IllegalArgumentException not one of auto, cpu, cuda, cuda:N
