@@ -30,7 +30,7 @@ public final class GpuGemm implements AutoCloseable {
     private final int out, in, halfType;
     private final float[] bias;
     private final long weight;
-    private final Arena arena = Arena.ofShared();
+    private Arena staging;
     private long dx, dy;
     private int capacityRows;
     private MemorySegment hostX, hostY;
@@ -123,17 +123,20 @@ public final class GpuGemm implements AutoCloseable {
         dx = dy = 0;
         dx = rt.malloc((long) rows * in * 2);
         dy = rt.malloc((long) rows * out * 4);
-        hostX = arena.allocate((long) rows * in * 2, 16);
-        hostY = arena.allocate((long) rows * out * 4, 16);
+        if (staging != null) staging.close();
+        staging = Arena.ofShared();
+        hostX = staging.allocate((long) rows * in * 2, 16);
+        hostY = staging.allocate((long) rows * out * 4, 16);
         capacityRows = rows;
     }
 
-    /** Frees the device weight and buffers (the host staging memory goes with the arena). */
+    /** Frees the device weight and buffers, and the host staging memory. */
     @Override public void close() {
         rt.free(weight);
         if (dx != 0) rt.free(dx);
         if (dy != 0) rt.free(dy);
         dx = dy = 0;
-        arena.close();
+        if (staging != null) staging.close();
+        staging = null;
     }
 }

@@ -143,8 +143,13 @@ class FakeCudaTest {
             try (GpuGemm g = GpuGemm.upload(rt, blas, Matrix.of(w, out, in), bias)) {
                 g.linear(x, 0, rows, got, 3);
                 g.linear(x, 0, rows, got, 3); // buffers reused
+                assertClose(ref, got, 1e-5);
+                float[] x9 = random(rnd, 9 * in), ref9 = new float[9 * out], got9 = new float[9 * out];
+                Gemm.linear(half(x9, false), 0, 9, Matrix.of(half(w, false), out, in), bias, ref9, 0);
+                g.linear(x9, 0, 9, got9, 0); // buffers grow
+                assertClose(ref9, got9, 1e-5);
+                assertThrows(IllegalArgumentException.class, () -> g.linear(x, 0, rows + 1, new float[rows * out], 0));
             }
-            assertClose(ref, got, 1e-5);
 
             // mapped F16 and BF16 weights are copied as they are
             for (DType t : new DType[]{DType.F16, DType.BF16}) {
