@@ -69,9 +69,9 @@ extern "C" __global__ void im2col(const float* __restrict__ x, float* __restrict
     }
 }
 
-// Group norm over x [batch, channels, hw] in place of y, per (batch, group); gamma/beta per channel; optional SiLU.
-// Mean and variance in two passes (as the CPU kernel), biased variance, eps inside the square root.
-extern "C" __global__ void group_norm_silu(const float* __restrict__ x, float* __restrict__ y, const float* __restrict__ gamma,
+// Group norm of x [batch, channels, hw] into y (may alias x), per (batch, group); gamma/beta per channel; optional
+// SiLU. Mean and variance in two passes (as the CPU kernel), biased variance, eps inside the square root.
+extern "C" __global__ void group_norm_silu(const float* x, float* y, const float* __restrict__ gamma,
                                            const float* __restrict__ beta, int channels, int hw, int groups, float eps,
                                            int silu) {
     int b = blockIdx.x / groups, g = blockIdx.x % groups;
@@ -96,7 +96,7 @@ extern "C" __global__ void group_norm_silu(const float* __restrict__ x, float* _
 }
 
 // Softmax of each row of x [rows, cols] into y (may alias x), scaled first: y = softmax(scale * x).
-extern "C" __global__ void softmax_rows(const float* __restrict__ x, float* y, int cols, float scale) {
+extern "C" __global__ void softmax_rows(const float* x, float* y, int cols, float scale) {
     long long base = (long long) blockIdx.x * cols;
     float m = -INFINITY;
     for (int i = threadIdx.x; i < cols; i += blockDim.x) m = fmaxf(m, x[base + i] * scale);
@@ -107,8 +107,8 @@ extern "C" __global__ void softmax_rows(const float* __restrict__ x, float* y, i
     for (int i = threadIdx.x; i < cols; i += blockDim.x) y[base + i] = expf(x[base + i] * scale - m) * inv;
 }
 
-// Layer norm of each row of x [rows, cols] into y, with gamma/beta per column.
-extern "C" __global__ void layer_norm_rows(const float* __restrict__ x, float* __restrict__ y, const float* __restrict__ gamma,
+// Layer norm of each row of x [rows, cols] into y (may alias x), with gamma/beta per column.
+extern "C" __global__ void layer_norm_rows(const float* x, float* y, const float* __restrict__ gamma,
                                            const float* __restrict__ beta, int cols, float eps) {
     long long base = (long long) blockIdx.x * cols;
     float s = 0.0f;
