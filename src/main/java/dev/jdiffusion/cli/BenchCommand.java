@@ -46,13 +46,14 @@ final class BenchCommand {
               --batch N               images per run (default 1)
               --taesd F               decode with TAESD instead of the full VAE
               --threads N             compute threads (default: all cores)
+              --device D              auto, cpu or cuda[:N] (default cpu; the GPU path is not wired into the pipeline yet)
               --runs N                measured runs after the warm-up (default 1)
               --no-warmup             skip the warm-up run
               --profile               per-op-kind profile (time, FLOPs, GFLOP/s)
               --json                  print one JSON object instead of the table""";
 
     private static final Set<String> VALUED = Set.of("--model", "--synthetic", "--manifests", "--width", "--height", "--steps",
-            "--sampler", "--cfg", "--batch", "--taesd", "--threads", "--runs");
+            "--sampler", "--cfg", "--batch", "--taesd", "--threads", "--runs", "--device");
     private static final Set<String> FLAGS = Set.of("--help", "--json", "--no-warmup", "--profile");
     private static final Map<String, String> ALIASES = Map.of("-W", "--width", "-H", "--height", "-h", "--help", "-m", "--model");
 
@@ -73,6 +74,8 @@ final class BenchCommand {
             if (t < 1) throw new UsageException("--threads must be >= 1", USAGE);
             Parallel.setThreads(t);
         }
+        int deviceExit = DeviceOption.check(a, "bench", err, USAGE);
+        if (deviceExit != 0) return deviceExit;
         Path model = a.has("--model") ? Path.of(a.get("--model")) : synthetic(a, err);
         GenerationRequest.Builder rb;
         try {

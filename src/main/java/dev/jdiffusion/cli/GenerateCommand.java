@@ -45,11 +45,12 @@ final class GenerateCommand {
               --clip-skip N           use the N-th last text-encoder layer (default 1)
               --eta X                 DDIM eta (default 0)
               --threads N             compute threads (default: all cores)
+              --device D              auto, cpu or cuda[:N] (default cpu; the GPU path is not wired into the pipeline yet)
               -o, --output FILE       PNG to write (default out.png)""";
 
     private static final Set<String> VALUED = Set.of("--model", "--prompt", "--negative", "--steps", "--sampler", "--cfg",
             "--seed", "--width", "--height", "--batch", "--init-image", "--strength", "--vae", "--taesd", "--tokenizer",
-            "--text-encoder", "--config", "--clip-skip", "--eta", "--threads", "--output");
+            "--text-encoder", "--config", "--clip-skip", "--eta", "--threads", "--output", "--device");
     private static final Set<String> FLAGS = Set.of("--help", "--fast-decode", "--quiet");
     private static final Map<String, String> ALIASES = Map.of("-m", "--model", "-p", "--prompt", "-n", "--negative",
             "-W", "--width", "-H", "--height", "-o", "--output", "-h", "--help", "-q", "--quiet");
@@ -112,6 +113,8 @@ final class GenerateCommand {
         int batch = a.intValue("--batch", 1);
         for (int i = 1; batch > 1 && i <= batch; i++)
             if (Files.isDirectory(numbered(output, i))) throw new UsageException("output " + numbered(output, i) + " is a folder", USAGE);
+        int deviceExit = DeviceOption.check(a, "generate", err, USAGE);
+        if (deviceExit != 0) return deviceExit;
         if (threads > 0) Parallel.setThreads(threads);
 
         ModelOptions opts = ModelOptions.of(model).withVae(a.path("--vae")).withTaesd(a.path("--taesd"))

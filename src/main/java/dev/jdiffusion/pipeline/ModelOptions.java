@@ -1,5 +1,7 @@
 package dev.jdiffusion.pipeline;
 
+import dev.jdiffusion.gpu.Device;
+
 import java.nio.file.Path;
 import java.util.Objects;
 
@@ -10,21 +12,36 @@ import java.util.Objects;
  * config files describe a single-file checkpoint (when its shapes alone do not tell, e.g. attention head counts).
  *
  * @param useTaesdForDecode decode final images with TAESD instead of the full VAE
+ * @param device            where to compute: "cpu" (default), "auto" or "cuda[:N]" (see {@link Device}); for now
+ *                          the pipeline computes on the CPU, and "cuda" makes {@link StableDiffusion#load} fail in one
+ *                          line (no usable GPU, or the GPU path not wired yet)
  */
 public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Path textEncoder, Path config,
-                           boolean useTaesdForDecode) {
+                           boolean useTaesdForDecode, String device) {
     public ModelOptions {
         Objects.requireNonNull(model, "model");
+        device = device == null ? "cpu" : Device.normalize(device);
+    }
+
+    /** Options on the CPU (the record before the device field). */
+    public ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Path textEncoder, Path config, boolean useTaesdForDecode) {
+        this(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, "cpu");
     }
 
     /** Just the model. */
-    public static ModelOptions of(Path model) { return new ModelOptions(model, null, null, null, null, null, false); }
+    public static ModelOptions of(Path model) { return new ModelOptions(model, null, null, null, null, null, false, "cpu"); }
 
-    public ModelOptions withVae(Path p) { return new ModelOptions(model, p, taesd, tokenizer, textEncoder, config, useTaesdForDecode); }
-    public ModelOptions withTaesd(Path p) { return new ModelOptions(model, vae, p, tokenizer, textEncoder, config, useTaesdForDecode); }
-    public ModelOptions withTokenizer(Path p) { return new ModelOptions(model, vae, taesd, p, textEncoder, config, useTaesdForDecode); }
-    public ModelOptions withTextEncoder(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, p, config, useTaesdForDecode); }
+    public ModelOptions withVae(Path p) { return new ModelOptions(model, p, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device); }
+    public ModelOptions withTaesd(Path p) { return new ModelOptions(model, vae, p, tokenizer, textEncoder, config, useTaesdForDecode, device); }
+    public ModelOptions withTokenizer(Path p) { return new ModelOptions(model, vae, taesd, p, textEncoder, config, useTaesdForDecode, device); }
+    public ModelOptions withTextEncoder(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, p, config, useTaesdForDecode, device); }
     /** A diffusers folder (with unet/, vae/, text_encoder/, scheduler/ configs) describing a single-file checkpoint. */
-    public ModelOptions withConfig(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, p, useTaesdForDecode); }
-    public ModelOptions withTaesdDecode(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, on); }
+    public ModelOptions withConfig(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, p, useTaesdForDecode, device); }
+    /**
+     * Where to compute: "cpu", "auto" or "cuda[:N]".
+     *
+     * @throws IllegalArgumentException any other name
+     */
+    public ModelOptions withDevice(String d) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, d); }
+    public ModelOptions withTaesdDecode(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, on, device); }
 }

@@ -54,7 +54,10 @@ public final class StableDiffusion implements AutoCloseable {
     public static StableDiffusion load(java.nio.file.Path model) { return load(ModelOptions.of(model)); }
 
     /** Loads a model with optional replacement parts. All validation happens here, before any generation. */
-    public static StableDiffusion load(ModelOptions options) { return new StableDiffusion(ModelComponents.load(options)); }
+    public static StableDiffusion load(ModelOptions options) {
+        dev.jdiffusion.gpu.Device.forPipeline(options.device());
+        return new StableDiffusion(ModelComponents.load(options));
+    }
 
     /** The model family, which sets the request defaults. */
     public ModelFamily family() { return parts.family(); }
