@@ -40,6 +40,27 @@ class ClipTokenizerFuzzTest {
         Outcomes.expectResultOrDocumented(() -> checkEncoding(t, t.encode(text)));
     }
 
+    private static ReferenceBpe reference;
+
+    /**
+     * Differential: the engine's heap-based BPE against the textbook loop ({@link ReferenceBpe}) on one word
+     * made of letters (a pre-token of its own), with the golden merges.
+     */
+    @FuzzTest(maxDuration = "30s")
+    void bpeMatchesReference(byte[] input) {
+        if (input == null) return;
+        ClipTokenizer t = golden();
+        synchronized (ClipTokenizerFuzzTest.class) {
+            if (reference == null) reference = new ReferenceBpe(Golden.resolve("models/tiny-sd1/tokenizer/merges.txt"));
+        }
+        String alphabet = "abcdeilnorstthaeinosßéжя";
+        StringBuilder w = new StringBuilder();
+        for (int i = 0; i < Math.min(input.length, 300); i++) w.append(alphabet.charAt((input[i] & 0xff) % alphabet.length()));
+        if (w.isEmpty()) return;
+        String word = w.toString();
+        assertEquals(reference.bpe(word), java.util.List.of(t.bpeSymbols(word)), word);
+    }
+
     static void checkEncoding(ClipTokenizer t, int[] ids) {
         assertEquals(t.maxLength(), ids.length);
         assertEquals(t.bos(), ids[0]);
