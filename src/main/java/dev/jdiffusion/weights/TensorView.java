@@ -116,7 +116,8 @@ public final class TensorView {
     /** All elements as longs (for integer tensors such as token ids). */
     public long[] toLongArray() {
         long n = numel();
-        long[] out = new long[Math.toIntExact(n)];
+        if (n > Integer.MAX_VALUE - 16) throw new ModelFormatException(source + ": tensor " + name + " too large for one array: " + n);
+        long[] out = new long[(int) n];
         for (int i = 0; i < out.length; i++) out[i] = getLong(i);
         return out;
     }
