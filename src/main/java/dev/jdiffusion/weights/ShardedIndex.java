@@ -3,6 +3,7 @@ package dev.jdiffusion.weights;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -29,16 +30,15 @@ public final class ShardedIndex {
         while (it.hasNext()) {
             Map.Entry<String, JsonNode> e = it.next();
             String shard = e.getValue().asText("");
-            if (shard.isEmpty() || shard.contains("/") || shard.contains("\\") || shard.equals(".."))
+            if (!isPlainFileName(shard))
                 throw new ModelFormatException(indexFile + ": tensor " + e.getKey() + " names a bad shard '" + shard + "'");
             map.put(e.getKey(), shard);
             shardNames.add(shard);
         }
-        Path dir = indexFile.getParent();
         List<SafetensorsFile> shards = new ArrayList<>();
         try {
             for (String s : shardNames) {
-                Path p = dir.resolve(s);
+                Path p = indexFile.resolveSibling(s);
                 if (!Files.isRegularFile(p)) throw new ModelFormatException(indexFile + ": shard " + s + " is missing");
                 shards.add(SafetensorsFile.open(p));
             }
@@ -52,6 +52,17 @@ public final class ShardedIndex {
         } catch (RuntimeException ex) {
             for (SafetensorsFile f : shards) f.close();
             throw ex;
+        }
+    }
+
+    /** A file name in the index's own folder: no separators, not "." or "..", and valid as a path here (no NUL). */
+    private static boolean isPlainFileName(String shard) {
+        if (shard.isEmpty() || shard.contains("/") || shard.contains("\\") || shard.equals("..") || shard.equals(".")) return false;
+        try {
+            Path.of(shard);
+            return true;
+        } catch (InvalidPathException e) {
+            return false;
         }
     }
 }
