@@ -6,6 +6,7 @@ import dev.jdiffusion.weights.TensorView;
 
 import java.io.PrintStream;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
@@ -24,7 +25,12 @@ final class InfoCommand {
             }
             throw new UsageException(args.length == 0 ? "missing PATH" : "expected one PATH, got " + String.join(" ", args), USAGE);
         }
-        Path p = Path.of(args[0]);
+        Path p;
+        try {
+            p = Path.of(args[0]);
+        } catch (InvalidPathException e) {
+            throw new UsageException("not a valid path: " + e.getMessage(), USAGE);
+        }
         if (!Files.exists(p)) throw new UsageException("no such file or folder: " + p, USAGE);
         if (Files.isRegularFile(p)) {
             describeFile(p, out);
