@@ -1,6 +1,7 @@
 package dev.jdiffusion.fuzz;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.DictionaryEntries;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -32,6 +33,8 @@ class SafetensorsFuzzTest {
             1L << 32, (1L << 32) + 1, Long.MAX_VALUE, Long.MIN_VALUE, Long.MAX_VALUE / 2, Long.MAX_VALUE / 4 + 1, 1L << 62, 1L << 61};
 
     /** Raw bytes as a whole file. */
+    @DictionaryEntries({"\"dtype\"", "\"shape\"", "\"data_offsets\"", "\"__metadata__\"", "\"F32\"", "\"F16\"",
+            "\"BF16\"", "\"I64\"", "\"U8\"", "\"BOOL\"", "[0,4]", "[1]", "{\"t\":{", "}}"})
     @FuzzTest(maxDuration = "30s")
     void rawFile(byte[] bytes) {
         if (bytes == null) return;
