@@ -182,12 +182,16 @@ public final class SafetensorsFile implements TensorSource {
                         + " bytes but data_offsets span " + (e - b));
             entries.add(new Entry(name, dtype, shape, b, e));
         }
-        List<Entry> sorted = new ArrayList<>(entries);
+        // Non-empty tensors sorted by start: each must start at or after the furthest end seen so far
+        // (comparing only neighbours would miss an overlap behind an empty or nested tensor).
+        List<Entry> sorted = new ArrayList<>();
+        for (Entry x : entries) if (x.end > x.begin) sorted.add(x);
         sorted.sort((x, y) -> Long.compare(x.begin, y.begin));
-        for (int i = 1; i < sorted.size(); i++) {
-            Entry a = sorted.get(i - 1), c = sorted.get(i);
-            if (c.begin < a.end && c.end > c.begin && a.end > a.begin)
-                throw new ModelFormatException(where + ": tensors " + a.name + " and " + c.name + " overlap in the data area");
+        Entry furthest = null;
+        for (Entry c : sorted) {
+            if (furthest != null && c.begin < furthest.end)
+                throw new ModelFormatException(where + ": tensors " + furthest.name + " and " + c.name + " overlap in the data area");
+            if (furthest == null || c.end > furthest.end) furthest = c;
         }
         return new Parsed(entries, Collections.unmodifiableMap(meta));
     }
