@@ -112,6 +112,18 @@ class SafetensorsFuzzTest {
         }
     }
 
+    /** Accepted files never have two non-empty tensors sharing bytes (the header check promises it). */
+    static void assertDisjoint(SafetensorsFile st) {
+        java.util.List<TensorView> views = new java.util.ArrayList<>();
+        for (String n : st.names()) if (st.get(n).segment().byteSize() > 0) views.add(st.get(n));
+        for (int i = 0; i < views.size(); i++)
+            for (int j = i + 1; j < views.size(); j++) {
+                long a0 = views.get(i).segment().address(), a1 = a0 + views.get(i).segment().byteSize();
+                long b0 = views.get(j).segment().address(), b1 = b0 + views.get(j).segment().byteSize();
+                assertTrue(a1 <= b0 || b1 <= a0, "tensors " + views.get(i).name() + " and " + views.get(j).name() + " overlap");
+            }
+    }
+
     /** Opens and reads every tensor completely, in all the ways the engine reads tensors. */
     static void readAll(Path f) {
         try (SafetensorsFile st = SafetensorsFile.open(f)) {
@@ -133,6 +145,7 @@ class SafetensorsFuzzTest {
                 t.toString();
             }
             st.metadata().forEach((k, v) -> { });
+            assertDisjoint(st);
         }
     }
 }
