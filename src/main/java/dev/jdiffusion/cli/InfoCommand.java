@@ -1,63 +1,216 @@
 package dev.jdiffusion.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.jdiffusion.weights.Checkpoint;
 import dev.jdiffusion.weights.DType;
+import dev.jdiffusion.weights.ModelFamily;
+import dev.jdiffusion.weights.ModelFormatException;
 import dev.jdiffusion.weights.SafetensorsFile;
+import dev.jdiffusion.weights.TensorSource;
 import dev.jdiffusion.weights.TensorView;
 
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
-/** {@code jdiffusion info PATH}. */
+/**
+ * {@code jdiffusion info PATH}: what a model folder, single-file checkpoint or any {@code .safetensors} file
+ * holds: layout, family, components found and missing, precision and parameter counts. A malformed file is
+ * one line naming the file and the defect, exit code 1.
+ */
 final class InfoCommand {
     private InfoCommand() {}
 
     static final String USAGE = "usage: jdiffusion info PATH   (a model folder, a checkpoint or any .safetensors file)";
 
+    private static final String[] WEIGHT_COMPONENTS = {Checkpoint.UNET, Checkpoint.VAE, Checkpoint.TEXT_ENCODER};
+
     static int run(String[] args, PrintStream out, PrintStream err) {
-        if (args.length != 1 || args[0].startsWith("-")) {
-            if (args.length == 1 && (args[0].equals("-h") || args[0].equals("--help"))) {
-                out.println(USAGE);
-                return 0;
-            }
-            throw new UsageException(args.length == 0 ? "missing PATH" : "expected one PATH, got " + String.join(" ", args), USAGE);
+        if (args.length == 1 && (args[0].equals("-h") || args[0].equals("--help"))) {
+            out.println(USAGE);
+            return 0;
         }
+        if (args.length != 1 || args[0].startsWith("-"))
+            throw new UsageException(args.length == 0 ? "missing PATH" : "expected one PATH, got " + String.join(" ", args), USAGE);
         Path p;
         try {
             p = Path.of(args[0]);
         } catch (InvalidPathException e) {
             throw new UsageException("not a valid path: " + e.getMessage(), USAGE);
         }
+        Path given = p;
         if (!Files.exists(p)) throw new UsageException("no such file or folder: " + p, USAGE);
-        if (Files.isRegularFile(p)) {
-            describeFile(p, out);
+        try {
+            if (p.getFileName() != null && p.getFileName().toString().equals("model_index.json") && p.toAbsolutePath().getParent() != null)
+                p = p.toAbsolutePath().getParent();
+            if (Files.isDirectory(p)) {
+                if (isComponentFolder(p)) describeComponentFolder(p, out);
+                else describeCheckpoint(p, out);
+            } else {
+                describeFile(p, out);
+            }
             return 0;
+        } catch (UncheckedIOException e) {
+            throw new ModelFormatException(given + ": cannot read: " + e.getCause().getMessage(), e);
+        } catch (IllegalStateException | IndexOutOfBoundsException e) {
+            throw new ModelFormatException(given + ": " + e.getMessage(), e);
         }
-        throw new UsageException("not a .safetensors file: " + p, USAGE);
+    }
+
+    /** A folder like unet/ on its own: config.json and weights, no model_index.json and no component folders. */
+    private static boolean isComponentFolder(Path p) {
+        return !Files.exists(p.resolve("model_index.json")) && !Files.isDirectory(p.resolve(Checkpoint.UNET))
+                && Files.isRegularFile(p.resolve("config.json"));
+    }
+
+    /** Parameter count (floating tensors), bytes and elements per dtype of a set of tensors. */
+    private record Stats(long params, long bytes, Map<DType, Long> dtypes, int tensors) {
+        static Stats of(TensorSource s, java.util.function.Predicate<String> keep) {
+            long params = 0, bytes = 0;
+            int n = 0;
+            Map<DType, Long> d = new TreeMap<>();
+            for (String name : s.names()) {
+                if (!keep.test(name)) continue;
+                TensorView t = s.get(name);
+                if (t.dtype().isFloating()) params += t.numel();   // integer buffers (position_ids) are not parameters
+                bytes += t.numel() * t.dtype().bytes();
+                d.merge(t.dtype(), t.numel(), Long::sum);
+                n++;
+            }
+            return new Stats(params, bytes, d, n);
+        }
+
+        /** The floating dtypes holding the parameters ("F16", or "F16+F32" when mixed), ignoring integer buffers. */
+        String precision() {
+            List<String> f = new ArrayList<>();
+            dtypes.forEach((k, v) -> { if (k.isFloating()) f.add(k.name()); });
+            return f.isEmpty() ? "-" : String.join("+", f);
+        }
+
+        String line() {
+            return String.format("%,15d params  %-8s %9s  (%d tensors)", params, precision(), human(bytes), tensors);
+        }
+    }
+
+    static void describeCheckpoint(Path p, PrintStream out) {
+        try (Checkpoint c = Checkpoint.open(p)) {
+            boolean folder = c.layout() == Checkpoint.Layout.DIFFUSERS;
+            out.println("model:      " + p);
+            out.println("layout:     " + (folder ? "diffusers folder" : "single-file checkpoint (original layout)"));
+            ModelFamily fam = ModelFamily.of(c);
+            out.println("family:     " + fam.name() + " (" + fam.evidence() + ")");
+            out.println("components:");
+            List<String> missing = new ArrayList<>();
+            java.util.Set<String> precisions = new java.util.TreeSet<>();
+            long total = 0;
+            for (String comp : WEIGHT_COMPONENTS) {
+                if (!c.has(comp)) {
+                    missing.add(comp);
+                    continue;
+                }
+                Stats s;
+                String what;
+                if (folder) {
+                    TensorSource t = c.tensors(comp);
+                    s = Stats.of(t, n -> true);
+                    what = describeSource(t, p);
+                } else {
+                    String prefix = Checkpoint.singlePrefix(comp);
+                    s = Stats.of(c.singleFile(), n -> n.startsWith(prefix));
+                    what = prefix + "*";
+                }
+                total += s.params();
+                precisions.add(s.precision());
+                out.printf("  %-13s %s  %s%n", comp, s.line(), what);
+            }
+            if (folder) {
+                if (c.has(Checkpoint.TOKENIZER)) out.printf("  %-13s vocab.json, merges.txt%n", Checkpoint.TOKENIZER);
+                else missing.add(Checkpoint.TOKENIZER);
+                if (c.has(Checkpoint.SCHEDULER)) {
+                    JsonNode sc = c.config(Checkpoint.SCHEDULER);
+                    out.printf("  %-13s %s%n", Checkpoint.SCHEDULER, sc.path("_class_name").asText("scheduler_config.json"));
+                } else missing.add(Checkpoint.SCHEDULER);
+            } else {
+                Stats other = Stats.of(c.singleFile(), n -> java.util.Arrays.stream(WEIGHT_COMPONENTS).noneMatch(comp -> n.startsWith(Checkpoint.singlePrefix(comp))));
+                if (other.tensors() > 0) out.printf("  %-13s %s  (not used)%n", "other", other.line());
+                out.println("  (a single file has no tokenizer or scheduler: the engine's SD defaults are used)");
+            }
+            out.println("missing:    " + (missing.isEmpty() ? "none" : String.join(", ", missing)));
+            out.println("precision:  " + (precisions.isEmpty() ? "-" : String.join(", ", precisions)));
+            out.printf("parameters: %,d%n", total);
+            if (!folder && !c.singleFile().metadata().isEmpty()) printMetadata(c.singleFile().metadata(), out);
+        }
+    }
+
+    /** The weight file(s) of a component, relative to the model folder. */
+    private static String describeSource(TensorSource t, Path root) {
+        String d = t.description();
+        try {
+            return root.toAbsolutePath().relativize(Path.of(d).toAbsolutePath()).toString();
+        } catch (IllegalArgumentException e) {
+            return d;
+        }
+    }
+
+    static void describeComponentFolder(Path p, PrintStream out) {
+        JsonNode cfg = Checkpoint.readJson(p.resolve("config.json"));
+        try (TensorSource t = Checkpoint.openWeights(p)) {
+            Stats s = Stats.of(t, n -> true);
+            out.println("component:  " + p);
+            String cls = cfg.path("_class_name").asText(cfg.path("architectures").path(0).asText("?"));
+            out.println("class:      " + cls);
+            if (cfg.has("cross_attention_dim"))
+                out.println("unet:       cross_attention_dim " + cfg.get("cross_attention_dim") + ", time_cond_proj_dim " + cfg.path("time_cond_proj_dim")
+                        + ", use_linear_projection " + cfg.path("use_linear_projection"));
+            out.println("weights:    " + describeSource(t, p));
+            out.println("precision:  " + s.precision());
+            out.printf("parameters: %,d (%s, %d tensors)%n", s.params(), human(s.bytes()), s.tensors());
+        }
     }
 
     static void describeFile(Path p, PrintStream out) {
-        try (SafetensorsFile f = SafetensorsFile.open(p)) {
-            Map<DType, Long> counts = new TreeMap<>();
-            long params = 0, bytes = 0;
-            for (String n : f.names()) {
-                TensorView t = f.get(n);
-                counts.merge(t.dtype(), 1L, Long::sum);
-                params += t.numel();
-                bytes += t.numel() * t.dtype().bytes();
+        if (p.getFileName().toString().endsWith(".json")) {
+            try (TensorSource t = dev.jdiffusion.weights.ShardedIndex.open(p)) {
+                Stats s = Stats.of(t, n -> true);
+                out.println("index:      " + p);
+                out.println("tensors:    " + s.tensors());
+                out.println("precision:  " + s.precision());
+                out.printf("parameters: %,d (%s)%n", s.params(), human(s.bytes()));
             }
-            out.println("file:     " + p);
-            out.println("tensors:  " + f.names().size());
-            out.println("dtypes:   " + counts);
-            out.printf("elements: %,d (%s)%n", params, human(bytes));
-            if (!f.metadata().isEmpty()) {
-                out.println("metadata:");
-                f.metadata().forEach((k, v) -> out.println("  " + k + " = " + (v.length() > 200 ? v.substring(0, 200) + "..." : v)));
-            }
+            return;
         }
+        boolean checkpoint;
+        Checkpoint.refusePickle(p);
+        try (SafetensorsFile f = SafetensorsFile.open(p)) {
+            Stats s = Stats.of(f, n -> true);
+            out.println("file:       " + p);
+            out.println("tensors:    " + s.tensors());
+            Map<String, String> d = new LinkedHashMap<>();
+            s.dtypes().forEach((k, v) -> d.put(k.name(), String.format("%,d", v)));
+            out.println("dtypes:     " + d);
+            out.printf("elements:   %,d (%s of data, %s file)%n", s.dtypes().values().stream().mapToLong(Long::longValue).sum(), human(s.bytes()), human(f.fileSize()));
+            checkpoint = f.names().stream().anyMatch(n -> n.startsWith("model.diffusion_model.") || n.startsWith("first_stage_model."));
+            if (!checkpoint && !f.metadata().isEmpty()) printMetadata(f.metadata(), out);
+        }
+        if (checkpoint) {
+            out.println();
+            describeCheckpoint(p, out);
+        }
+    }
+
+    private static void printMetadata(Map<String, String> meta, PrintStream out) {
+        out.println("metadata:");
+        meta.forEach((k, v) -> {
+            String one = v.replace('\n', ' ');
+            out.println("  " + k + " = " + (one.length() > 200 ? one.substring(0, 200) + "..." : one));
+        });
     }
 
     static String human(long bytes) {
@@ -71,4 +224,5 @@ final class InfoCommand {
         } while (v >= 1024 && i < u.length - 1);
         return String.format("%.1f %s", v, u[i]);
     }
+
 }

@@ -11,7 +11,11 @@ public final class Main {
 
     static final String USAGE = """
             usage: jdiffusion COMMAND [options]
+              generate         text-to-image / image-to-image (jdiffusion generate --help)
+              bench            end-to-end speed on a model or synthetic SD 1.5 weights (jdiffusion bench --help)
               info PATH        describe a model folder, checkpoint or .safetensors file
+              vae encode|decode  images to latents and back (jdiffusion vae --help)
+              pull [REPO_ID]   download a diffusers model from the Hugging Face Hub into weights/
             run 'jdiffusion COMMAND --help' for a command's options""";
 
     public static void main(String[] args) {
@@ -28,6 +32,10 @@ public final class Main {
         try {
             return switch (args[0]) {
                 case "info" -> InfoCommand.run(rest, out, err);
+                case "generate" -> GenerateCommand.run(rest, out, err);
+                case "bench" -> BenchCommand.run(rest, out, err);
+                case "vae" -> VaeCommand.run(rest, out, err);
+                case "pull" -> PullCommand.run(rest, out, err);
                 default -> {
                     err.println("jdiffusion: unknown command '" + args[0] + "'");
                     err.println(USAGE);
@@ -38,6 +46,18 @@ public final class Main {
             err.println("jdiffusion " + args[0] + ": " + e.getMessage());
             if (e.usage() != null) err.println(e.usage());
             return 2;
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            err.println("jdiffusion " + args[0] + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            return 1;
+        } catch (IllegalArgumentException e) {
+            err.println("jdiffusion " + args[0] + ": " + e.getMessage());
+            return 2;
+        } catch (java.util.concurrent.CancellationException e) {
+            err.println("jdiffusion " + args[0] + ": cancelled");
+            return 130;
+        } catch (OutOfMemoryError e) {
+            err.println("jdiffusion " + args[0] + ": out of memory (" + e.getMessage() + "); try a smaller size or batch, or a larger -Xmx via JDIFFUSION_JAVA_OPTS");
+            return 1;
         } catch (ModelFormatException e) {
             err.println("jdiffusion " + args[0] + ": " + e.getMessage());
             return 1;

@@ -3,6 +3,8 @@ package dev.jdiffusion.kernels;
 /**
  * 2-D convolution on NCHW float arrays (cross-correlation, as PyTorch), any kernel size, stride and
  * (possibly asymmetric) zero padding. The weight is a {@link Matrix} of {@code [cout, cin*kh*kw]}.
+ * Computed as an implicit GEMM (weights x im2col panels packed on the fly) on {@link GemmKernel}; mapped
+ * F16/BF16 weights are converted while packing.
  */
 public final class Conv2d {
     private Conv2d() {}
@@ -24,53 +26,71 @@ public final class Conv2d {
      */
     public static void forward(float[] x, int n, int cin, int h, int w, Matrix weight, int kh, int kw, float[] bias,
                                int stride, int padTop, int padLeft, int padBottom, int padRight, float[] y) {
-        int cout = weight.rows();
-        int kk = cin * kh * kw;
-        if (weight.cols() != kk)
-            throw new IllegalArgumentException("conv weight has " + weight.cols() + " columns, expected cin*kh*kw = " + kk);
-        int oh = outSize(h, kh, stride, padTop, padBottom), ow = outSize(w, kw, stride, padLeft, padRight);
-        int hw = oh * ow;
-        float[] wd = weight.dense();
-        boolean direct = kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0;
-        float[] col = direct ? null : new float[kk * hw];
-        for (int b = 0; b < n; b++) {
-            int xOff = b * cin * h * w;
-            float[] src;
-            int srcOff;
-            if (direct) {
-                src = x;
-                srcOff = xOff;
-            } else {
-                im2col(x, xOff, cin, h, w, kh, kw, stride, padTop, padLeft, oh, ow, col);
-                src = col;
-                srcOff = 0;
+        long prof0 = Profiler.start();
+        try {
+            int cout = weight.rows();
+            int kk = cin * kh * kw;
+            if (weight.cols() != kk)
+                throw new IllegalArgumentException("conv weight has " + weight.cols() + " columns, expected cin*kh*kw = " + kk);
+            if (bias != null && bias.length < cout)
+                throw new IllegalArgumentException("conv bias has " + bias.length + " values, expected " + cout);
+            if (stride < 1 || padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0)
+                throw new IllegalArgumentException("conv stride must be >= 1 and padding >= 0");
+            int oh = outSize(h, kh, stride, padTop, padBottom), ow = outSize(w, kw, stride, padLeft, padRight);
+            if (oh <= 0 || ow <= 0) throw new IllegalArgumentException("conv output would be empty: " + h + "x" + w + " kernel " + kh + "x" + kw);
+            int hw = oh * ow;
+            boolean direct = kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0;
+            GemmKernel.PackA pa = GemmKernel.packA(weight);
+            for (int b = 0; b < n; b++) {
+                int xOff = b * cin * h * w;
+                GemmKernel.PackB pb = direct ? GemmKernel.packB(x, xOff, hw, false)
+                        : im2colPacker(x, xOff, h, w, kh, kw, stride, padTop, padLeft, ow);
+                GemmKernel.gemm(cout, hw, kk, 1f, pa, pb, 0f, y, b * cout * hw, hw, bias, null);
             }
-            int yOff = b * cout * hw;
-            Gemm.sgemm(false, false, cout, hw, kk, 1f, wd, 0, kk, src, srcOff, hw, 0f, y, yOff, hw);
-            if (bias != null)
-                for (int o = 0; o < cout; o++) {
-                    float bv = bias[o];
-                    int base = yOff + o * hw;
-                    for (int i = 0; i < hw; i++) y[base + i] += bv;
-                }
+        } finally {
+            Profiler.stop(kh == 3 && kw == 3 ? Profiler.Op.CONV3X3 : kh == 1 && kw == 1 ? Profiler.Op.CONV1X1 : Profiler.Op.CONV_OTHER, prof0, 2L * n * weight.rows() * weight.cols() * outSize(h, kh, stride, padTop, padBottom) * outSize(w, kw, stride, padLeft, padRight));
         }
     }
 
-    static void im2col(float[] x, int xOff, int cin, int h, int w, int kh, int kw, int stride, int pt, int pl,
-                       int oh, int ow, float[] col) {
-        Parallel.forRange(cin, (c0, c1) -> {
-            for (int c = c0; c < c1; c++)
-                for (int ky = 0; ky < kh; ky++)
-                    for (int kx = 0; kx < kw; kx++) {
-                        int row = ((c * kh + ky) * kw + kx) * oh * ow;
-                        for (int oy = 0; oy < oh; oy++) {
-                            int iy = oy * stride - pt + ky;
-                            for (int ox = 0; ox < ow; ox++) {
-                                int ix = ox * stride - pl + kx;
-                                col[row + oy * ow + ox] = (iy < 0 || iy >= h || ix < 0 || ix >= w) ? 0f : x[xOff + (c * h + iy) * w + ix];
+    /**
+     * Implicit GEMM: packs the im2col matrix B[(c,ky,kx), (oy,ox)] panel by panel straight from x, so no
+     * full im2col buffer exists. Runs of output pixels in one output row are copied as contiguous slices.
+     */
+    static GemmKernel.PackB im2colPacker(float[] x, int xOff, int h, int w, int kh, int kw, int stride, int pt, int pl, int ow) {
+        final int NR = GemmKernel.NR, khw = kh * kw;
+        return (k0, kc, j0, nc, dst, off) -> {
+            for (int q = 0; q < nc; q += NR) {
+                int nr = Math.min(NR, nc - q), base = off + (q / NR) * kc * NR, n0 = j0 + q;
+                for (int kk = 0; kk < kc; kk++) {
+                    int k = k0 + kk, c = k / khw, r = k - c * khw, ky = r / kw, kx = r - ky * kw;
+                    int d = base + kk * NR;
+                    int j = 0;
+                    while (j < nr) {
+                        int pix = n0 + j, oy = pix / ow, ox = pix - oy * ow;
+                        int seg = Math.min(nr - j, ow - ox);
+                        int iy = oy * stride - pt + ky;
+                        if (iy < 0 || iy >= h) {
+                            java.util.Arrays.fill(dst, d + j, d + j + seg, 0f);
+                        } else {
+                            int rowBase = xOff + (c * h + iy) * w;
+                            if (stride == 1) {
+                                int ix0 = ox - pl + kx;
+                                int lo = Math.min(seg, Math.max(0, -ix0)), hi = Math.max(lo, Math.min(seg, w - ix0));
+                                for (int t = 0; t < lo; t++) dst[d + j + t] = 0f;
+                                if (hi > lo) System.arraycopy(x, rowBase + ix0 + lo, dst, d + j + lo, hi - lo);
+                                for (int t = hi; t < seg; t++) dst[d + j + t] = 0f;
+                            } else {
+                                for (int t = 0; t < seg; t++) {
+                                    int ix = (ox + t) * stride - pl + kx;
+                                    dst[d + j + t] = ix < 0 || ix >= w ? 0f : x[rowBase + ix];
+                                }
                             }
                         }
+                        j += seg;
                     }
-        });
+                    for (; j < NR; j++) dst[d + j] = 0f;
+                }
+            }
+        };
     }
 }

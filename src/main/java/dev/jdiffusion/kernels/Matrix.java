@@ -6,7 +6,8 @@ import dev.jdiffusion.weights.TensorView;
 /**
  * A weight matrix of {@code rows x cols} as the GEMM kernels consume it: a linear layer's weight
  * ({@code [out, in]}) or a convolution's weight flattened to {@code [cout, cin*kh*kw]}.
- * Backed by a mapped tensor (F32/F16/BF16) or a heap float array.
+ * Backed by a mapped tensor (F32/F16/BF16) or a heap float array. The kernels read it through
+ * {@link #readRow} while packing GEMM panels, converting to float on the fly.
  */
 public final class Matrix {
     private final int rows, cols;
@@ -48,7 +49,11 @@ public final class Matrix {
         else view.readFloats((long) r * cols + c0, dst, off, n);
     }
 
-    /** The whole matrix as a row-major float array (converted once and cached). */
+    /**
+     * The whole matrix as a row-major float array (converted once and cached). A stop-gap for code outside
+     * the kernels: the GEMM, linear and conv kernels never call it, they convert panel by panel while packing,
+     * so a mapped F16 weight is never copied whole to the heap.
+     */
     public float[] dense() {
         float[] d = dense;
         if (d == null) {

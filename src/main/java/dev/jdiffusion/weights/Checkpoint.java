@@ -20,7 +20,7 @@ import java.util.function.UnaryOperator;
  */
 public final class Checkpoint implements AutoCloseable {
     /** The two layouts. */
-    public enum Layout { DIFFUSERS, SINGLE_FILE }
+    public enum Layout { DIFFUSERS, SINGLE_FILE, COMPONENT }
 
     /** Component names, as diffusers calls its folders. */
     public static final String UNET = "unet", VAE = "vae", TEXT_ENCODER = "text_encoder", TOKENIZER = "tokenizer", SCHEDULER = "scheduler";
@@ -31,11 +31,33 @@ public final class Checkpoint implements AutoCloseable {
     private final Layout layout;
     private final SafetensorsFile single;
     private final List<TensorSource> opened = new ArrayList<>();
+    private final String only;
 
-    private Checkpoint(Path path, Layout layout, SafetensorsFile single) {
+    private Checkpoint(Path path, Layout layout, SafetensorsFile single) { this(path, layout, single, null); }
+
+    private Checkpoint(Path path, Layout layout, SafetensorsFile single, String only) {
         this.path = path;
         this.layout = layout;
         this.single = single;
+        this.only = only;
+    }
+
+    /**
+     * Opens one component given on its own, as users pass a replacement VAE or text encoder: a whole model
+     * (folder or single file, its component is used), a component folder ({@code config.json} + weights), or a
+     * {@code .safetensors} file of the component in diffusers' or the original naming (with or without the
+     * single-file prefix).
+     */
+    public static Checkpoint openComponent(Path path, String component) {
+        if (Files.isDirectory(path)) {
+            if (Files.isRegularFile(path.resolve("model_index.json")) || Files.isDirectory(path.resolve(component))) return open(path);
+            return new Checkpoint(path, Layout.COMPONENT, null, component);
+        }
+        if (!Files.exists(path)) throw new ModelFormatException(path + ": no such file or folder");
+        Checkpoint c = open(path);
+        String prefix = singlePrefix(component);
+        if (prefix != null && c.single.names().stream().anyMatch(k -> k.startsWith(prefix))) return c;
+        return new Checkpoint(path, Layout.COMPONENT, c.single, component);
     }
 
     /** Opens a diffusers folder or a single-file checkpoint; nothing heavy happens until a component is asked for. */
@@ -46,13 +68,42 @@ public final class Checkpoint implements AutoCloseable {
             return new Checkpoint(path, Layout.DIFFUSERS, null);
         }
         if (!Files.exists(path)) throw new ModelFormatException(path + ": no such file or folder");
-        String n = path.getFileName().toString().toLowerCase(Locale.ROOT);
-        if (n.endsWith(".ckpt") || n.endsWith(".pt") || n.endsWith(".pth") || n.endsWith(".bin"))
-            throw new ModelFormatException(path + ": pickle checkpoints are never loaded (they can run code); convert it to .safetensors");
+        refusePickle(path);
         return new Checkpoint(path, Layout.SINGLE_FILE, SafetensorsFile.open(path));
     }
 
+    /**
+     * Throws when the file is a pickle checkpoint ({@code .ckpt .pt .pth .bin .pkl}, or pickle / PyTorch-zip bytes
+     * under any name): those are never loaded, since unpickling can run code.
+     */
+    public static void refusePickle(Path path) {
+        String n = path.getFileName() == null ? "" : path.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (n.endsWith(".ckpt") || n.endsWith(".pt") || n.endsWith(".pth") || n.endsWith(".bin") || n.endsWith(".pkl") || looksLikePickle(path))
+            throw new ModelFormatException(path + ": pickle checkpoints are never loaded (they can run code); convert it to .safetensors");
+    }
+
+    /**
+     * True when the file starts like a pickle (protocol 2..5) or a zip archive (PyTorch's format) and its first
+     * 8 bytes are not a plausible safetensors header length.
+     */
+    static boolean looksLikePickle(Path f) {
+        byte[] b = new byte[8];
+        try (var in = Files.newInputStream(f)) {
+            if (in.readNBytes(b, 0, 8) < 8) return false;
+        } catch (IOException e) {
+            return false;
+        }
+        long n = java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        if (n >= 2 && n <= SafetensorsFile.MAX_HEADER_BYTES) return false;
+        boolean pickle = (b[0] & 0xff) == 0x80 && b[1] >= 2 && b[1] <= 5;
+        boolean zip = b[0] == 'P' && b[1] == 'K' && b[2] == 3 && b[3] == 4;
+        return pickle || zip;
+    }
+
     public Path path() { return path; }
+
+    /** The whole file of a single-file checkpoint under its original names; null for a diffusers folder. */
+    public TensorSource singleFile() { return single; }
     public Layout layout() { return layout; }
 
     /** The folder of a component in a diffusers layout (may not exist); null for a single file. */
@@ -60,6 +111,7 @@ public final class Checkpoint implements AutoCloseable {
 
     /** True when the component's weights (or files, for tokenizer/scheduler) are present. */
     public boolean has(String component) {
+        if (layout == Layout.COMPONENT) return component.equals(only);
         if (layout == Layout.SINGLE_FILE) {
             String prefix = singlePrefix(component);
             return prefix != null && single.names().stream().anyMatch(k -> k.startsWith(prefix));
@@ -74,6 +126,10 @@ public final class Checkpoint implements AutoCloseable {
     /** The component's config.json (diffusers layout), or null when there is none (single file: infer from shapes). */
     public JsonNode config(String component) {
         if (layout == Layout.SINGLE_FILE) return null;
+        if (layout == Layout.COMPONENT) {
+            Path f = path.resolve("config.json");
+            return single == null && component.equals(only) && Files.isRegularFile(f) ? readJson(f) : null;
+        }
         Path d = componentDir(component);
         Path f = d.resolve(component.equals(SCHEDULER) ? "scheduler_config.json" : "config.json");
         return Files.isRegularFile(f) ? readJson(f) : null;
@@ -81,6 +137,17 @@ public final class Checkpoint implements AutoCloseable {
 
     /** The component's tensors under diffusers' names. The checkpoint owns them: they live until {@link #close()}. */
     public TensorSource tensors(String component) {
+        if (layout == Layout.COMPONENT) {
+            if (!component.equals(only)) throw new ModelFormatException(path + ": holds a " + only + ", not a " + component);
+            if (single == null) {
+                TensorSource s = openWeights(path);
+                synchronized (opened) {
+                    opened.add(s);
+                }
+                return s;
+            }
+            return originalOrDiffusersNames(single, component);
+        }
         if (layout == Layout.SINGLE_FILE) {
             String prefix = singlePrefix(component);
             if (prefix == null) throw new ModelFormatException(path + ": a single-file checkpoint has no " + component);
@@ -106,6 +173,36 @@ public final class Checkpoint implements AutoCloseable {
         return s;
     }
 
+    /**
+     * A standalone component file's tensors under diffusers' names: used as they are when they already are
+     * diffusers names, mapped from the original layout when (nearly) all of them are original-layout keys.
+     */
+    private static TensorSource originalOrDiffusersNames(SafetensorsFile f, String component) {
+        Function<String, String> map = switch (component) {
+            case UNET -> UnetKeys::toDiffusers;
+            case VAE -> VaeKeys::toDiffusers;
+            case TEXT_ENCODER -> ClipKeys::toDiffusers;
+            default -> k -> null;
+        };
+        UnaryOperator<TensorView> adapt = switch (component) {
+            case UNET -> UnetKeys::adapt;
+            case VAE -> VaeKeys::adapt;
+            case TEXT_ENCODER -> ClipKeys::adapt;
+            default -> t -> t;
+        };
+        long mapped = 0, changed = 0;
+        for (String k : f.names()) {
+            String m = map.apply(k);
+            if (m != null && !m.startsWith("original:")) {
+                mapped++;
+                if (!m.equals(k)) changed++;
+            }
+        }
+        if (changed > 0 && mapped * 10 >= f.names().size() * 9L)
+            return f.mapped(f.path() + " [" + component + ", original names]", map, adapt);
+        return f;
+    }
+
     /** The original-layout key prefix of a component in a single-file checkpoint. */
     public static String singlePrefix(String component) {
         return switch (component) {
@@ -124,7 +221,7 @@ public final class Checkpoint implements AutoCloseable {
         List<Path> files = weightFiles(dir);
         if (files.isEmpty()) throw new ModelFormatException(dir + ": no .safetensors weights found (pickle .bin files are never loaded)");
         Path f = files.get(0);
-        if (f.getFileName().toString().endsWith(".index.json")) return ShardedIndex.open(f);
+        if (f.getFileName().toString().endsWith(".json")) return ShardedIndex.open(f);
         return SafetensorsFile.open(f);
     }
 
@@ -134,19 +231,24 @@ public final class Checkpoint implements AutoCloseable {
         String[] bases = {"diffusion_pytorch_model", "model"};
         for (String variant : new String[]{"", ".fp16", ".bf16"})
             for (String b : bases) {
-                Path idx = dir.resolve(b + variant + ".safetensors.index.json");
+                // diffusers names a variant's index "<base>.safetensors.index.fp16.json"; accept "<base>.fp16.safetensors.index.json" too
+                Path idx = dir.resolve(variant.isEmpty() ? b + ".safetensors.index.json" : b + ".safetensors.index" + variant + ".json");
                 if (Files.isRegularFile(idx)) out.add(idx);
+                Path idx2 = dir.resolve(b + variant + ".safetensors.index.json");
+                if (!variant.isEmpty() && Files.isRegularFile(idx2)) out.add(idx2);
                 Path f = dir.resolve(b + variant + ".safetensors");
                 if (Files.isRegularFile(f)) out.add(f);
             }
         return out;
     }
 
-    static JsonNode readJson(Path f) {
+    /** Reads a JSON file; a {@link ModelFormatException} naming the file when it is missing or malformed. */
+    public static JsonNode readJson(Path f) {
         try {
             return JSON.readTree(f.toFile());
         } catch (IOException e) {
-            throw new ModelFormatException(f + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+            String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+            throw new ModelFormatException(f + ": not valid JSON: " + m);
         }
     }
 

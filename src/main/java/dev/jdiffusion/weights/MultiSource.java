@@ -3,7 +3,6 @@ package dev.jdiffusion.weights;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -15,6 +14,7 @@ public final class MultiSource implements TensorSource {
     private final String description;
 
     public MultiSource(String description, List<? extends TensorSource> parts) {
+        if (parts.isEmpty()) throw new ModelFormatException(description + ": no tensor files to open (empty file list)");
         this.description = description;
         this.parts = new ArrayList<>(parts);
         for (TensorSource p : parts)
@@ -25,7 +25,7 @@ public final class MultiSource implements TensorSource {
             }
     }
 
-    @Override public Set<String> names() { return Collections.unmodifiableSet(new LinkedHashSet<>(owner.keySet())); }
+    @Override public Set<String> names() { return Collections.unmodifiableSet(owner.keySet()); }
 
     @Override public TensorView find(String name) {
         TensorSource s = owner.get(name);

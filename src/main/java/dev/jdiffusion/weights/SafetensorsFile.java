@@ -126,7 +126,8 @@ public final class SafetensorsFile implements TensorSource {
             String msg = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
             throw new ModelFormatException(where + ": header is not valid JSON: " + msg);
         }
-        if (root == null || !root.isObject()) throw new ModelFormatException(where + ": header is not a JSON object");
+        if (root == null || !root.isObject())
+            throw new ModelFormatException(where + ": header is not a JSON object (found " + (root == null ? "nothing" : root.getNodeType().toString().toLowerCase(java.util.Locale.ROOT)) + ")");
         List<Entry> entries = new ArrayList<>();
         Map<String, String> meta = new LinkedHashMap<>();
         Iterator<Map.Entry<String, JsonNode>> it = root.fields();
@@ -135,7 +136,7 @@ public final class SafetensorsFile implements TensorSource {
             String name = f.getKey();
             JsonNode v = f.getValue();
             if (name.equals("__metadata__")) {
-                if (!v.isObject()) throw new ModelFormatException(where + ": __metadata__ is not an object");
+                if (!v.isObject()) throw new ModelFormatException(where + ": __metadata__ is not an object of strings");
                 v.fields().forEachRemaining(m -> {
                     if (!m.getValue().isTextual())
                         throw new ModelFormatException(where + ": __metadata__ value " + m.getKey() + " is not a string");
@@ -156,44 +157,59 @@ public final class SafetensorsFile implements TensorSource {
             for (int i = 0; i < shape.length; i++) {
                 JsonNode d = sh.get(i);
                 if (!d.canConvertToLong() || !d.isIntegralNumber() || d.asLong() < 0)
-                    throw new ModelFormatException(t + ": bad dimension " + d);
+                    throw new ModelFormatException(t + ": bad dimension " + d + " in shape " + sh + " (dimensions are integers >= 0)");
                 shape[i] = d.asLong();
                 try {
                     numel = Math.multiplyExact(numel, shape[i]);
                 } catch (ArithmeticException e) {
-                    throw new ModelFormatException(t + ": shape overflows");
+                    throw new ModelFormatException(t + ": shape " + sh + " has more than 2^63 elements");
                 }
             }
             if (off == null || !off.isArray() || off.size() != 2 || !off.get(0).isIntegralNumber() || !off.get(1).isIntegralNumber()
                     || !off.get(0).canConvertToLong() || !off.get(1).canConvertToLong())
                 throw new ModelFormatException(t + ": data_offsets must be [begin, end]");
             long b = off.get(0).asLong(), e = off.get(1).asLong();
-            if (b < 0 || e < b) throw new ModelFormatException(t + ": bad data_offsets [" + b + ", " + e + "]");
+            if (b < 0 || e < b) throw new ModelFormatException(t + ": bad data_offsets [" + b + ", " + e + "] (begin must be >= 0 and <= end)");
             if (e > dataSize)
                 throw new ModelFormatException(t + ": data [" + b + ", " + e + ") runs past the end of the data area (" + dataSize + " bytes): file truncated?");
             long bytes;
             try {
                 bytes = Math.multiplyExact(numel, dtype.bytes());
             } catch (ArithmeticException ex) {
-                throw new ModelFormatException(t + ": shape overflows");
+                throw new ModelFormatException(t + ": shape " + sh + " x " + dtype + " is more than 2^63 bytes");
             }
             if (bytes != e - b)
                 throw new ModelFormatException(t + ": shape " + java.util.Arrays.toString(shape) + " x " + dtype + " is " + bytes
                         + " bytes but data_offsets span " + (e - b));
             entries.add(new Entry(name, dtype, shape, b, e));
         }
-        // Non-empty tensors sorted by start: each must start at or after the furthest end seen so far
-        // (comparing only neighbours would miss an overlap behind an empty or nested tensor).
-        List<Entry> sorted = new ArrayList<>();
-        for (Entry x : entries) if (x.end > x.begin) sorted.add(x);
-        sorted.sort((x, y) -> Long.compare(x.begin, y.begin));
-        Entry furthest = null;
-        for (Entry c : sorted) {
-            if (furthest != null && c.begin < furthest.end)
-                throw new ModelFormatException(where + ": tensors " + furthest.name + " and " + c.name + " overlap in the data area");
-            if (furthest == null || c.end > furthest.end) furthest = c;
-        }
+        checkTiling(where, entries, dataSize);
         return new Parsed(entries, Collections.unmodifiableMap(meta));
+    }
+
+    /**
+     * The tensors must tile the data area exactly, as the reference implementation demands: sorted by offsets,
+     * each begins where the previous one ends (zero-size tensors included), and the last ends at the end of the file.
+     * Overlaps (aliasing), holes and trailing bytes all mean a corrupt or mis-written file.
+     */
+    private static void checkTiling(String where, List<Entry> entries, long dataSize) {
+        List<Entry> sorted = new ArrayList<>(entries);
+        sorted.sort((x, y) -> x.begin != y.begin ? Long.compare(x.begin, y.begin) : Long.compare(x.end, y.end));
+        long expected = 0;
+        Entry prev = null;
+        for (Entry e : sorted) {
+            if (e.begin < expected)
+                throw new ModelFormatException(where + ": tensors " + prev.name + " and " + e.name + " overlap in the data area (["
+                        + prev.begin + ", " + prev.end + ") and [" + e.begin + ", " + e.end + "))");
+            if (e.begin > expected)
+                throw new ModelFormatException(where + ": tensor " + e.name + " starts at data offset " + e.begin + " but the previous tensor ends at "
+                        + expected + " (a hole in the data area)");
+            expected = e.end;
+            prev = e;
+        }
+        if (expected != dataSize)
+            throw new ModelFormatException(where + ": " + (dataSize - expected) + " trailing bytes after the last tensor (data area is "
+                    + dataSize + " bytes, tensors end at " + expected + ")");
     }
 
     public Path path() { return path; }

@@ -12,6 +12,13 @@ final class GoldenKinds {
         // Each model issue adds its kind here.
         m.put("tokenizer", new TokenizerGolden());
         m.put("text_encoder", new TextEncoderGolden());
+        m.put("unet", new UnetGolden());
+        m.put("rng", new RngGolden());
+        m.put("schedulers", new SchedulersGolden());
+        m.put("pipeline", new PipelineGolden());
+        m.put("single_file", new SingleFileGolden());
+        m.put("vae", new VaeGolden());
+        m.put("taesd", new TaesdGolden());
         return m;
     }
 }

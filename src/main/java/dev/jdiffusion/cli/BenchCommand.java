@@ -1,0 +1,229 @@
+package dev.jdiffusion.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jdiffusion.kernels.Parallel;
+import dev.jdiffusion.kernels.Profiler;
+import dev.jdiffusion.model.clip.ClipTextConfig;
+import dev.jdiffusion.model.unet.UNet2DConditionModel;
+import dev.jdiffusion.pipeline.GenerationRequest;
+import dev.jdiffusion.pipeline.GenerationResult;
+import dev.jdiffusion.pipeline.ModelComponents;
+import dev.jdiffusion.pipeline.ModelOptions;
+import dev.jdiffusion.pipeline.StableDiffusion;
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.DType;
+import dev.jdiffusion.weights.SyntheticWeights;
+import jdk.incubator.vector.FloatVector;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * {@code jdiffusion bench}: runs the real pipeline (on a model, or on full-size synthetic SD 1.5 weights generated
+ * once from the shared manifests), warms up, and reports per-component medians, FLOPs, GFLOP/s, a per-op profile,
+ * the machine's vector width and cores, and peak RSS.
+ */
+final class BenchCommand {
+    private BenchCommand() {}
+
+    static final String USAGE = """
+            usage: jdiffusion bench [--model M | --synthetic sd15] [options]
+              --model PATH            a diffusers folder or single-file checkpoint
+              --synthetic sd15        full-size random SD 1.5 weights (fp16), generated once under weights/synthetic-sd15
+              --manifests DIR         where sd15-diffusers.json lives (default ../shared/manifests)
+              -W N -H N               image size (default 512x512)
+              --steps N               denoising steps (default 4)
+              --sampler NAME          sampler (default lcm: one U-Net evaluation per step, as LCM models run)
+              --cfg X                 guidance scale (default: 1 for the lcm sampler, i.e. no second pass)
+              --batch N               images per run (default 1)
+              --taesd F               decode with TAESD instead of the full VAE
+              --threads N             compute threads (default: all cores)
+              --runs N                measured runs after the warm-up (default 1)
+              --no-warmup             skip the warm-up run
+              --profile               per-op-kind profile (time, FLOPs, GFLOP/s)
+              --json                  print one JSON object instead of the table""";
+
+    private static final Set<String> VALUED = Set.of("--model", "--synthetic", "--manifests", "--width", "--height", "--steps",
+            "--sampler", "--cfg", "--batch", "--taesd", "--threads", "--runs");
+    private static final Set<String> FLAGS = Set.of("--help", "--json", "--no-warmup", "--profile");
+    private static final Map<String, String> ALIASES = Map.of("-W", "--width", "-H", "--height", "-h", "--help", "-m", "--model");
+
+    static int run(String[] argv, PrintStream out, PrintStream err) throws IOException {
+        Args a = new Args(argv, VALUED, FLAGS, ALIASES, USAGE);
+        if (a.flag("--help")) {
+            out.println(USAGE);
+            return 0;
+        }
+        if (a.has("--model") == a.has("--synthetic")) throw new UsageException("give exactly one of --model or --synthetic sd15", USAGE);
+        int w = a.intValue("--width", 512), h = a.intValue("--height", 512), steps = a.intValue("--steps", 4);
+        int runs = a.intValue("--runs", 1), batch = a.intValue("--batch", 1);
+        if (runs < 1 || runs > 100) throw new UsageException("--runs must be between 1 and 100", USAGE);
+        String sampler = a.get("--sampler", "lcm");
+        float cfg = a.floatValue("--cfg", sampler.equals("lcm") ? 1f : 7.5f);
+        if (a.has("--threads")) {
+            int t = a.intValue("--threads", 0);
+            if (t < 1) throw new UsageException("--threads must be >= 1", USAGE);
+            Parallel.setThreads(t);
+        }
+        Path model = a.has("--model") ? Path.of(a.get("--model")) : synthetic(a, err);
+        GenerationRequest.Builder rb;
+        try {
+            rb = GenerationRequest.builder("a photo of an astronaut riding a horse on mars, highly detailed")
+                    .sampler(sampler).steps(steps).size(w, h).batch(batch).guidanceScale(cfg).seed(42);
+            rb.build();
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage(), USAGE);
+        }
+        boolean json = a.flag("--json");
+        PrintStream log = json ? err : out;
+        ModelOptions opts = ModelOptions.of(model).withTaesd(a.path("--taesd")).withTaesdDecode(a.has("--taesd"));
+        if (a.flag("--profile")) Profiler.enable(true);
+
+        long l0 = System.nanoTime();
+        try (StableDiffusion sd = StableDiffusion.load(opts)) {
+            double loadS = (System.nanoTime() - l0) / 1e9;
+            log.printf(Locale.ROOT, "model %s (%s), loaded in %.1f s; %d threads, %d-bit vectors%n", model, sd.family(), loadS,
+                    Parallel.threads(), FloatVector.SPECIES_PREFERRED.vectorBitSize());
+            if (!a.flag("--no-warmup")) {
+                log.println("warm-up run (1 step) ...");
+                sd.generate(GenerationRequest.builder("warm up").sampler(sampler).steps(1).size(w, h).batch(batch).guidanceScale(cfg).seed(1).build());
+            }
+            Profiler.reset();
+            List<Double> te = new ArrayList<>(), unet = new ArrayList<>(), vae = new ArrayList<>(), total = new ArrayList<>();
+            for (int r = 0; r < runs; r++) {
+                long[] last = {0};
+                List<Double> stepTimes = new ArrayList<>();
+                long t0 = System.nanoTime();
+                GenerationResult res = sd.generate(rb.progress(e -> {
+                    long now = e.elapsed().toNanos();
+                    stepTimes.add((now - last[0]) / 1e9);
+                    last[0] = now;
+                }).build(), null, null, null);
+                total.add((System.nanoTime() - t0) / 1e9);
+                te.add(res.timings().get("text_encoder"));
+                vae.add(res.timings().get("vae"));
+                unet.addAll(stepTimes);
+                log.printf(Locale.ROOT, "run %d: total %.2f s (text %.2f s, steps %s, decode %.2f s)%n", r + 1, total.get(r), te.get(r),
+                        fmt(stepTimes), vae.get(r));
+            }
+            ModelComponents parts = sd.components();
+            boolean cfgPass = parts.unet().config().timeCondProjDim() == 0 && cfg > 1f;
+            int unetBatch = batch * (cfgPass ? 2 : 1);
+            int textLen = parts.tokenizer().maxLength();
+            long unetFlops = UNet2DConditionModel.flops(parts.unet().config(), unetBatch, h / 8, w / 8, textLen);
+            long vaeFlops = a.has("--taesd") ? 0 : parts.vae().decodeFlops(h, w) * batch;
+            long teFlops = clipFlops(parts.textEncoder().config(), (cfgPass ? 2 : 1) * batch, textLen);
+            double unetS = median(unet), vaeS = median(vae), teS = median(te), totalS = median(total);
+            long rss = peakRss();
+            String cpu = cpuName();
+            if (json) {
+                ObjectMapper m = new ObjectMapper();
+                ObjectNode o = m.createObjectNode();
+                o.put("unet_step_s", unetS);
+                o.put("unet_gflops", unetFlops / unetS / 1e9);
+                o.put("unet_flops", unetFlops);
+                o.put("vae_decode_s", vaeS);
+                o.put("vae_gflops", vaeFlops == 0 ? 0 : vaeFlops / vaeS / 1e9);
+                o.put("text_encoder_s", teS);
+                o.put("text_encoder_gflops", teFlops / teS / 1e9);
+                o.put("total_s", totalS);
+                o.put("load_s", loadS);
+                o.put("peak_rss_bytes", rss);
+                o.put("threads", Parallel.threads());
+                o.put("vector_bits", FloatVector.SPECIES_PREFERRED.vectorBitSize());
+                o.put("cpu", cpu);
+                o.put("cores", Runtime.getRuntime().availableProcessors());
+                o.put("width", w);
+                o.put("height", h);
+                o.put("steps", steps);
+                o.put("sampler", sampler);
+                o.put("batch", batch);
+                o.put("unet_batch", unetBatch);
+                o.put("decoder", a.has("--taesd") ? "taesd" : "vae");
+                if (Profiler.enabled()) o.set("ops", Profiler.toJson(m));
+                out.println(m.writerWithDefaultPrettyPrinter().writeValueAsString(o));
+            } else {
+                out.printf(Locale.ROOT, "%ncpu %s, %d cores, %d threads, %d-bit vectors%n", cpu, Runtime.getRuntime().availableProcessors(),
+                        Parallel.threads(), FloatVector.SPECIES_PREFERRED.vectorBitSize());
+                out.printf(Locale.ROOT, "%-14s %10s %12s %10s%n", "component", "median s", "GFLOP", "GFLOP/s");
+                row(out, "text encoder", teS, teFlops);
+                row(out, "unet step", unetS, unetFlops);
+                if (vaeFlops > 0) row(out, "vae decode", vaeS, vaeFlops);
+                else out.printf(Locale.ROOT, "%-14s %10.3f%n", "taesd decode", vaeS);
+                out.printf(Locale.ROOT, "%-14s %10.3f%n", "total", totalS);
+                out.printf(Locale.ROOT, "peak RSS %.2f GB%n", rss / 1e9);
+                if (Profiler.enabled()) out.print(Profiler.table());
+            }
+            return 0;
+        }
+    }
+
+    private static void row(PrintStream out, String name, double s, long flops) {
+        out.printf(Locale.ROOT, "%-14s %10.3f %12.1f %10.1f%n", name, s, flops / 1e9, flops / s / 1e9);
+    }
+
+    /** Multiply-adds x 2 of the CLIP text transformer as written, for n sequences of len tokens. */
+    static long clipFlops(ClipTextConfig c, int n, int len) {
+        long d = c.hiddenSize(), f = c.intermediateSize(), t = (long) n * len;
+        long perLayer = 2 * t * (4 * d * d + 2 * d * f) + 2L * 2 * n * (long) len * len * d;
+        return perLayer * c.numLayers();
+    }
+
+    private static Path synthetic(Args a, PrintStream err) {
+        String kind = a.get("--synthetic");
+        if (!kind.equals("sd15")) throw new UsageException("--synthetic knows only sd15, got " + kind, USAGE);
+        Path home = Path.of(System.getProperty("jdiffusion.home", "."));
+        Path dir = home.resolve("weights").resolve("synthetic-sd15");
+        if (Files.isRegularFile(dir.resolve("model_index.json"))) return dir;
+        Path manifests = a.has("--manifests") ? Path.of(a.get("--manifests")) : home.resolve("..").resolve("shared").resolve("manifests");
+        Path manifest = manifests.resolve("sd15-diffusers.json");
+        if (!Files.isRegularFile(manifest)) throw new UsageException("no manifest at " + manifest + " (use --manifests DIR)", USAGE);
+        Path tok = home.resolve("..").resolve("shared").resolve("golden").resolve("models").resolve("tiny-sd1").resolve("tokenizer");
+        err.println("generating synthetic SD 1.5 weights (fp16) into " + dir + " ...");
+        SyntheticWeights.generateDiffusers(manifest, dir, tok, DType.F16, 1234, err);
+        return dir;
+    }
+
+    static double median(List<Double> v) {
+        if (v.isEmpty()) return Double.NaN;
+        List<Double> s = new ArrayList<>(v);
+        s.sort(null);
+        int n = s.size();
+        return n % 2 == 1 ? s.get(n / 2) : (s.get(n / 2 - 1) + s.get(n / 2)) / 2;
+    }
+
+    private static String fmt(List<Double> v) {
+        StringBuilder sb = new StringBuilder("[");
+        for (int i = 0; i < v.size(); i++) sb.append(i == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.2f", v.get(i)));
+        return sb.append(']').toString();
+    }
+
+    /** Peak resident set size of this process (VmHWM), or -1 where /proc is absent. */
+    static long peakRss() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/self/status")))
+                if (l.startsWith("VmHWM:")) return Long.parseLong(l.replaceAll("[^0-9]", "")) * 1024;
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    static String cpuName() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/cpuinfo")))
+                if (l.startsWith("model name")) return l.substring(l.indexOf(':') + 1).trim();
+        } catch (IOException | RuntimeException e) {
+            // not Linux
+        }
+        return System.getProperty("os.arch");
+    }
+}

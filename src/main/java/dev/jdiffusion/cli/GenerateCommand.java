@@ -1,0 +1,171 @@
+package dev.jdiffusion.cli;
+
+import dev.jdiffusion.image.AtomicFiles;
+import dev.jdiffusion.image.Images;
+import dev.jdiffusion.kernels.Parallel;
+import dev.jdiffusion.pipeline.GenerationException;
+import dev.jdiffusion.pipeline.GenerationRequest;
+import dev.jdiffusion.pipeline.GenerationResult;
+import dev.jdiffusion.pipeline.ModelOptions;
+import dev.jdiffusion.pipeline.StableDiffusion;
+import dev.jdiffusion.sampling.Schedulers;
+import dev.jdiffusion.tensor.Tensor;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+
+/** {@code jdiffusion generate}: text-to-image and image-to-image from the command line. */
+final class GenerateCommand {
+    private GenerateCommand() {}
+
+    static final String USAGE = """
+            usage: jdiffusion generate -m MODEL -p PROMPT [options] [-o out.png]
+              -m, --model PATH        diffusers folder or single-file .safetensors checkpoint
+              -p, --prompt TEXT       what to draw; (word:1.3), (word) and [word] weight parts
+              -n, --negative TEXT     what to avoid (classifier-free guidance models)
+              --steps N               denoising steps (default: LCM 4, others 25)
+              --sampler NAME          lcm, ddim, euler, euler_a, dpmpp_2m, dpmpp_2m_karras
+              --cfg X                 guidance scale (default: LCM 8 as embedding, others 7.5)
+              --seed S                seed (default: random, printed)
+              -W, --width N  -H, --height N   image size, multiples of 8 (default: model's native size)
+              --batch N               images per run (written as out-1.png, out-2.png, ...)
+              --init-image F --strength X     image-to-image from F, strength in (0, 1] (default 0.8)
+              --vae F                 replacement VAE (file or folder)
+              --taesd F               TAESD decoder (+encoder) folder or file: previews, and --fast-decode
+              --fast-decode           decode with TAESD instead of the full VAE
+              --tokenizer DIR         tokenizer folder (needed for single-file checkpoints without one beside them)
+              --text-encoder PATH     replacement text encoder (folder or file)
+              --config DIR            diffusers folder whose configs describe a single-file checkpoint
+              --clip-skip N           use the N-th last text-encoder layer (default 1)
+              --eta X                 DDIM eta (default 0)
+              --threads N             compute threads (default: all cores)
+              -o, --output FILE       PNG to write (default out.png)""";
+
+    private static final Set<String> VALUED = Set.of("--model", "--prompt", "--negative", "--steps", "--sampler", "--cfg",
+            "--seed", "--width", "--height", "--batch", "--init-image", "--strength", "--vae", "--taesd", "--tokenizer",
+            "--text-encoder", "--config", "--clip-skip", "--eta", "--threads", "--output");
+    private static final Set<String> FLAGS = Set.of("--help", "--fast-decode", "--quiet");
+    private static final Map<String, String> ALIASES = Map.of("-m", "--model", "-p", "--prompt", "-n", "--negative",
+            "-W", "--width", "-H", "--height", "-o", "--output", "-h", "--help", "-q", "--quiet");
+
+    static int run(String[] argv, PrintStream out, PrintStream err) throws java.io.IOException {
+        Args a = new Args(argv, VALUED, FLAGS, ALIASES, USAGE);
+        if (a.flag("--help")) {
+            out.println(USAGE);
+            return 0;
+        }
+        if (!a.positional().isEmpty()) throw new UsageException("unexpected argument '" + a.positional().get(0) + "'", USAGE);
+        Path model = Path.of(a.require("--model"));
+        String prompt = a.require("--prompt");
+        String sampler = a.get("--sampler");
+        if (sampler != null && !Schedulers.NAMES.contains(sampler.toLowerCase(Locale.ROOT)))
+            throw new UsageException("unknown sampler '" + sampler + "' (known: " + String.join(", ", Schedulers.NAMES) + ")", USAGE);
+        int steps = a.intValue("--steps", 0);
+        if (a.has("--steps") && (steps < 1 || steps > GenerationRequest.MAX_STEPS))
+            throw new UsageException("--steps must be between 1 and " + GenerationRequest.MAX_STEPS + ", got " + steps, USAGE);
+        float strength = a.floatValue("--strength", 0.8f);
+        if (a.has("--strength") && !a.has("--init-image")) throw new UsageException("--strength needs --init-image", USAGE);
+        if (a.floatValue("--eta", 0f) != 0f && !"ddim".equalsIgnoreCase(sampler))
+            throw new UsageException("--eta applies to the ddim sampler only; add --sampler ddim", USAGE);
+        int threads = a.intValue("--threads", 0);
+        if (a.has("--threads") && (threads < 1 || threads > 1024)) throw new UsageException("--threads must be >= 1, got " + threads, USAGE);
+        Path output = Path.of(a.get("--output", "out.png"));
+        if (Files.isDirectory(output)) throw new UsageException("output " + output + " is a folder; give a file name such as " + output.resolve("out.png"), USAGE);
+        Path outDir = output.toAbsolutePath().getParent();
+        if (outDir == null || !Files.isDirectory(outDir)) throw new UsageException("output folder does not exist: " + outDir, USAGE);
+        if (!Files.isWritable(outDir)) throw new UsageException("output folder is not writable: " + outDir, USAGE);
+        if (!Files.exists(model)) throw new UsageException("no such model: " + model, USAGE);
+
+        Tensor init = a.has("--init-image") ? Images.read(a.path("--init-image")) : null;
+        if (init != null) {
+            // checked here, before the model loads; the pipeline checks the same
+            int iw = init.dim(3), ih = init.dim(2), w = a.intValue("--width", iw), h = a.intValue("--height", ih);
+            if (w != iw || h != ih)
+                throw new UsageException("init image " + a.get("--init-image") + " is " + iw + "x" + ih + " but -W/-H ask for " + w + "x" + h, USAGE);
+            if (iw % 8 != 0 || ih % 8 != 0)
+                throw new UsageException("init image " + a.get("--init-image") + " is " + iw + "x" + ih + "; its sides must be multiples of 8", USAGE);
+        }
+        GenerationRequest.Builder b;
+        try {
+            b = GenerationRequest.builder(prompt)
+                    .negativePrompt(a.get("--negative", ""))
+                    .sampler(sampler)
+                    .steps(steps)
+                    .size(a.intValue("--width", 0), a.intValue("--height", 0))
+                    .batch(a.intValue("--batch", 1))
+                    .clipSkip(a.intValue("--clip-skip", 1))
+                    .eta(a.floatValue("--eta", 0f))
+                    .strength(strength)
+                    .initImage(init);
+            if (a.has("--cfg")) b.guidanceScale(a.floatValue("--cfg", 0f));
+            if (a.has("--seed")) b.seed(a.longValue("--seed", 0));
+            b.build();
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage(), USAGE);
+        }
+        int batch = a.intValue("--batch", 1);
+        for (int i = 1; batch > 1 && i <= batch; i++)
+            if (Files.isDirectory(numbered(output, i))) throw new UsageException("output " + numbered(output, i) + " is a folder", USAGE);
+        if (threads > 0) Parallel.setThreads(threads);
+
+        ModelOptions opts = ModelOptions.of(model).withVae(a.path("--vae")).withTaesd(a.path("--taesd"))
+                .withTokenizer(a.path("--tokenizer")).withTextEncoder(a.path("--text-encoder")).withConfig(a.path("--config"))
+                .withTaesdDecode(a.flag("--fast-decode"));
+        if (a.flag("--fast-decode") && !a.has("--taesd")) throw new UsageException("--fast-decode needs --taesd", USAGE);
+        boolean quiet = a.flag("--quiet");
+        CleanupOnExit.install();
+        long t0 = System.nanoTime();
+        try (StableDiffusion sd = StableDiffusion.load(opts)) {
+            double load = (System.nanoTime() - t0) / 1e9;
+            ProgressBar bar = new ProgressBar(err, System.console() != null && !quiet, quiet);
+            GenerationRequest req = b.progress(bar::onStep).build();
+            GenerationResult r;
+            try {
+                r = sd.generate(req);
+            } catch (GenerationException e) {
+                bar.done();
+                err.println("jdiffusion generate: " + e.getMessage());
+                return 1;
+            }
+            bar.done();
+            List<Path> written = new ArrayList<>();
+            for (int i = 0; i < r.images().size(); i++) {
+                Path p = r.images().size() == 1 ? output : numbered(output, i + 1);
+                Images.writePng(p, r.images().get(i), Map.of("parameters", r.parameters()));
+                written.add(p);
+            }
+            StableDiffusion.Resolved res = sd.resolve(req);
+            out.printf(Locale.ROOT, "%s  %dx%d  %s %d steps  cfg %s  seed %d  load %.1fs  text %.2fs  unet %.1fs  vae %.1fs  total %.1fs%n",
+                    written.size() == 1 ? written.get(0) : written.size() + " images (" + written.get(0) + " ...)",
+                    res.width(), res.height(), res.sampler(), res.steps(), res.guidance(), r.seed(), load,
+                    r.timings().get("text_encoder"), r.timings().get("unet"), r.timings().get("vae"),
+                    (System.nanoTime() - t0) / 1e9);
+            return 0;
+        }
+    }
+
+    /**
+     * Interrupted (Ctrl-C, SIGTERM) while a PNG is being written: delete the temporary, so no partial file is left
+     * (the output itself only ever appears complete, by an atomic rename).
+     */
+    private static final class CleanupOnExit {
+        static {
+            Runtime.getRuntime().addShutdownHook(new Thread(AtomicFiles::shutdown, "jdiffusion-cleanup"));
+        }
+
+        static void install() {} // the class initializer registers the hook, once per JVM
+    }
+
+    static Path numbered(Path p, int i) {
+        String n = p.getFileName().toString();
+        int dot = n.lastIndexOf('.');
+        String name = dot > 0 ? n.substring(0, dot) + "-" + i + n.substring(dot) : n + "-" + i;
+        return p.resolveSibling(name);
+    }
+}

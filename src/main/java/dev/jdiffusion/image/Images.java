@@ -1,0 +1,259 @@
+package dev.jdiffusion.image;
+
+import dev.jdiffusion.tensor.Tensor;
+import org.w3c.dom.NodeList;
+
+import javax.imageio.IIOImage;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.ImageTypeSpecifier;
+import javax.imageio.ImageWriteParam;
+import javax.imageio.ImageWriter;
+import javax.imageio.metadata.IIOInvalidTreeException;
+import javax.imageio.metadata.IIOMetadata;
+import javax.imageio.metadata.IIOMetadataNode;
+import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.ImageOutputStream;
+import java.awt.color.ColorSpace;
+import java.awt.image.BufferedImage;
+import java.awt.image.Raster;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Images in and out, as diffusers handles them. Reading (PNG, JPEG, anything ImageIO reads) gives a tensor
+ * {@code [1, 3, H, W]} in [0, 1] ({@code byte / 255}); writing takes [0, 1] and quantises like diffusers'
+ * {@code numpy_to_pil}: {@code round(clamp(x, 0, 1) * 255)} with round-half-even, 8-bit sRGB. PNG text chunks
+ * (for example A1111's {@code parameters}) go in through ImageIO's PNG metadata. Writes are atomic: a temporary file
+ * in the same folder, renamed over the target, so a failure never leaves a half-written image.
+ */
+public final class Images {
+    private Images() {}
+
+    /** diffusers' post-processing of a VAE output: {@code (x / 2 + 0.5).clamp(0, 1)}, element-wise into a new tensor. */
+    public static Tensor fromSigned(Tensor x) {
+        float[] s = x.data(), d = new float[s.length];
+        for (int i = 0; i < d.length; i++) d[i] = clamp01(s[i] / 2f + 0.5f);
+        return new Tensor(d, x.shape());
+    }
+
+    /** diffusers' pre-processing for the VAE encoder: {@code 2x - 1}, into a new tensor. */
+    public static Tensor toSigned(Tensor image01) {
+        float[] s = image01.data(), d = new float[s.length];
+        for (int i = 0; i < d.length; i++) d[i] = 2f * s[i] - 1f;
+        return new Tensor(d, image01.shape());
+    }
+
+    private static float clamp01(float v) { return v > 1f ? 1f : (v >= 0f ? v : 0f); } // NaN -> 0
+
+    /** One value in [0, 1] to 8 bits: {@code round_half_even(clamp(v) * 255)}, the float32 product as numpy computes it. */
+    public static int toByte(float v) { return (int) Math.rint(clamp01(v) * 255f); }
+
+    /**
+     * Pixels [1, 3, H, W] or [3, H, W] in [0, 1] to interleaved RGB bytes (H x W x 3, row-major) as diffusers makes
+     * its uint8 images.
+     */
+    public static byte[] toUint8(Tensor image01) {
+        int[] chw = chw(image01);
+        int c = chw[0], h = chw[1], w = chw[2], hw = h * w;
+        float[] d = image01.data();
+        byte[] out = new byte[hw * 3];
+        for (int ch = 0; ch < 3; ch++)
+            for (int p = 0; p < hw; p++) out[p * 3 + ch] = (byte) toByte(d[ch * hw + p]);
+        return out;
+    }
+
+    private static int[] chw(Tensor t) {
+        int[] s = t.shape();
+        if (s.length == 4 && s[0] == 1 && s[1] == 3) return new int[]{3, s[2], s[3]};
+        if (s.length == 3 && s[0] == 3) return new int[]{3, s[1], s[2]};
+        throw new IllegalArgumentException("expected an RGB image [1, 3, H, W] or [3, H, W], got " + Arrays.toString(s));
+    }
+
+    /** A BufferedImage (TYPE_INT_RGB) of a [0, 1] tensor. */
+    public static BufferedImage toBufferedImage(Tensor image01) {
+        int[] chw = chw(image01);
+        int h = chw[1], w = chw[2];
+        byte[] px = toUint8(image01);
+        BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        int[] rgb = new int[w * h];
+        for (int p = 0; p < rgb.length; p++) rgb[p] = (px[3 * p] & 0xff) << 16 | (px[3 * p + 1] & 0xff) << 8 | (px[3 * p + 2] & 0xff);
+        img.setRGB(0, 0, w, h, rgb, 0, w);
+        return img;
+    }
+
+    /**
+     * Reads an image file (PNG, JPEG, BMP, GIF...) as RGB [1, 3, H, W] in [0, 1]. Grey images are replicated to three
+     * channels, palettes expanded, alpha dropped (as PIL's {@code convert("RGB")}), 16-bit samples reduced to 8 bits.
+     *
+     * @throws IOException with a clear message when the file is missing, unreadable or not an image
+     */
+    public static Tensor read(Path file) throws IOException {
+        if (!Files.exists(file)) throw new NoSuchFileException(file.toString(), null, "no such file");
+        if (Files.isDirectory(file)) throw new IOException(file + ": is a folder, not an image");
+        if (!Files.isReadable(file)) throw new AccessDeniedException(file.toString(), null, "not readable");
+        BufferedImage img;
+        try {
+            img = ImageIO.read(file.toFile());
+        } catch (IOException | RuntimeException e) {
+            throw new IOException(file + ": not a readable image (" + e.getMessage() + ")", e);
+        }
+        if (img == null) throw new IOException(file + ": not an image in a format this Java can read (PNG, JPEG, BMP, GIF)");
+        return fromBufferedImage(img);
+    }
+
+    /** RGB [1, 3, H, W] in [0, 1] of a BufferedImage (see {@link #read}). */
+    public static Tensor fromBufferedImage(BufferedImage img) {
+        int w = img.getWidth(), h = img.getHeight(), hw = w * h;
+        float[] d = new float[3 * hw];
+        Raster r = img.getRaster();
+        boolean gray = img.getColorModel().getColorSpace().getType() == ColorSpace.TYPE_GRAY && r.getNumBands() <= 2;
+        if (gray) {
+            // Read grey samples directly: getRGB would convert linear-grey to sRGB and change the values.
+            int bits = img.getColorModel().getComponentSize(0);
+            int max = (1 << bits) - 1;
+            int[] row = new int[w];
+            for (int y = 0; y < h; y++) {
+                r.getSamples(0, y, w, 1, 0, row);
+                for (int x = 0; x < w; x++) {
+                    int v8 = bits == 8 ? row[x] : (int) Math.round(row[x] * 255.0 / max);
+                    float v = v8 / 255f;
+                    d[y * w + x] = v;
+                    d[hw + y * w + x] = v;
+                    d[2 * hw + y * w + x] = v;
+                }
+            }
+        } else {
+            int[] rgb = img.getRGB(0, 0, w, h, null, 0, w);
+            for (int p = 0; p < hw; p++) {
+                d[p] = ((rgb[p] >> 16) & 0xff) / 255f;
+                d[hw + p] = ((rgb[p] >> 8) & 0xff) / 255f;
+                d[2 * hw + p] = (rgb[p] & 0xff) / 255f;
+            }
+        }
+        return new Tensor(d, 1, 3, h, w);
+    }
+
+    /**
+     * Writes a [0, 1] image ([1, 3, H, W] or [3, H, W]) as an 8-bit RGB PNG with the given text chunks (tEXt when the
+     * value is Latin-1, iTXt otherwise), atomically: nothing is left behind when it fails.
+     *
+     * @throws IOException with a clear message when the folder is missing or not writable
+     */
+    public static void writePng(Path file, Tensor image01, Map<String, String> text) throws IOException {
+        BufferedImage img = toBufferedImage(image01);
+        AtomicFiles.write(file, tmp -> writePngTo(tmp, img, text == null ? Map.of() : text));
+    }
+
+    private static void writePngTo(Path tmp, BufferedImage img, Map<String, String> text) throws IOException {
+        Iterator<ImageWriter> it = ImageIO.getImageWritersByFormatName("png");
+        if (!it.hasNext()) throw new IOException("no PNG writer in this Java runtime");
+        ImageWriter writer = it.next();
+        try (ImageOutputStream out = ImageIO.createImageOutputStream(tmp.toFile())) {
+            if (out == null) throw new IOException(tmp + ": cannot open for writing");
+            ImageWriteParam param = writer.getDefaultWriteParam();
+            IIOMetadata meta = writer.getDefaultImageMetadata(ImageTypeSpecifier.createFromRenderedImage(img), param);
+            if (!text.isEmpty()) addText(meta, text);
+            writer.setOutput(out);
+            writer.write(null, new IIOImage(img, null, meta), param);
+        } finally {
+            writer.dispose();
+        }
+    }
+
+    private static final String PNG_FORMAT = "javax_imageio_png_1.0";
+
+    private static void addText(IIOMetadata meta, Map<String, String> text) throws IOException {
+        IIOMetadataNode root = new IIOMetadataNode(PNG_FORMAT);
+        IIOMetadataNode tEXt = new IIOMetadataNode("tEXt"), iTXt = new IIOMetadataNode("iTXt");
+        for (Map.Entry<String, String> e : text.entrySet()) {
+            String k = e.getKey(), v = e.getValue() == null ? "" : e.getValue();
+            if (k.isEmpty() || k.length() > 79 || !latin1(k))
+                throw new IllegalArgumentException("PNG text keyword must be 1-79 Latin-1 characters: '" + k + "'");
+            if (latin1(v)) {
+                IIOMetadataNode n = new IIOMetadataNode("tEXtEntry");
+                n.setAttribute("keyword", k);
+                n.setAttribute("value", v);
+                tEXt.appendChild(n);
+            } else {
+                IIOMetadataNode n = new IIOMetadataNode("iTXtEntry");
+                n.setAttribute("keyword", k);
+                n.setAttribute("compressionFlag", "FALSE");
+                n.setAttribute("compressionMethod", "0");
+                n.setAttribute("languageTag", "");
+                n.setAttribute("translatedKeyword", "");
+                n.setAttribute("text", v);
+                iTXt.appendChild(n);
+            }
+        }
+        if (tEXt.getLength() > 0) root.appendChild(tEXt);
+        if (iTXt.getLength() > 0) root.appendChild(iTXt);
+        try {
+            meta.mergeTree(PNG_FORMAT, root);
+        } catch (IIOInvalidTreeException e) {
+            throw new IOException("cannot add PNG text: " + e.getMessage(), e);
+        }
+    }
+
+    private static boolean latin1(String s) {
+        return StandardCharsets.ISO_8859_1.newEncoder().canEncode(s);
+    }
+
+    /** The text chunks (tEXt, zTXt, iTXt) of a PNG file, in file order. */
+    public static Map<String, String> readPngText(Path file) throws IOException {
+        Map<String, String> out = new LinkedHashMap<>();
+        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+            if (in == null) throw new IOException(file + ": cannot open");
+            Iterator<ImageReader> it = ImageIO.getImageReaders(in);
+            if (!it.hasNext()) throw new IOException(file + ": not an image");
+            ImageReader reader = it.next();
+            try {
+                reader.setInput(in);
+                IIOMetadata meta = reader.getImageMetadata(0);
+                if (meta == null || !Arrays.asList(meta.getMetadataFormatNames()).contains(PNG_FORMAT)) return out;
+                IIOMetadataNode root = (IIOMetadataNode) meta.getAsTree(PNG_FORMAT);
+                collect(root.getElementsByTagName("tEXtEntry"), "keyword", "value", out);
+                collect(root.getElementsByTagName("zTXtEntry"), "keyword", "text", out);
+                collect(root.getElementsByTagName("iTXtEntry"), "keyword", "text", out);
+            } finally {
+                reader.dispose();
+            }
+        }
+        return out;
+    }
+
+    private static void collect(NodeList nodes, String key, String value, Map<String, String> out) {
+        for (int i = 0; i < nodes.getLength(); i++) {
+            IIOMetadataNode n = (IIOMetadataNode) nodes.item(i);
+            out.put(n.getAttribute(key), n.getAttribute(value));
+        }
+    }
+
+    /**
+     * The A1111 {@code parameters} text: the prompt, a {@code Negative prompt:} line when there is one, then the
+     * settings as {@code Key: value, Key: value} in the given order, e.g.
+     * {@code "a cat\nNegative prompt: blurry\nSteps: 4, Sampler: LCM, CFG scale: 1, Seed: 1, Size: 512x512, Model: x"}.
+     */
+    public static String a1111Parameters(String prompt, String negativePrompt, Map<String, ?> settings) {
+        StringBuilder b = new StringBuilder(prompt == null ? "" : prompt);
+        if (negativePrompt != null && !negativePrompt.isEmpty()) b.append("\nNegative prompt: ").append(negativePrompt);
+        if (settings != null && !settings.isEmpty()) {
+            b.append('\n');
+            boolean first = true;
+            for (Map.Entry<String, ?> e : settings.entrySet()) {
+                if (!first) b.append(", ");
+                first = false;
+                b.append(e.getKey()).append(": ").append(e.getValue());
+            }
+        }
+        return b.toString();
+    }
+}

@@ -1,0 +1,340 @@
+package dev.jdiffusion.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The blocked single-precision GEMM engine behind {@link Gemm} and {@link Conv2d}:
+ * C[M x N] = alpha * A[M x K] * B[K x N] (+ beta * C, + a bias per row or per column).
+ *
+ * <p>BLIS-style: B is packed in KC x NC blocks into NR-wide column panels, A in MC x KC blocks into
+ * MR-high row panels, and a register-blocked MR x NR micro-kernel (4 rows x 3 vectors of
+ * {@link FloatVector#SPECIES_PREFERRED}: 12 accumulators, 4 broadcasts per 12 FMAs) runs over the packed panels. Callers supply packers, so operands can be
+ * transposed, strided, converted from F16/BF16 or gathered (im2col) while packing, with no full copy.
+ *
+ * <p>Parallel over a grid of C tiles, one task per tile running the whole K loop (one barrier per call).
+ * Every element of C sums its K products in the same order (KC blocks in sequence, k ascending within a
+ * block) whatever the tile or thread that computes it, so results do not depend on the thread count.
+ */
+final class GemmKernel {
+    private GemmKernel() {}
+
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+    static final int MR = 4;
+    static final int NR = 3 * L;
+    static final int KC = 256;
+    static final int MC = MR * 24;
+    static final int NC = NR * Math.max(1, 3072 / NR);
+
+    /** Packs rows [i0, i0+mc) x columns [k0, k0+kc) of A into MR-row panels: dst[(p*kc + k)*MR + r], zero padded. */
+    interface PackA {
+        void pack(int i0, int mc, int k0, int kc, float[] dst);
+    }
+
+    /**
+     * Packs rows [k0, k0+kc) x columns [j0, j0+nc) of B into NR-column panels starting at dst[dstOff]:
+     * dst[dstOff + (q*kc + k)*NR + j], zero padded to whole panels. j0 is a multiple of NR relative to the block.
+     */
+    interface PackB {
+        void pack(int k0, int kc, int j0, int nc, float[] dst, int dstOff);
+    }
+
+    private static final ThreadLocal<float[]> A_BUF = ThreadLocal.withInitial(() -> new float[MC * KC]);
+    private static final ThreadLocal<float[]> T_BUF = ThreadLocal.withInitial(() -> new float[MR * NR]);
+    private static final ThreadLocal<float[][]> B_BUF = ThreadLocal.withInitial(() -> new float[1][]);
+
+    /**
+     * Runs the product. rowBias (length M) or colBias (length N), when not null, are added once. When beta is 0,
+     * C is not read.
+     */
+    static void gemm(int M, int N, int K, float alpha, PackA pa, PackB pb, float beta,
+                     float[] c, int cOff, int ldc, float[] rowBias, float[] colBias) {
+        gemm(M, N, K, alpha, pa, pb, beta, c, cOff, ldc, rowBias, colBias, false);
+    }
+
+    /**
+     * As above; splitColumnsFirst asks the task grid to split N before M (each column tile packs its B panels
+     * once, so B, e.g. a converted F16 weight, is packed about once in total).
+     */
+    static void gemm(int M, int N, int K, float alpha, PackA pa, PackB pb, float beta,
+                     float[] c, int cOff, int ldc, float[] rowBias, float[] colBias, boolean splitColumnsFirst) {
+        if (M <= 0 || N <= 0) return;
+        if (K <= 0) {
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    int ci = cOff + i * ldc + j;
+                    float v = beta == 0f ? 0f : beta * c[ci];
+                    if (rowBias != null) v += rowBias[i];
+                    if (colBias != null) v += colBias[j];
+                    c[ci] = v;
+                }
+            return;
+        }
+        // Split C into a grid of rs x cs tiles, one task each; every task runs the whole K loop for its tile,
+        // packing its own panels, so a call has a single barrier (robust when cores are shared or oversubscribed).
+        int threads = Parallel.threads();
+        double flops = 2.0 * M * N * K;
+        int target = threads == 1 || flops < 4e6 ? 1 : (int) Math.min(4L * threads, Math.max(1, (long) (flops / 2e6)));
+        int maxRs = (M + MR * 8 - 1) / (MR * 8), maxCs = (N + NR - 1) / NR;
+        int rs = 1, cs = 1;
+        while (rs * cs < target) {
+            boolean rowsBigger = splitColumnsFirst ? cs >= maxCs : (double) M / rs >= (double) N / cs;
+            if (rowsBigger && rs < maxRs) rs++;
+            else if (cs < maxCs) cs++;
+            else if (rs < maxRs) rs++;
+            else break;
+        }
+        int rowBlock = roundUp((M + rs - 1) / rs, MR), colBlock = roundUp((N + cs - 1) / cs, NR);
+        int rTiles = (M + rowBlock - 1) / rowBlock, cTiles = (N + colBlock - 1) / colBlock;
+        Parallel.forTasks(rTiles * cTiles, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int i0 = (t / cTiles) * rowBlock, j0 = (t % cTiles) * colBlock;
+                tile(i0, Math.min(M, i0 + rowBlock), j0, Math.min(N, j0 + colBlock), K, alpha, pa, pb, beta, c, cOff, ldc, rowBias, colBias);
+            }
+        });
+    }
+
+    private static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
+
+    /** C[i0..i1, j0..j1) over the full K, with this thread's packing buffers. */
+    private static void tile(int i0, int i1, int j0, int j1, int K, float alpha, PackA pa, PackB pb, float beta,
+                             float[] c, int cOff, int ldc, float[] rowBias, float[] colBias) {
+        float[] ap = A_BUF.get(), tile = T_BUF.get();
+        float[][] bHolder = B_BUF.get();
+        for (int jc = j0; jc < j1; jc += NC) {
+            int nc = Math.min(NC, j1 - jc), panels = (nc + NR - 1) / NR;
+            for (int pc = 0; pc < K; pc += KC) {
+                int kc = Math.min(KC, K - pc);
+                int need = panels * kc * NR;
+                float[] bp = bHolder[0];
+                if (bp == null || bp.length < need) bHolder[0] = bp = new float[Math.max(need, KC * NR)];
+                pb.pack(pc, kc, jc, nc, bp, 0);
+                boolean first = pc == 0;
+                for (int ic = i0; ic < i1; ic += MC) {
+                    int mc = Math.min(MC, i1 - ic);
+                    pa.pack(ic, mc, pc, kc, ap);
+                    for (int q = 0; q < panels; q++) {
+                        int j = q * NR, nr = Math.min(NR, nc - j);
+                        for (int ir = 0; ir < mc; ir += MR) {
+                            int mr = Math.min(MR, mc - ir);
+                            int ci = cOff + (ic + ir) * ldc + jc + j;
+                            micro(kc, ap, ir * kc, bp, q * kc * NR, tile);
+                            apply(tile, mr, nr, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Applies an MR x NR accumulator tile t (rows of NR) to the mr x nr corner of C at ci: on the first K block
+     * C = alpha t + beta C + bias (beta 0: C not read), afterwards C += alpha t.
+     */
+    static void apply(float[] t, int mr, int nr, float[] c, int ci, int ldc, float alpha, float beta, boolean first,
+                      float[] rowBias, int row, float[] colBias, int col) {
+        if (nr == NR) {
+            for (int r = 0; r < mr; r++)
+                for (int v = 0; v < NR; v += L) {
+                    FloatVector x = FloatVector.fromArray(S, t, r * NR + v);
+                    int cij = ci + r * ldc + v;
+                    if (alpha != 1f) x = x.mul(alpha);
+                    if (!first) {
+                        x = x.add(FloatVector.fromArray(S, c, cij));
+                    } else {
+                        if (beta != 0f) x = FloatVector.fromArray(S, c, cij).fma(FloatVector.broadcast(S, beta), x);
+                        if (rowBias != null) x = x.add(rowBias[row + r]);
+                        if (colBias != null) x = x.add(FloatVector.fromArray(S, colBias, col + v));
+                    }
+                    x.intoArray(c, cij);
+                }
+            return;
+        }
+        for (int r = 0; r < mr; r++)
+            for (int jj = 0; jj < nr; jj++) {
+                float v = t[r * NR + jj];
+                if (alpha != 1f) v *= alpha;
+                int cij = ci + r * ldc + jj;
+                if (first) {
+                    if (beta != 0f) v = Math.fma(c[cij], beta, v);
+                    if (rowBias != null) v += rowBias[row + r];
+                    if (colBias != null) v += colBias[col + jj];
+                    c[cij] = v;
+                } else {
+                    c[cij] = v + c[cij];
+                }
+            }
+    }
+
+    /**
+     * The MR x NR (4 rows x 3 vectors) register-blocked micro-kernel over packed panels; writes the accumulators
+     * to t (MR rows of NR). Kept free of epilogue logic so that C2 keeps all twelve accumulators in registers.
+     */
+    static void micro(int kc, float[] a, int ao, float[] b, int bo, float[] t) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00;
+        for (int k = 0; k < kc; k++, ao += MR, bo += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector x = FloatVector.broadcast(S, a[ao]);
+            c00 = b0.fma(x, c00);
+            c01 = b1.fma(x, c01);
+            c02 = b2.fma(x, c02);
+            x = FloatVector.broadcast(S, a[ao + 1]);
+            c10 = b0.fma(x, c10);
+            c11 = b1.fma(x, c11);
+            c12 = b2.fma(x, c12);
+            x = FloatVector.broadcast(S, a[ao + 2]);
+            c20 = b0.fma(x, c20);
+            c21 = b1.fma(x, c21);
+            c22 = b2.fma(x, c22);
+            x = FloatVector.broadcast(S, a[ao + 3]);
+            c30 = b0.fma(x, c30);
+            c31 = b1.fma(x, c31);
+            c32 = b2.fma(x, c32);
+        }
+        c00.intoArray(t, 0);
+        c01.intoArray(t, L);
+        c02.intoArray(t, 2 * L);
+        c10.intoArray(t, NR);
+        c11.intoArray(t, NR + L);
+        c12.intoArray(t, NR + 2 * L);
+        c20.intoArray(t, 2 * NR);
+        c21.intoArray(t, 2 * NR + L);
+        c22.intoArray(t, 2 * NR + 2 * L);
+        c30.intoArray(t, 3 * NR);
+        c31.intoArray(t, 3 * NR + L);
+        c32.intoArray(t, 3 * NR + 2 * L);
+    }
+
+    /**
+     * The micro-kernel with A read in place, row-major with row stride lda (A(r, k) = a[ao + r*lda + k]),
+     * instead of from a packed panel. Writes the MR x NR accumulators to t like {@link #micro}.
+     */
+    static void microRows(int kc, float[] a, int ao, int lda, float[] b, int bo, float[] t) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00;
+        int a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda;
+        for (int k = 0; k < kc; k++, bo += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector x = FloatVector.broadcast(S, a[ao + k]);
+            c00 = b0.fma(x, c00);
+            c01 = b1.fma(x, c01);
+            c02 = b2.fma(x, c02);
+            x = FloatVector.broadcast(S, a[a1 + k]);
+            c10 = b0.fma(x, c10);
+            c11 = b1.fma(x, c11);
+            c12 = b2.fma(x, c12);
+            x = FloatVector.broadcast(S, a[a2 + k]);
+            c20 = b0.fma(x, c20);
+            c21 = b1.fma(x, c21);
+            c22 = b2.fma(x, c22);
+            x = FloatVector.broadcast(S, a[a3 + k]);
+            c30 = b0.fma(x, c30);
+            c31 = b1.fma(x, c31);
+            c32 = b2.fma(x, c32);
+        }
+        c00.intoArray(t, 0);
+        c01.intoArray(t, L);
+        c02.intoArray(t, 2 * L);
+        c10.intoArray(t, NR);
+        c11.intoArray(t, NR + L);
+        c12.intoArray(t, NR + 2 * L);
+        c20.intoArray(t, 2 * NR);
+        c21.intoArray(t, 2 * NR + L);
+        c22.intoArray(t, 2 * NR + 2 * L);
+        c30.intoArray(t, 3 * NR);
+        c31.intoArray(t, 3 * NR + L);
+        c32.intoArray(t, 3 * NR + 2 * L);
+    }
+
+    // ---- packers for heap arrays ----
+
+    /** A stored row-major (M x K, lda) or, when trans, K x M. */
+    static PackA packA(float[] a, int aOff, int lda, boolean trans) {
+        return (i0, mc, k0, kc, dst) -> {
+            for (int p = 0; p < mc; p += MR) {
+                int mr = Math.min(MR, mc - p), base = p * kc;
+                if (trans) {
+                    for (int k = 0; k < kc; k++) {
+                        int src = aOff + (k0 + k) * lda + i0 + p, d = base + k * MR;
+                        for (int r = 0; r < mr; r++) dst[d + r] = a[src + r];
+                        for (int r = mr; r < MR; r++) dst[d + r] = 0f;
+                    }
+                } else {
+                    for (int r = 0; r < mr; r++) {
+                        int src = aOff + (i0 + p + r) * lda + k0;
+                        for (int k = 0; k < kc; k++) dst[base + k * MR + r] = a[src + k];
+                    }
+                    for (int r = mr; r < MR; r++)
+                        for (int k = 0; k < kc; k++) dst[base + k * MR + r] = 0f;
+                }
+            }
+        };
+    }
+
+    /** A given by a weight matrix's rows (row i, column k of w), converted while packing. */
+    static PackA packA(Matrix w) {
+        return (i0, mc, k0, kc, dst) -> {
+            float[] row = new float[kc];
+            for (int p = 0; p < mc; p += MR) {
+                int mr = Math.min(MR, mc - p), base = p * kc;
+                for (int r = 0; r < mr; r++) {
+                    w.readRow(i0 + p + r, k0, row, 0, kc);
+                    for (int k = 0; k < kc; k++) dst[base + k * MR + r] = row[k];
+                }
+                for (int r = mr; r < MR; r++)
+                    for (int k = 0; k < kc; k++) dst[base + k * MR + r] = 0f;
+            }
+        };
+    }
+
+    /** B stored row-major (K x N, ldb) or, when trans, N x K. */
+    static PackB packB(float[] b, int bOff, int ldb, boolean trans) {
+        return (k0, kc, j0, nc, dst, off) -> {
+            for (int q = 0; q < nc; q += NR) {
+                int nr = Math.min(NR, nc - q), base = off + (q / NR) * kc * NR;
+                if (trans) {
+                    for (int j = 0; j < nr; j++) {
+                        int src = bOff + (j0 + q + j) * ldb + k0;
+                        for (int k = 0; k < kc; k++) dst[base + k * NR + j] = b[src + k];
+                    }
+                    if (nr < NR)
+                        for (int k = 0; k < kc; k++)
+                            for (int j = nr; j < NR; j++) dst[base + k * NR + j] = 0f;
+                } else {
+                    for (int k = 0; k < kc; k++) {
+                        int src = bOff + (k0 + k) * ldb + j0 + q, d = base + k * NR;
+                        System.arraycopy(b, src, dst, d, nr);
+                        for (int j = nr; j < NR; j++) dst[d + j] = 0f;
+                    }
+                }
+            }
+        };
+    }
+
+    /** B = wᵀ for a weight matrix w (N x K): B(k, n) = w[n, k], converted from the mapped dtype while packing. */
+    static PackB packBTransposed(Matrix w) {
+        return (k0, kc, j0, nc, dst, off) -> {
+            float[] row = new float[kc];
+            for (int q = 0; q < nc; q += NR) {
+                int nr = Math.min(NR, nc - q), base = off + (q / NR) * kc * NR;
+                for (int j = 0; j < nr; j++) {
+                    w.readRow(j0 + q + j, k0, row, 0, kc);
+                    for (int k = 0; k < kc; k++) dst[base + k * NR + j] = row[k];
+                }
+                if (nr < NR)
+                    for (int k = 0; k < kc; k++)
+                        for (int j = nr; j < NR; j++) dst[base + k * NR + j] = 0f;
+            }
+        };
+    }
+}

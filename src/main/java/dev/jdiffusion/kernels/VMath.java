@@ -1,0 +1,148 @@
+package dev.jdiffusion.kernels;
+
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vectorised float math built only from IEEE-exact operations (add, mul, fma, integer bit tricks), so a lane
+ * and the scalar twin give bit-identical results whether the JIT has compiled the code or not (the Vector
+ * API's own EXP and float ADD reductions may differ between interpreter and compiled code).
+ *
+ * <p>exp: Cody-Waite reduction by ln 2 and a degree-6 minimax polynomial (Cephes expf), max error about 1 ulp
+ * over [-87, 88]; results below e^-88 flush to 0, above e^88.7 give +Inf.
+ */
+final class VMath {
+    private VMath() {}
+
+    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final int L = S.length();
+
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float MAGIC = 12582912f; // 1.5 * 2^23: adding it rounds to an integer
+    private static final float C1 = 0.693359375f, C2 = -2.12194440e-4f;
+    private static final float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f,
+            P3 = 4.1665795894e-2f, P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
+    private static final float LO = -88f, HI = 88.72283f;
+
+    static FloatVector exp(FloatVector x) {
+        x = x.max(LO).min(HI);
+        FloatVector n = x.fma(FloatVector.broadcast(S, LOG2E), FloatVector.broadcast(S, MAGIC)).sub(MAGIC);
+        FloatVector r = n.fma(FloatVector.broadcast(S, -C1), x);
+        r = n.fma(FloatVector.broadcast(S, -C2), r);
+        FloatVector p = r.fma(FloatVector.broadcast(S, P0), FloatVector.broadcast(S, P1));
+        p = p.fma(r, FloatVector.broadcast(S, P2));
+        p = p.fma(r, FloatVector.broadcast(S, P3));
+        p = p.fma(r, FloatVector.broadcast(S, P4));
+        p = p.fma(r, FloatVector.broadcast(S, P5));
+        FloatVector r2 = r.mul(r);
+        p = p.fma(r2, r).add(1f);
+        IntVector ni = (IntVector) n.convert(VectorOperators.F2I, 0);
+        FloatVector scale = ni.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector res = p.mul(scale);
+        return res.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GE, HI));
+    }
+
+    /** The scalar twin of {@link #exp(FloatVector)}: bit-identical per lane. */
+    static float exp(float x) {
+        x = Math.min(Math.max(x, LO), HI);
+        if (Float.isNaN(x)) return x;
+        float n = Math.fma(x, LOG2E, MAGIC) - MAGIC;
+        float r = Math.fma(n, -C1, x);
+        r = Math.fma(n, -C2, r);
+        float p = Math.fma(r, P0, P1);
+        p = Math.fma(p, r, P2);
+        p = Math.fma(p, r, P3);
+        p = Math.fma(p, r, P4);
+        p = Math.fma(p, r, P5);
+        float r2 = r * r;
+        p = Math.fma(p, r2, r) + 1f;
+        float res = p * Float.intBitsToFloat(((int) n + 127) << 23);
+        return x >= HI ? Float.POSITIVE_INFINITY : res;
+    }
+
+    /** Sum of the lanes in a fixed order (lane 0 first), identical compiled or interpreted. */
+    static float sumLanes(FloatVector v, float[] tmp) {
+        v.intoArray(tmp, 0);
+        float s = 0f;
+        for (int i = 0; i < L; i++) s += tmp[i];
+        return s;
+    }
+
+    static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+
+    /** Sum of a[off..off+n) accumulated in double lanes (then lanes in order): deterministic and near-exact. */
+    static double sum(float[] a, int off, int n) {
+        DoubleVector acc0 = DoubleVector.zero(D), acc1 = DoubleVector.zero(D);
+        int i = 0;
+        int parts = L / D.length();
+        if (parts == 2) {
+            for (int ub = S.loopBound(n); i < ub; i += L) {
+                FloatVector v = FloatVector.fromArray(S, a, off + i);
+                acc0 = acc0.add((DoubleVector) v.convertShape(VectorOperators.F2D, D, 0));
+                acc1 = acc1.add((DoubleVector) v.convertShape(VectorOperators.F2D, D, 1));
+            }
+        }
+        double s = laneSum(acc0.add(acc1));
+        for (; i < n; i++) s += a[off + i];
+        return s;
+    }
+
+    /** Sum of (a[i] - mean)^2 over a[off..off+n), in double like {@link #sum}. */
+    static double sumSquaredDeviations(float[] a, int off, int n, double mean) {
+        DoubleVector acc0 = DoubleVector.zero(D), acc1 = DoubleVector.zero(D);
+        DoubleVector m = DoubleVector.broadcast(D, mean);
+        int i = 0;
+        int parts = L / D.length();
+        if (parts == 2) {
+            for (int ub = S.loopBound(n); i < ub; i += L) {
+                FloatVector v = FloatVector.fromArray(S, a, off + i);
+                DoubleVector d0 = ((DoubleVector) v.convertShape(VectorOperators.F2D, D, 0)).sub(m);
+                DoubleVector d1 = ((DoubleVector) v.convertShape(VectorOperators.F2D, D, 1)).sub(m);
+                acc0 = d0.fma(d0, acc0);
+                acc1 = d1.fma(d1, acc1);
+            }
+        }
+        double s = laneSum(acc0.add(acc1));
+        for (; i < n; i++) {
+            double d = a[off + i] - mean;
+            s += d * d;
+        }
+        return s;
+    }
+
+    private static double laneSum(DoubleVector v) {
+        double[] t = new double[D.length()];
+        v.intoArray(t, 0);
+        double s = 0;
+        for (double x : t) s += x;
+        return s;
+    }
+
+    /** y[i] = (x[i] - mean) * sc + sh for n elements, then SiLU when silu. y may alias x. */
+    static void normalize(float[] x, int xo, float[] y, int yo, int n, float mean, float sc, float sh, boolean silu) {
+        FloatVector vm = FloatVector.broadcast(S, mean), vs = FloatVector.broadcast(S, sc), vh = FloatVector.broadcast(S, sh);
+        int i = 0;
+        for (int ub = S.loopBound(n); i < ub; i += L) {
+            FloatVector v = FloatVector.fromArray(S, x, xo + i).sub(vm).fma(vs, vh);
+            if (silu) v = silu(v);
+            v.intoArray(y, yo + i);
+        }
+        for (; i < n; i++) {
+            float v = Math.fma(x[xo + i] - mean, sc, sh);
+            y[yo + i] = silu ? silu(v) : v;
+        }
+    }
+
+    /** SiLU x * sigmoid(x) = x / (1 + e^-x). */
+    static FloatVector silu(FloatVector x) { return x.div(exp(x.neg()).add(1f)); }
+
+    static float silu(float x) { return x / (1f + exp(-x)); }
+
+    /** x / (1 + e^(-k x)) (quick GELU with k = 1.702). */
+    static FloatVector sigmoidScaled(FloatVector x, float k) { return x.div(exp(x.mul(-k)).add(1f)); }
+
+    static float sigmoidScaled(float x, float k) { return x / (1f + exp(x * -k)); }
+}

@@ -1,0 +1,42 @@
+package dev.jdiffusion.model.vae;
+
+import dev.jdiffusion.kernels.GroupNorm;
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.ModelFormatException;
+import dev.jdiffusion.weights.TensorSource;
+import dev.jdiffusion.weights.TensorView;
+
+/** {@code nn.GroupNorm} (affine), optionally followed by SiLU. */
+final class GroupNormLayer {
+    private final float[] gamma, beta;
+    private final int channels, groups;
+    private final float eps;
+
+    private GroupNormLayer(float[] gamma, float[] beta, int groups, float eps) {
+        this.gamma = gamma;
+        this.beta = beta;
+        this.channels = gamma.length;
+        this.groups = groups;
+        this.eps = eps;
+    }
+
+    static GroupNormLayer load(TensorSource s, String prefix, int groups, float eps) {
+        TensorView g = s.get(prefix + ".weight");
+        if (g.rank() != 1) throw new ModelFormatException(s.description() + ": tensor " + g.name() + " should be a vector, has shape " + java.util.Arrays.toString(g.shape()));
+        int c = Math.toIntExact(g.dim(0));
+        TensorView b = s.get(prefix + ".bias").expectShape(c);
+        if (c % groups != 0)
+            throw new ModelFormatException(s.description() + ": " + prefix + " has " + c + " channels, not divisible into "
+                    + groups + " groups (norm_num_groups in the config)");
+        return new GroupNormLayer(g.toFloatArray(), b.toFloatArray(), groups, eps);
+    }
+
+    int channels() { return channels; }
+
+    /** A new tensor: the normalised x, with SiLU when silu. */
+    Tensor forward(Tensor x, boolean silu) {
+        Tensor y = Tensor.zeros(x.shape());
+        GroupNorm.forward(x.data(), x.dim(0), channels, x.dim(2) * x.dim(3), groups, gamma, beta, eps, silu, y.data());
+        return y;
+    }
+}

@@ -1,0 +1,21 @@
+package dev.jdiffusion.pipeline;
+
+import java.util.concurrent.CancellationException;
+
+/**
+ * Cancels a generation from any thread. The engine checks it before it starts (also after waiting for another
+ * caller's run), after the text encoder, before each denoising step and before decoding, and ends the run with a
+ * {@link CancellationException}; the model stays usable. A token stays cancelled: use a new one per request.
+ */
+public final class CancellationToken {
+    private volatile boolean cancelled;
+
+    public void cancel() { cancelled = true; }
+
+    public boolean isCancelled() { return cancelled; }
+
+    /** Throws CancellationException when cancelled. */
+    public void check() {
+        if (cancelled) throw new CancellationException("generation cancelled");
+    }
+}

@@ -1,0 +1,9 @@
+package dev.jdiffusion.pipeline;
+
+/**
+ * A generation failed part-way for a reason other than a bad request or a bad model file, e.g. the Java heap ran
+ * out. The message says what was asked and what to do, in one line; the model stays loaded and usable.
+ */
+public class GenerationException extends RuntimeException {
+    public GenerationException(String message, Throwable cause) { super(message, cause); }
+}

@@ -1,0 +1,153 @@
+package dev.jdiffusion.pipeline;
+
+import dev.jdiffusion.tensor.Tensor;
+
+import java.util.Objects;
+
+/**
+ * What to generate. Built with {@link #builder(String)}; every field left unset takes the model family's default
+ * when the request runs (LCM: 4 steps, sampler lcm, guidance 8 as an embedding; SD: 25 steps, euler_a, CFG 7.5).
+ * Instances are immutable and may be reused.
+ */
+public final class GenerationRequest {
+    /** Largest side accepted, in pixels. */
+    public static final int MAX_SIDE = 4096;
+    /** Most images per request. */
+    public static final int MAX_BATCH = 16;
+    /** Most denoising steps. */
+    public static final int MAX_STEPS = 1000;
+    /**
+     * Most 75-token chunks in a prompt (or negative prompt): 16, i.e. 1200 tokens. Longer prompts are refused when
+     * the request runs (the tokenizer counts), before any compute.
+     */
+    public static final int MAX_PROMPT_CHUNKS = 16;
+
+    private final String prompt, negativePrompt, sampler;
+    private final int steps, width, height, batch, clipSkip;
+    private final float guidanceScale, strength, eta;
+    private final Long seed;
+    private final Tensor initImage;
+    private final boolean previews;
+    private final ProgressListener progress;
+    private final CancellationToken cancellation;
+
+    private GenerationRequest(Builder b) {
+        prompt = b.prompt;
+        negativePrompt = b.negativePrompt;
+        sampler = b.sampler;
+        steps = b.steps;
+        width = b.width;
+        height = b.height;
+        batch = b.batch;
+        clipSkip = b.clipSkip;
+        guidanceScale = b.guidanceScale;
+        strength = b.strength;
+        eta = b.eta;
+        seed = b.seed;
+        initImage = b.initImage;
+        previews = b.previews;
+        progress = b.progress;
+        cancellation = b.cancellation;
+    }
+
+    public static Builder builder(String prompt) { return new Builder(prompt); }
+
+    public String prompt() { return prompt; }
+    public String negativePrompt() { return negativePrompt; }
+    /** Sampler name, or null for the family's default. */
+    public String sampler() { return sampler; }
+    /** Steps, or 0 for the family's default. */
+    public int steps() { return steps; }
+    /** Width in pixels, or 0 for the family's default. */
+    public int width() { return width; }
+    public int height() { return height; }
+    public int batch() { return batch; }
+    public int clipSkip() { return clipSkip; }
+    /** Guidance scale, or NaN for the family's default. */
+    public float guidanceScale() { return guidanceScale; }
+    public float strength() { return strength; }
+    public float eta() { return eta; }
+    /** The seed, or null to draw one (the result reports the seed used). */
+    public Long seed() { return seed; }
+    /** Init image [1, 3, H, W] in [0, 1] for image-to-image, or null. */
+    public Tensor initImage() { return initImage; }
+    public boolean previews() { return previews; }
+    public ProgressListener progress() { return progress; }
+    public CancellationToken cancellation() { return cancellation; }
+
+    /** Builder with validation in {@link #build()}. */
+    public static final class Builder {
+        private String prompt, negativePrompt = "", sampler;
+        private int steps, width, height, batch = 1, clipSkip = 1;
+        private float guidanceScale = Float.NaN, strength = 0.8f, eta = 0f;
+        private Long seed;
+        private Tensor initImage;
+        private boolean previews, guidanceSet;
+        private ProgressListener progress = ProgressListener.NONE;
+        private CancellationToken cancellation = new CancellationToken();
+
+        private Builder(String prompt) { this.prompt = Objects.requireNonNull(prompt, "prompt"); }
+
+        public Builder prompt(String p) { prompt = Objects.requireNonNull(p, "prompt"); return this; }
+        /**
+         * What to steer away from. Used only with classifier-free guidance (guidance scale above 1 on a non-LCM
+         * U-Net); otherwise it has no effect. Padded to the prompt's chunk count (and the prompt to its).
+         */
+        public Builder negativePrompt(String n) { negativePrompt = n == null ? "" : n; return this; }
+        public Builder sampler(String s) { sampler = s; return this; }
+        /** Denoising steps, 1 to {@link #MAX_STEPS}; 0 (the default) takes the family's default. */
+        public Builder steps(int s) { steps = s; return this; }
+        /**
+         * Image size in pixels: multiples of 8 up to {@link #MAX_SIDE}; 0 (the default) takes the init image's size,
+         * else the family's native size.
+         */
+        public Builder size(int w, int h) { width = w; height = h; return this; }
+        public Builder width(int w) { width = w; return this; }
+        public Builder height(int h) { height = h; return this; }
+        /**
+         * Images per run, 1 to {@link #MAX_BATCH}. As in diffusers the seed draws the whole batch's latents at once:
+         * with a deterministic sampler image 0 is the single-image run's image, and the others are not the images
+         * of other seeds (they continue the same random stream).
+         */
+        public Builder batch(int b) { batch = b; return this; }
+        /** 1 = last layer (default), 2 = penultimate layer through the final norm, ... */
+        public Builder clipSkip(int c) { clipSkip = c; return this; }
+        /**
+         * Guidance scale: classifier-free guidance (1 or less = none) or, for LCM U-Nets, the guidance embedding's
+         * w. Unset takes the family's default; an explicit NaN or infinity is rejected by {@link #build()}.
+         */
+        public Builder guidanceScale(float g) { guidanceScale = g; guidanceSet = true; return this; }
+        /** Image-to-image: how much of the init image is replaced by noise, in (0, 1]. */
+        public Builder strength(float s) { strength = s; return this; }
+        /** DDIM's eta (0 = deterministic). */
+        public Builder eta(float e) { eta = e; return this; }
+        public Builder seed(long s) { seed = s; return this; }
+        public Builder initImage(Tensor img) { initImage = img; return this; }
+        /** Report a cheap preview image with each progress event (uses TAESD when loaded). */
+        public Builder previews(boolean p) { previews = p; return this; }
+        public Builder progress(ProgressListener l) { progress = l == null ? ProgressListener.NONE : l; return this; }
+        public Builder cancellation(CancellationToken t) { cancellation = Objects.requireNonNull(t); return this; }
+
+        /** Validates and builds; throws IllegalArgumentException naming the bad field. */
+        public GenerationRequest build() {
+            if (steps < 0 || steps > MAX_STEPS) throw new IllegalArgumentException("steps must be between 1 and " + MAX_STEPS + ", got " + steps);
+            checkSide("width", width);
+            checkSide("height", height);
+            if (batch < 1 || batch > MAX_BATCH) throw new IllegalArgumentException("batch must be between 1 and " + MAX_BATCH + ", got " + batch);
+            if (clipSkip < 1 || clipSkip > 12) throw new IllegalArgumentException("clip skip must be between 1 and 12, got " + clipSkip);
+            if (guidanceSet && !(Float.isFinite(guidanceScale) && guidanceScale >= 0 && guidanceScale <= 100))
+                throw new IllegalArgumentException("guidance scale must be between 0 and 100, got " + guidanceScale);
+            if (!(strength > 0f && strength <= 1f)) throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
+            if (!(eta >= 0f && eta <= 1f)) throw new IllegalArgumentException("eta must be in [0, 1], got " + eta);
+            if (initImage != null && (initImage.rank() != 4 || initImage.dim(0) != 1 || initImage.dim(1) != 3))
+                throw new IllegalArgumentException("init image must be [1, 3, H, W], got " + initImage);
+            return new GenerationRequest(this);
+        }
+
+        private static void checkSide(String name, int v) {
+            if (v == 0) return;
+            if (v < 8 || v > MAX_SIDE || v % 8 != 0)
+                throw new IllegalArgumentException(name + " must be a multiple of 8 between 8 and " + MAX_SIDE + ", got " + v);
+        }
+    }
+}

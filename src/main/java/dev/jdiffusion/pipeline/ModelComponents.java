@@ -1,0 +1,176 @@
+package dev.jdiffusion.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.jdiffusion.model.clip.ClipTextEncoder;
+import dev.jdiffusion.model.clip.ClipTokenizer;
+import dev.jdiffusion.model.unet.UNet2DConditionModel;
+import dev.jdiffusion.model.vae.AutoencoderKL;
+import dev.jdiffusion.model.vae.Autoencoders;
+import dev.jdiffusion.model.vae.ImageAutoencoder;
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.Checkpoint;
+import dev.jdiffusion.weights.ModelFormatException;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The parts of a loaded model: tokenizer, text encoder, U-Net, VAE, optional TAESD, scheduler config and family.
+ * Everything is validated at load; the weights stay memory-mapped until {@link #close()}.
+ */
+public final class ModelComponents implements AutoCloseable {
+    private final String name;
+    private final ModelFamily family;
+    private final ClipTokenizer tokenizer;
+    private final ClipTextEncoder textEncoder;
+    private final UNet2DConditionModel unet;
+    private final AutoencoderKL vae;
+    private final ImageAutoencoder taesd;
+    private final boolean taesdDecode;
+    private final JsonNode schedulerConfig;
+    private final List<AutoCloseable> owned;
+    private final ModelOptions options;
+
+    private ModelComponents(String name, ModelFamily family, ClipTokenizer tokenizer, ClipTextEncoder textEncoder,
+                            UNet2DConditionModel unet, AutoencoderKL vae, ImageAutoencoder taesd, boolean taesdDecode,
+                            JsonNode schedulerConfig, List<AutoCloseable> owned, ModelOptions options) {
+        this.name = name;
+        this.family = family;
+        this.tokenizer = tokenizer;
+        this.textEncoder = textEncoder;
+        this.unet = unet;
+        this.vae = vae;
+        this.taesd = taesd;
+        this.taesdDecode = taesdDecode;
+        this.schedulerConfig = schedulerConfig;
+        this.owned = owned;
+        this.options = options;
+    }
+
+    public String name() { return name; }
+    public ModelFamily family() { return family; }
+    public ClipTokenizer tokenizer() { return tokenizer; }
+    public ClipTextEncoder textEncoder() { return textEncoder; }
+    public UNet2DConditionModel unet() { return unet; }
+    /** The KL VAE, or null when only TAESD decoding is available. */
+    public AutoencoderKL vae() { return vae; }
+    /** The fast tiny autoencoder (TAESD family) for previews and --fast-decode, or null. */
+    public ImageAutoencoder taesd() { return taesd; }
+    /** The model's scheduler config (scheduler_config.json), or null for a single file (family defaults apply). */
+    public JsonNode schedulerConfig() { return schedulerConfig; }
+    /** Where the parts were loaded from. */
+    public ModelOptions options() { return options; }
+    /** True when final images are decoded with TAESD rather than the KL VAE. */
+    public boolean decodesWithTaesd() { return taesdDecode; }
+
+
+    /** The paths the weights are mapped from, for error messages. */
+    String weightFiles() {
+        StringBuilder sb = new StringBuilder(options.model().toString());
+        for (java.nio.file.Path p : new java.nio.file.Path[]{options.textEncoder(), options.vae(), options.taesd()})
+            if (p != null) sb.append(", ").append(p);
+        return sb.toString();
+    }
+
+    /** Loads and validates every part. Closes whatever it opened when anything fails. */
+    public static ModelComponents load(ModelOptions o) {
+        List<AutoCloseable> owned = new ArrayList<>();
+        try {
+            Checkpoint ck = Checkpoint.open(o.model());
+            owned.add(ck);
+            String name = o.model().getFileName().toString().replaceFirst("\\.safetensors$", "");
+
+            if (!ck.has(Checkpoint.UNET)) throw new ModelFormatException(o.model() + ": no U-Net weights found");
+            UNet2DConditionModel unet = UNet2DConditionModel.load(ck.tensors(Checkpoint.UNET), config(o, ck, Checkpoint.UNET));
+
+            ClipTokenizer tok = loadTokenizer(o, ck);
+            ClipTextEncoder te = loadTextEncoder(o, ck, owned);
+            ImageAutoencoder taesd = null;
+            if (o.taesd() != null) {
+                taesd = Autoencoders.open(o.taesd());
+                owned.add(taesd);
+            }
+            AutoencoderKL vae = null;
+            if (o.vae() != null) {
+                ImageAutoencoder ae = Autoencoders.open(o.vae());
+                owned.add(ae);
+                if (ae instanceof AutoencoderKL kl) vae = kl;
+                else if (taesd == null) taesd = ae;
+            } else if (ck.has(Checkpoint.VAE)) {
+                vae = AutoencoderKL.load(ck.tensors(Checkpoint.VAE), config(o, ck, Checkpoint.VAE));
+            }
+            if (o.useTaesdForDecode() && taesd == null)
+                throw new IllegalArgumentException("decoding with TAESD needs a TAESD decoder (ModelOptions.withTaesd, --taesd)");
+            if (vae == null && taesd == null)
+                throw new ModelFormatException(o.model() + ": no VAE found; pass a VAE (--vae) or a TAESD decoder (--taesd)");
+            JsonNode sched = config(o, ck, Checkpoint.SCHEDULER);
+            ModelFamily fam = unet.config().timeCondProjDim() > 0 ? ModelFamily.LCM
+                    : unet.config().crossAttentionDim() >= 1024 ? ModelFamily.SD2 : ModelFamily.SD1;
+            if (fam != ModelFamily.LCM && sched != null && "LCMScheduler".equals(sched.path("_class_name").asText()))
+                fam = ModelFamily.LCM;
+            return new ModelComponents(name, fam, tok, te, unet, vae, taesd, o.useTaesdForDecode() || vae == null, sched, owned, o);
+        } catch (RuntimeException e) {
+            closeAll(owned);
+            throw e;
+        }
+    }
+
+    /** The component's config: the model's own, else the --config folder's, else null (inferred from shapes). */
+    private static JsonNode config(ModelOptions o, Checkpoint ck, String component) {
+        JsonNode c = ck.config(component);
+        if (c != null || o.config() == null) return c;
+        try (Checkpoint cfg = Checkpoint.open(o.config())) {
+            return cfg.config(component);
+        }
+    }
+
+    private static ClipTokenizer loadTokenizer(ModelOptions o, Checkpoint ck) {
+        if (o.tokenizer() != null) return ClipTokenizer.load(o.tokenizer());
+        if (ck.has(Checkpoint.TOKENIZER)) return ClipTokenizer.load(ck.componentDir(Checkpoint.TOKENIZER));
+        if (o.config() != null && Files.isRegularFile(o.config().resolve("tokenizer").resolve("vocab.json")))
+            return ClipTokenizer.load(o.config().resolve("tokenizer"));
+        Path sibling = o.model().toAbsolutePath().getParent() == null ? null : o.model().toAbsolutePath().getParent().resolve("tokenizer");
+        if (ck.layout() == Checkpoint.Layout.SINGLE_FILE && sibling != null && Files.isRegularFile(sibling.resolve("vocab.json")))
+            return ClipTokenizer.load(sibling);
+        throw new ModelFormatException(o.model() + ": no tokenizer: "
+                + (ck.layout() == Checkpoint.Layout.SINGLE_FILE ? "a single-file checkpoint has none inside. " : "")
+                + "Pass --tokenizer DIR, the tokenizer/ folder (vocab.json, merges.txt) of any diffusers model of the same family "
+                + "(e.g. from 'jdiffusion pull')");
+    }
+
+    private static ClipTextEncoder loadTextEncoder(ModelOptions o, Checkpoint ck, List<AutoCloseable> owned) {
+        if (o.textEncoder() != null) {
+            Checkpoint te = Checkpoint.openComponent(o.textEncoder(), Checkpoint.TEXT_ENCODER);
+            owned.add(te);
+            return ClipTextEncoder.load(te.tensors(Checkpoint.TEXT_ENCODER), te.config(Checkpoint.TEXT_ENCODER));
+        }
+        if (!ck.has(Checkpoint.TEXT_ENCODER))
+            throw new ModelFormatException(o.model() + ": no text encoder found; pass --text-encoder PATH");
+        return ClipTextEncoder.load(ck.tensors(Checkpoint.TEXT_ENCODER), config(o, ck, Checkpoint.TEXT_ENCODER));
+    }
+
+    /** Latents (as the sampler produces them) to images [B, 3, H, W] in [0, 1], as diffusers decodes them. */
+    public Tensor decode(Tensor latents) {
+        return (taesdDecode ? taesd : vae).decodeLatents(latents);
+    }
+
+    /** A cheap preview of latents: TAESD when loaded, else a fixed linear latent-to-RGB map at 1/8 size. */
+    public Tensor preview(Tensor latents) {
+        if (taesd != null) return taesd.decodeLatents(latents);
+        return LatentPreview.rgb(latents);
+    }
+
+    static void closeAll(List<AutoCloseable> owned) {
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (Exception ignored) {
+                // closing mapped files does not fail in practice; keep closing the rest
+            }
+        }
+    }
+
+    @Override public void close() { closeAll(owned); }
+}

@@ -1,0 +1,10 @@
+package dev.jdiffusion.pipeline;
+
+/** Receives a {@link ProgressEvent} after each step, on the generating thread. Keep it quick. */
+@FunctionalInterface
+public interface ProgressListener {
+    void onStep(ProgressEvent event);
+
+    /** A listener that ignores everything. */
+    ProgressListener NONE = e -> {};
+}

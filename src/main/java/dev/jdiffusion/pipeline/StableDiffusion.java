@@ -1,0 +1,341 @@
+package dev.jdiffusion.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.jdiffusion.model.clip.ClipTextEncoder;
+import dev.jdiffusion.model.clip.ClipTokenizer;
+import dev.jdiffusion.model.unet.UNet2DConditionModel;
+import dev.jdiffusion.model.vae.AutoencoderKL;
+import dev.jdiffusion.sampling.Scheduler;
+import dev.jdiffusion.sampling.DdimScheduler;
+import dev.jdiffusion.sampling.LcmScheduler;
+import dev.jdiffusion.sampling.NoiseSource;
+import dev.jdiffusion.sampling.StepResult;
+import dev.jdiffusion.sampling.Schedulers;
+import dev.jdiffusion.sampling.TorchGenerator;
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.Checkpoint;
+import dev.jdiffusion.weights.ModelFormatException;
+
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A loaded Stable Diffusion model: text-to-image and image-to-image.
+ *
+ * <pre>{@code
+ * try (StableDiffusion sd = StableDiffusion.load(Path.of("weights/LCM_Dreamshaper_v7"))) {
+ *     GenerationResult r = sd.generate(GenerationRequest.builder("a cabin in the snow").seed(42).build());
+ *     Images.writePng(Path.of("out.png"), r.images().get(0), Map.of("parameters", r.parameters()));
+ * }
+ * }</pre>
+ *
+ * <p>Thread safety: an instance may be shared by any number of threads. Generations run one at a time, in
+ * arrival order (each already uses every core); each caller gets exactly the images it would get alone.
+ * Closing releases the mapped weight files; a generation in progress finishes first.
+ */
+public final class StableDiffusion implements AutoCloseable {
+    private final ModelComponents parts;
+    private final PromptEncoder prompts;
+    private final ReentrantLock lock = new ReentrantLock(true);
+    private volatile boolean closed;
+    /** True once a generation has run: the weight matrices the kernels convert on first use are on the heap. */
+
+    private StableDiffusion(ModelComponents parts) {
+        this.parts = parts;
+        this.prompts = new PromptEncoder(parts.tokenizer(), parts.textEncoder());
+    }
+
+    /** Loads a diffusers folder or single-file checkpoint. */
+    public static StableDiffusion load(java.nio.file.Path model) { return load(ModelOptions.of(model)); }
+
+    /** Loads a model with optional replacement parts. All validation happens here, before any generation. */
+    public static StableDiffusion load(ModelOptions options) { return new StableDiffusion(ModelComponents.load(options)); }
+
+    /** The model family, which sets the request defaults. */
+    public ModelFamily family() { return parts.family(); }
+
+    /** Short model name used in the parameters text. */
+    public String modelName() { return parts.name(); }
+
+    /** The loaded parts (for tools and tests). */
+    public ModelComponents components() { return parts; }
+
+    /**
+     * Generates the request's images. Blocks while another generation on this instance runs.
+     *
+     * @throws IllegalArgumentException a bad request, or one that cannot fit in the Java heap (checked before any
+     *                                  compute, see {@link MemoryEstimate})
+     * @throws GenerationException      the heap ran out during the run; the model stays usable
+     * @throws ModelFormatException     a mapped weight file was truncated or overwritten on disk while in use
+     */
+    public GenerationResult generate(GenerationRequest req) { return generate(req, null, null, null); }
+
+    /**
+     * Generates with explicit initial latents and per-step noise instead of drawing them from the seed, and
+     * reports every step's tensors: for reproducing another implementation's run exactly.
+     *
+     * @param initialLatents [batch, C, h, w] latents before scaling by the sampler's initial sigma, or null
+     * @param noise          the noise the sampler draws between steps, or null for the seeded generator
+     * @param trace          receives each step's tensors, or null
+     */
+    public GenerationResult generate(GenerationRequest req, Tensor initialLatents, NoiseSource noise, StepTrace trace) {
+        lock.lock();
+        try {
+            if (closed) throw new IllegalStateException("model is closed");
+            return run(req, initialLatents, noise, trace == null ? StepTrace.NONE : trace);
+        } catch (OutOfMemoryError e) {
+            throw new GenerationException("out of memory generating " + describe(req) + " (Java heap maximum "
+                    + MemoryEstimate.gib(Runtime.getRuntime().maxMemory()) + "); use a smaller size or batch, or give Java more heap "
+                    + "(JDIFFUSION_JAVA_OPTS=-Xmx...); the model is still loaded and usable", e);
+        } catch (InternalError e) {
+            if (!isMappingFault(e)) throw e;
+            throw new ModelFormatException(parts.weightFiles() + ": a weight file changed on disk while in use (truncated or "
+                    + "overwritten; reading its mapped pages failed); reload the model, and replace model files only when no "
+                    + "process uses them", e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The JVM's error for a read from a mapped file whose pages are gone (the file shrank after it was mapped). */
+    static boolean isMappingFault(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause())
+            if (t instanceof InternalError && t.getMessage() != null && t.getMessage().contains("unsafe memory access")) return true;
+        return false;
+    }
+
+    /** The request's size in words, without drawing a seed. */
+    private String describe(GenerationRequest req) {
+        int w = req.width() != 0 ? req.width() : req.initImage() != null ? req.initImage().dim(3) : family().defaultSize();
+        int h = req.height() != 0 ? req.height() : req.initImage() != null ? req.initImage().dim(2) : family().defaultSize();
+        return w + "x" + h + (req.batch() > 1 ? ", batch " + req.batch() : "");
+    }
+
+    /**
+     * The heap the request needs at its peak, estimated from the model's shapes (see {@link MemoryEstimate}); the
+     * generation refuses a request whose estimate exceeds the free heap.
+     *
+     * @throws IllegalArgumentException a prompt longer than {@link GenerationRequest#MAX_PROMPT_CHUNKS} chunks
+     */
+    public MemoryEstimate estimateMemory(GenerationRequest req) {
+        Resolved r = resolve(req);
+        boolean cfg = parts.unet().config().timeCondProjDim() <= 0 && r.guidance() > 1f;
+        List<String> texts = new ArrayList<>();
+        texts.add(req.prompt());
+        if (cfg) texts.add(req.negativePrompt());
+        return MemoryEstimate.of(parts, r.width(), r.height(), req.batch(), cfg, prompts.chunks(texts, 1));
+    }
+
+    /** Receives the tensors of each denoising step (for tests and debugging). */
+    public interface StepTrace {
+        /**
+         * @param step       index into the sampler's timesteps
+         * @param modelInput the U-Net's input batch
+         * @param modelOut   the guided model output
+         * @param latents    the latents after the step
+         * @param denoised   the sampler's denoised estimate, or null
+         */
+        void onStep(int step, Tensor modelInput, Tensor modelOut, Tensor latents, Tensor denoised);
+
+        /** The text embeddings [n, L, D] and, at the end, the latents that were decoded. */
+        default void onEmbeddings(Tensor embeddings) {}
+
+        default void onDecode(Tensor latents, Tensor images) {}
+
+        StepTrace NONE = (i, a, b, c, d) -> {};
+    }
+
+    /** The settings a request runs with once the family's defaults are applied. */
+    public record Resolved(String sampler, int steps, float guidance, int width, int height, long seed) {}
+
+    /** Applies the family's defaults to the unset fields of a request. */
+    public Resolved resolve(GenerationRequest req) {
+        ModelFamily f = family();
+        String sampler = req.sampler() != null ? req.sampler().toLowerCase(Locale.ROOT) : f.defaultSampler();
+        int steps = req.steps() > 0 ? req.steps() : (sampler.equals("lcm") ? 4 : f.defaultSteps());
+        float g = Float.isNaN(req.guidanceScale()) ? (sampler.equals("lcm") && f != ModelFamily.LCM ? 1f : f.defaultGuidance()) : req.guidanceScale();
+        int w = req.width(), h = req.height();
+        if (req.initImage() != null) {
+            if (w == 0) w = req.initImage().dim(3);
+            if (h == 0) h = req.initImage().dim(2);
+            if (w != req.initImage().dim(3) || h != req.initImage().dim(2))
+                throw new IllegalArgumentException("init image is " + req.initImage().dim(3) + "x" + req.initImage().dim(2)
+                        + " but the request asks for " + w + "x" + h);
+            if (w % 8 != 0 || h % 8 != 0)
+                throw new IllegalArgumentException("init image sides must be multiples of 8, got " + w + "x" + h);
+        }
+        if (w > GenerationRequest.MAX_SIDE || h > GenerationRequest.MAX_SIDE)
+            throw new IllegalArgumentException("init image is " + w + "x" + h + "; sides up to " + GenerationRequest.MAX_SIDE + " are accepted");
+        if (w == 0) w = f.defaultSize();
+        if (h == 0) h = f.defaultSize();
+        long seed = req.seed() != null ? req.seed() : (new SecureRandom().nextLong() & 0xffffffffL);
+        return new Resolved(sampler, steps, g, w, h, seed);
+    }
+
+    private GenerationResult run(GenerationRequest req, Tensor initialLatents, NoiseSource noiseOverride, StepTrace trace) {
+        long t0 = System.nanoTime();
+        CancellationToken cancel = req.cancellation();
+        cancel.check(); // cancelled while it waited for the lock: no work at all
+        Resolved r = resolve(req);
+        boolean lcmUnet = parts.unet().config().timeCondProjDim() > 0;
+        boolean cfg = !lcmUnet && r.guidance() > 1f;
+        int batch = req.batch();
+        Scheduler scheduler = Schedulers.create(r.sampler(), parts.schedulerConfig());
+        if (req.eta() > 0f) {
+            if (!(scheduler instanceof DdimScheduler)) throw new IllegalArgumentException("eta applies to the ddim sampler only");
+            scheduler = new DdimScheduler(((DdimScheduler) scheduler).config(), req.eta());
+        }
+        boolean lcmSampler = scheduler instanceof LcmScheduler;
+        if (lcmSampler && req.initImage() != null) ((LcmScheduler) scheduler).setTimesteps(r.steps(), req.strength());
+        else scheduler.setTimesteps(r.steps());
+        float[] timesteps = scheduler.timesteps();
+        // Image-to-image skips the first steps (LCM restricts its schedule instead); checked before any compute.
+        int startStep = req.initImage() == null || lcmSampler ? 0 : Scheduler.startStep(timesteps.length, req.strength());
+        if (startStep >= timesteps.length)
+            throw new IllegalArgumentException("strength " + req.strength() + " of " + r.steps() + " steps leaves no step to run; "
+                    + "raise the strength or the steps (steps x strength must be at least 1)");
+        if (req.initImage() != null && parts.vae() == null && !parts.taesd().canEncode())
+            throw new IllegalArgumentException("image-to-image needs an image encoder: this model has no VAE and its TAESD has no encoder");
+
+        // Limits before anything is allocated: prompt length, then the heap the whole run needs.
+        List<String> texts = new ArrayList<>();
+        if (cfg) for (int i = 0; i < batch; i++) texts.add(req.negativePrompt());
+        for (int i = 0; i < batch; i++) texts.add(req.prompt());
+        int chunks = prompts.chunks(cfg ? List.of(req.negativePrompt(), req.prompt()) : List.of(req.prompt()), 1);
+        MemoryEstimate.of(parts, r.width(), r.height(), batch, cfg, chunks)
+                .requireFits(r.width() + "x" + r.height() + (batch > 1 ? ", batch " + batch : ""));
+
+        // 1. Text embeddings: [uncond..., cond...] for classifier-free guidance.
+        Tensor embeds = prompts.encode(texts, req.clipSkip(), chunks);
+        trace.onEmbeddings(embeds);
+        long t1 = System.nanoTime();
+        cancel.check();
+
+        // 2. Initial latents from the seed, as diffusers draws them.
+        int lc = parts.unet().config().inChannels();
+        int lh = r.height() / 8, lw = r.width() / 8;
+        TorchGenerator gen = new TorchGenerator(r.seed());
+        NoiseSource stepNoise = noiseOverride != null ? noiseOverride : gen;
+        Tensor latents;
+        if (req.initImage() == null) {
+            latents = initialLatents != null ? copy(initialLatents) : gen.randn(batch, lc, lh, lw);
+            if (!java.util.Arrays.equals(latents.shape(), new int[]{batch, lc, lh, lw}))
+                throw new IllegalArgumentException("initial latents are " + latents + ", expected [" + batch + ", " + lc + ", " + lh + ", " + lw + "]");
+            scale(latents, scheduler.initNoiseSigma());
+        } else {
+            Tensor init = Img2Img.encode(parts, req.initImage(), batch, gen);
+            Tensor noise = gen.randn(batch, lc, lh, lw);
+            latents = scheduler.addNoise(init, noise, startStep);
+        }
+
+        // 3. Denoising loop.
+        Tensor lcmCond = lcmUnet ? UNet2DConditionModel.guidanceEmbedding(repeat(r.guidance() - 1f, batch), parts.unet().config().timeCondProjDim()) : null;
+        Tensor denoised = null;
+        int total = timesteps.length - startStep;
+        long loop0 = System.nanoTime();
+        for (int i = startStep; i < timesteps.length; i++) {
+            cancel.check();
+            Tensor model = scheduler.scaleModelInput(latents, i);
+            Tensor in = cfg ? concat(model, model) : model;
+            float[] ts = repeat(timesteps[i], in.dim(0));
+            Tensor out = parts.unet().forward(in, ts, embeds, lcmCond);
+            Tensor pred = cfg ? guide(out, r.guidance()) : out;
+            StepResult s = scheduler.step(pred, i, latents, stepNoise);
+            latents = s.prevSample();
+            denoised = s.denoised();
+            trace.onStep(i, in, pred, latents, denoised);
+            int done = i - startStep + 1;
+            long el = System.nanoTime() - loop0;
+            Tensor preview = req.previews() ? parts.preview(denoised != null ? denoised : latents) : null;
+            req.progress().onStep(new ProgressEvent(done, total, java.time.Duration.ofNanos(el),
+                    java.time.Duration.ofNanos(el / done * (total - done)), preview));
+        }
+        long t2 = System.nanoTime();
+        cancel.check();
+
+        // 4. Decode: LCM decodes its last denoised sample, the others their final latents.
+        Tensor fin = (lcmSampler && denoised != null) ? denoised : latents;
+        Tensor images = parts.decode(fin);
+        trace.onDecode(fin, images);
+        long t3 = System.nanoTime();
+        List<Tensor> out = new ArrayList<>();
+        int per = 3 * images.dim(2) * images.dim(3);
+        for (int b = 0; b < batch; b++) {
+            float[] d = new float[per];
+            System.arraycopy(images.data(), b * per, d, 0, per);
+            out.add(new Tensor(d, 3, images.dim(2), images.dim(3)));
+        }
+        Map<String, Double> timings = new LinkedHashMap<>();
+        timings.put("text_encoder", (t1 - t0) / 1e9);
+        timings.put("unet", (t2 - t1) / 1e9);
+        timings.put("vae", (t3 - t2) / 1e9);
+        timings.put("total", (t3 - t0) / 1e9);
+        return new GenerationResult(List.copyOf(out), r.seed(), parameters(req, r), java.util.Collections.unmodifiableMap(timings));
+    }
+
+    /** The A1111-style parameters text. */
+    String parameters(GenerationRequest req, Resolved r) {
+        StringBuilder sb = new StringBuilder(req.prompt());
+        if (!req.negativePrompt().isEmpty()) sb.append("\nNegative prompt: ").append(req.negativePrompt());
+        sb.append("\nSteps: ").append(r.steps())
+                .append(", Sampler: ").append(r.sampler())
+                .append(", CFG scale: ").append(r.guidance())
+                .append(", Seed: ").append(r.seed())
+                .append(", Size: ").append(r.width()).append('x').append(r.height())
+                .append(", Model: ").append(modelName());
+        if (req.clipSkip() > 1) sb.append(", Clip skip: ").append(req.clipSkip());
+        if (req.initImage() != null) sb.append(", Denoising strength: ").append(req.strength());
+        sb.append(", Version: jdiffusion");
+        return sb.toString();
+    }
+
+    static Tensor copy(Tensor t) { return new Tensor(t.data().clone(), t.shape()); }
+
+    static float[] repeat(float v, int n) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, v);
+        return a;
+    }
+
+    static void scale(Tensor t, float s) {
+        if (s == 1f) return;
+        float[] d = t.data();
+        for (int i = 0; i < d.length; i++) d[i] *= s;
+    }
+
+    static Tensor concat(Tensor a, Tensor b) {
+        float[] d = new float[a.numel() + b.numel()];
+        System.arraycopy(a.data(), 0, d, 0, a.numel());
+        System.arraycopy(b.data(), 0, d, a.numel(), b.numel());
+        int[] s = a.shape();
+        s[0] += b.dim(0);
+        return new Tensor(d, s);
+    }
+
+    /** uncond + g * (cond - uncond) on a [2B, ...] batch ordered [uncond, cond]. */
+    static Tensor guide(Tensor out, float g) {
+        int half = out.numel() / 2;
+        float[] o = out.data(), d = new float[half];
+        for (int i = 0; i < half; i++) d[i] = o[i] + g * (o[half + i] - o[i]);
+        int[] s = out.shape();
+        s[0] /= 2;
+        return new Tensor(d, s);
+    }
+
+    @Override public void close() {
+        lock.lock();
+        try {
+            if (!closed) {
+                closed = true;
+                parts.close();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+}

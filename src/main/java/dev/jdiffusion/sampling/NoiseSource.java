@@ -1,0 +1,14 @@
+package dev.jdiffusion.sampling;
+
+import dev.jdiffusion.tensor.Tensor;
+
+/**
+ * Where a sampler gets its Gaussian noise: the initial latents and, for stochastic schedulers (DDIM with eta &gt; 0,
+ * Euler ancestral, LCM), the fresh noise of each step. {@link TorchGenerator} draws it the way
+ * {@code torch.randn(shape, generator=g)} does; {@link ReplayNoise} hands out recorded tensors in order.
+ */
+@FunctionalInterface
+public interface NoiseSource {
+    /** The next standard-normal tensor of the given shape. */
+    Tensor next(int... shape);
+}

@@ -1,0 +1,337 @@
+package dev.jdiffusion.weights;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Full-size synthetic Stable Diffusion 1.5 weights for speed and memory measurements when the real weights
+ * cannot be downloaded: real tensor names, shapes and file layout (from the manifests in
+ * {@code ../shared/manifests/}), random values of a sensible scale, the real SD 1.5 configs.
+ *
+ * <p>Values: weights uniform with standard deviation {@code 1/sqrt(fan_in)} (fan-in = product of all but the
+ * first dimension), 1-D weights (norms) 1, biases 0, {@code position_ids} 0..n-1. They depend only on the
+ * seed and the tensor name. Files are streamed tensor by tensor through {@link SafetensorsWriter}: memory use
+ * is a few MiB whatever the model size.
+ */
+public final class SyntheticWeights {
+    private SyntheticWeights() {}
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int CHUNK = 1 << 16;
+
+    /** One tensor of a manifest: name, shape and the dtype it has in the real checkpoint. */
+    public record TensorSpec(String name, DType dtype, long[] shape) {}
+
+    /**
+     * Reads a manifest: either {@code {file: {tensor: {shape, dtype}}}} (diffusers layout) or {@code {tensor:
+     * {shape, dtype}}} (one file). Returns file (null for a flat manifest) to its tensors, in manifest order.
+     */
+    public static Map<String, List<TensorSpec>> readManifest(Path manifest) {
+        JsonNode root = Checkpoint.readJson(manifest);
+        if (root == null || !root.isObject() || root.isEmpty()) throw new ModelFormatException(manifest + ": not a tensor manifest (empty or not an object)");
+        Map<String, List<TensorSpec>> out = new LinkedHashMap<>();
+        JsonNode first = root.elements().next();
+        boolean flat = first.has("shape") && first.has("dtype");
+        if (flat) {
+            out.put(null, tensors(manifest, root));
+        } else {
+            for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> f = it.next();
+                String file = f.getKey();
+                if (file.startsWith("/") || file.contains("..") || file.contains("\\") || !file.endsWith(".safetensors"))
+                    throw new ModelFormatException(manifest + ": bad file name " + file);
+                out.put(file, tensors(manifest, f.getValue()));
+            }
+        }
+        return out;
+    }
+
+    private static List<TensorSpec> tensors(Path manifest, JsonNode obj) {
+        if (!obj.isObject()) throw new ModelFormatException(manifest + ": expected an object of tensors");
+        List<TensorSpec> list = new ArrayList<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = obj.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            JsonNode v = e.getValue(), sh = v.get("shape"), dt = v.get("dtype");
+            DType dtype = dt == null ? null : DType.parse(dt.asText());
+            if (dtype == null) throw new ModelFormatException(manifest + ": tensor " + e.getKey() + ": bad dtype " + dt);
+            if (sh == null || !sh.isArray()) throw new ModelFormatException(manifest + ": tensor " + e.getKey() + ": no shape");
+            long[] shape = new long[sh.size()];
+            for (int i = 0; i < shape.length; i++) {
+                if (!sh.get(i).canConvertToLong() || sh.get(i).asLong() < 0)
+                    throw new ModelFormatException(manifest + ": tensor " + e.getKey() + ": bad shape " + sh);
+                shape[i] = sh.get(i).asLong();
+            }
+            list.add(new TensorSpec(e.getKey(), dtype, shape));
+        }
+        return list;
+    }
+
+    /**
+     * Writes one synthetic safetensors file holding these tensors; floating tensors are stored as floatType
+     * (F16, BF16 or F32), integer tensors keep their dtype.
+     */
+    public static void writeFile(Path target, List<TensorSpec> tensors, DType floatType, long seed) {
+        if (!floatType.isFloating() || floatType == DType.F64) throw new IllegalArgumentException("float type must be F32, F16 or BF16: " + floatType);
+        List<SafetensorsWriter.Spec> specs = new ArrayList<>();
+        for (TensorSpec t : tensors) specs.add(new SafetensorsWriter.Spec(t.name(), t.dtype().isFloating() ? floatType : t.dtype(), t.shape()));
+        Map<String, String> meta = Map.of("format", "pt", "jdiffusion.synthetic", "random values, seed " + seed);
+        float[] fbuf = new float[CHUNK];
+        long[] lbuf = new long[CHUNK];
+        try (SafetensorsWriter w = SafetensorsWriter.create(target, specs, meta)) {
+            for (TensorSpec t : tensors) {
+                long n = numel(t.shape());
+                if (t.dtype().isFloating()) fill(w, t, n, seed, fbuf);
+                else for (long done = 0; done < n; ) {
+                    int c = (int) Math.min(CHUNK, n - done);
+                    boolean ids = t.name().endsWith("position_ids");
+                    for (int i = 0; i < c; i++) lbuf[i] = ids ? (done + i) % t.shape()[t.shape().length - 1] : 0;
+                    w.write(lbuf, 0, c);
+                    done += c;
+                }
+            }
+            w.commit();
+        }
+    }
+
+    private static void fill(SafetensorsWriter w, TensorSpec t, long n, long seed, float[] buf) {
+        float constant = Float.NaN;
+        if (t.name().endsWith(".bias")) constant = 0f;
+        else if (t.shape().length <= 1) constant = t.name().endsWith(".weight") ? 1f : 0f;
+        if (!Float.isNaN(constant)) Arrays.fill(buf, constant);
+        double std = 1.0 / Math.sqrt(Math.max(1, fanIn(t.shape())));
+        float half = (float) (Math.sqrt(3.0) * std);          // uniform on [-half, half) has this std
+        float scale = half * 0x1p-30f;
+        SplittableRandom rnd = new SplittableRandom(seed ^ nameHash(t.name()));
+        for (long done = 0; done < n; ) {
+            int c = (int) Math.min(buf.length, n - done);
+            if (Float.isNaN(constant)) {
+                int i = 0;
+                for (; i + 1 < c; i += 2) {
+                    long r = rnd.nextLong();
+                    buf[i] = ((int) r >> 1) * scale;
+                    buf[i + 1] = ((int) (r >>> 32) >> 1) * scale;
+                }
+                if (i < c) buf[i] = ((int) rnd.nextLong() >> 1) * scale;
+            }
+            w.write(buf, 0, c);
+            done += c;
+        }
+    }
+
+    /** Product of all dimensions but the first (1 for scalars and vectors). */
+    static long fanIn(long[] shape) {
+        long f = 1;
+        for (int i = 1; i < shape.length; i++) f *= shape[i];
+        return f;
+    }
+
+    private static long numel(long[] shape) {
+        long n = 1;
+        for (long d : shape) n = Math.multiplyExact(n, d);
+        return n;
+    }
+
+    /** FNV-1a of the UTF-8 name, so values do not depend on the order of tensors or on String.hashCode. */
+    static long nameHash(String name) {
+        long h = 0xcbf29ce484222325L;
+        for (byte b : name.getBytes(StandardCharsets.UTF_8)) {
+            h ^= b & 0xff;
+            h *= 0x100000001b3L;
+        }
+        return h;
+    }
+
+    /**
+     * Writes a complete SD 1.5 diffusers folder: the weight files of the manifest, the configs, and the
+     * tokenizer files copied from tokenizerSource (skipped with a warning when null or absent).
+     * {@code model_index.json} is written last, so an interrupted run does not look like a complete model.
+     */
+    public static void generateDiffusers(Path manifest, Path targetDir, Path tokenizerSource, DType floatType, long seed, PrintStream log) {
+        Map<String, List<TensorSpec>> files = readManifest(manifest);
+        if (files.containsKey(null)) throw new ModelFormatException(manifest + ": a flat manifest; the diffusers layout needs {file: {tensor: ...}}");
+        verifySd15Configs(files, manifest);
+        writeFolder(files, targetDir, tokenizerSource, floatType, seed, log);
+    }
+
+    /** Writes the weight files, the SD 1.5 configs, the tokenizer and finally model_index.json. */
+    static void writeFolder(Map<String, List<TensorSpec>> files, Path targetDir, Path tokenizerSource, DType floatType, long seed, PrintStream log) {
+        try {
+            Files.createDirectories(targetDir);
+            Files.deleteIfExists(targetDir.resolve("model_index.json"));
+            for (Map.Entry<String, List<TensorSpec>> f : files.entrySet()) {
+                long t0 = System.nanoTime();
+                Path out = targetDir.resolve(f.getKey());
+                writeFile(out, f.getValue(), floatType, seed);
+                log.printf("  %s: %d tensors, %,d bytes, %.1f s%n", f.getKey(), f.getValue().size(), Files.size(out), (System.nanoTime() - t0) / 1e9);
+            }
+            for (Map.Entry<String, String> c : Sd15Configs.FILES.entrySet()) {
+                if (c.getKey().equals("model_index.json")) continue;
+                Path p = targetDir.resolve(c.getKey());
+                Files.createDirectories(p.getParent());
+                Files.writeString(p, c.getValue());
+            }
+            if (tokenizerSource != null && Files.isDirectory(tokenizerSource)) {
+                Path tok = Files.createDirectories(targetDir.resolve("tokenizer"));
+                for (String n : new String[]{"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"})
+                    if (Files.isRegularFile(tokenizerSource.resolve(n)))
+                        Files.copy(tokenizerSource.resolve(n), tok.resolve(n), StandardCopyOption.REPLACE_EXISTING);
+            } else {
+                log.println("  warning: no tokenizer folder at " + tokenizerSource + "; tokenizer/ not written");
+            }
+            Files.writeString(targetDir.resolve("model_index.json"), Sd15Configs.FILES.get("model_index.json"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(targetDir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The synthetic SD 1.5 folder at dir, generated (fp16, seed 0) unless a complete one is already there
+     * ({@code model_index.json} is written last, so its presence means complete). For benchmarks.
+     */
+    public static Path ensureSd15(Path dir, Path manifestDir, Path tokenizerSource, PrintStream log) {
+        if (Files.isRegularFile(dir.resolve("model_index.json"))) return dir;
+        log.println("generating full-size synthetic SD 1.5 weights (fp16) in " + dir + " ...");
+        generateDiffusers(manifestDir.resolve("sd15-diffusers.json"), dir, tokenizerSource, DType.F16, 0, log);
+        return dir;
+    }
+
+    /** Writes the single-file original layout from a flat manifest (sd15-ldm.json). */
+    public static void generateSingleFile(Path manifest, Path targetFile, DType floatType, long seed) {
+        Map<String, List<TensorSpec>> files = readManifest(manifest);
+        if (!files.containsKey(null) || files.size() != 1)
+            throw new ModelFormatException(manifest + ": expected a flat manifest {tensor: {shape, dtype}} for a single file");
+        writeFile(targetFile, files.get(null), floatType, seed);
+    }
+
+    /** Checks that the SD 1.5 configs written agree with the manifest's shapes; throws naming the mismatch. */
+    static void verifySd15Configs(Map<String, List<TensorSpec>> files, Path manifest) {
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        files.forEach((f, ts) -> ts.forEach(t -> shapes.put(f + ":" + t.name(), t.shape())));
+        JsonNode unet = json("unet/config.json"), vae = json("vae/config.json"), te = json("text_encoder/config.json");
+        String u = "unet/diffusion_pytorch_model.safetensors:", v = "vae/diffusion_pytorch_model.safetensors:", c = "text_encoder/model.safetensors:";
+        expect(manifest, shapes, u + "conv_in.weight", unet.get("block_out_channels").get(0).asLong(), unet.get("in_channels").asLong(), 3, 3);
+        expect(manifest, shapes, u + "down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight",
+                unet.get("block_out_channels").get(0).asLong(), unet.get("cross_attention_dim").asLong());
+        int nb = unet.get("block_out_channels").size();
+        expect(manifest, shapes, u + "mid_block.resnets.0.conv1.weight", unet.get("block_out_channels").get(nb - 1).asLong(),
+                unet.get("block_out_channels").get(nb - 1).asLong(), 3, 3);
+        expect(manifest, shapes, u + "conv_out.weight", unet.get("out_channels").asLong(), unet.get("block_out_channels").get(0).asLong(), 3, 3);
+        expect(manifest, shapes, v + "encoder.conv_in.weight", vae.get("block_out_channels").get(0).asLong(), vae.get("in_channels").asLong(), 3, 3);
+        long lc = vae.get("latent_channels").asLong();
+        expect(manifest, shapes, v + "quant_conv.weight", 2 * lc, 2 * lc, 1, 1);
+        expect(manifest, shapes, v + "post_quant_conv.weight", lc, lc, 1, 1);
+        long h = te.get("hidden_size").asLong();
+        expect(manifest, shapes, c + "text_model.embeddings.token_embedding.weight", te.get("vocab_size").asLong(), h);
+        expect(manifest, shapes, c + "text_model.embeddings.position_embedding.weight", te.get("max_position_embeddings").asLong(), h);
+        expect(manifest, shapes, c + "text_model.encoder.layers.0.mlp.fc1.weight", te.get("intermediate_size").asLong(), h);
+        int layers = te.get("num_hidden_layers").asInt();
+        if (!shapes.containsKey(c + "text_model.encoder.layers." + (layers - 1) + ".mlp.fc1.weight") || shapes.containsKey(c + "text_model.encoder.layers." + layers + ".mlp.fc1.weight"))
+            throw new ModelFormatException(manifest + ": text encoder does not have " + layers + " layers as the config says");
+    }
+
+    private static void expect(Path manifest, Map<String, long[]> shapes, String key, long... expected) {
+        long[] s = shapes.get(key);
+        if (s == null) throw new ModelFormatException(manifest + ": missing tensor " + key);
+        if (!Arrays.equals(s, expected))
+            throw new ModelFormatException(manifest + ": tensor " + key + " has shape " + Arrays.toString(s) + " but the SD 1.5 config implies " + Arrays.toString(expected));
+    }
+
+    private static JsonNode json(String file) {
+        try {
+            return JSON.readTree(Sd15Configs.FILES.get(file));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static final String USAGE = """
+            usage: make-synthetic [--dir weights/synthetic-sd15] [--fp32|--bf16] [--seed N] [--manifests DIR]
+                                  [--tokenizer DIR] [--single-file [PATH]] [--only-single-file]
+              writes full-size synthetic Stable Diffusion 1.5 weights (random values, real names, shapes and configs)""";
+
+    /** Command-line entry point (tools/make-synthetic). */
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs the generator with command-line arguments; returns the exit code. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        Path dir = Path.of("weights", "synthetic-sd15");
+        Path manifests = Path.of("..", "shared", "manifests");
+        String golden = System.getenv("GOLDEN_DIR");
+        Path tokenizer = (golden != null && !golden.isBlank() ? Path.of(golden) : Path.of("..", "shared", "golden")).resolve("models/tiny-sd1/tokenizer");
+        DType dtype = DType.F16;
+        long seed = 0;
+        Path single = null;
+        boolean diffusers = true;
+        try {
+            for (int i = 0; i < args.length; i++) {
+                switch (args[i]) {
+                    case "--dir" -> dir = Path.of(value(args, ++i));
+                    case "--fp32" -> dtype = DType.F32;
+                    case "--bf16" -> dtype = DType.BF16;
+                    case "--fp16" -> dtype = DType.F16;
+                    case "--seed" -> seed = Long.parseLong(value(args, ++i));
+                    case "--manifests" -> manifests = Path.of(value(args, ++i));
+                    case "--tokenizer" -> tokenizer = Path.of(value(args, ++i));
+                    case "--single-file", "--only-single-file" -> {
+                        if (args[i].equals("--only-single-file")) diffusers = false;
+                        single = i + 1 < args.length && !args[i + 1].startsWith("--") ? Path.of(args[++i]) : null;
+                        if (single == null) single = Path.of("");
+                    }
+                    case "-h", "--help" -> {
+                        out.println(USAGE);
+                        return 0;
+                    }
+                    default -> throw new IllegalArgumentException("unknown option " + args[i]);
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            err.println("make-synthetic: " + e.getMessage());
+            err.println(USAGE);
+            return 2;
+        }
+        if (single != null && single.toString().isEmpty()) single = dir.resolveSibling(dir.getFileName() + ".safetensors");
+        try {
+            long t0 = System.nanoTime();
+            if (diffusers) {
+                out.println("make-synthetic: " + dtype + " diffusers folder " + dir + " (seed " + seed + ")");
+                generateDiffusers(manifests.resolve("sd15-diffusers.json"), dir, tokenizer, dtype, seed, out);
+            }
+            if (single != null) {
+                long t1 = System.nanoTime();
+                out.println("make-synthetic: " + dtype + " single file " + single);
+                generateSingleFile(manifests.resolve("sd15-ldm.json"), single, dtype, seed);
+                out.printf("  %,d bytes, %.1f s%n", Files.size(single), (System.nanoTime() - t1) / 1e9);
+            }
+            out.printf("make-synthetic: done in %.1f s%n", (System.nanoTime() - t0) / 1e9);
+            return 0;
+        } catch (ModelFormatException | UncheckedIOException e) {
+            err.println("make-synthetic: " + e.getMessage());
+            return 1;
+        } catch (IOException e) {
+            err.println("make-synthetic: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private static String value(String[] args, int i) {
+        if (i >= args.length) throw new IllegalArgumentException(args[i - 1] + " needs a value");
+        return args[i];
+    }
+}

@@ -1,0 +1,188 @@
+package dev.jdiffusion.cli;
+
+import dev.jdiffusion.golden.Golden;
+import dev.jdiffusion.image.Images;
+import dev.jdiffusion.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code jdiffusion generate} run in-process on the tiny golden model. */
+class GenerateCommandTest {
+    static final String MODEL = Golden.resolve("models/tiny-sd1").toString();
+
+    static VaeCommandTest.Result run(String... args) { return VaeCommandTest.run(args); }
+
+    static String[] gen(Path out, String... extra) {
+        String[] base = {"generate", "-m", MODEL, "-p", "a cabin in the snow", "--steps", "2", "-W", "64", "-H", "48", "--seed", "1234",
+                "-o", out.toString()};
+        String[] all = Arrays.copyOf(base, base.length + extra.length);
+        System.arraycopy(extra, 0, all, base.length, extra.length);
+        return all;
+    }
+
+    static long files(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.count();
+        }
+    }
+
+    @Test void writesAPngWithItsParameters(@TempDir Path dir) throws IOException {
+        Path out = dir.resolve("out.png");
+        VaeCommandTest.Result r = run(gen(out, "-n", "blurry", "--sampler", "dpmpp_2m"));
+        assertEquals(0, r.code(), r.err());
+        Tensor img = Images.read(out);
+        assertArrayEquals(new int[]{1, 3, 48, 64}, img.shape());
+        Map<String, String> text = Images.readPngText(out);
+        String p = text.get("parameters");
+        assertTrue(p != null && p.startsWith("a cabin in the snow\nNegative prompt: blurry\n"), String.valueOf(p));
+        assertTrue(p.contains("Seed: 1234") && p.contains("Steps: 2") && p.contains("Sampler: dpmpp_2m") && p.contains("Size: 64x48"), p);
+        assertTrue(r.out().contains("seed 1234"), r.out());
+        assertTrue(r.err().contains("step 2/2"), r.err());
+        // same command, same pixels
+        Path again = dir.resolve("again.png");
+        assertEquals(0, run(gen(again, "-n", "blurry", "--sampler", "dpmpp_2m", "--quiet")).code());
+        assertArrayEquals(Images.toUint8(img), Images.toUint8(Images.read(again)));
+    }
+
+    @Test void batchWritesNumberedFiles(@TempDir Path dir) throws IOException {
+        VaeCommandTest.Result r = run(gen(dir.resolve("out.png"), "--batch", "2", "-q"));
+        assertEquals(0, r.code(), r.err());
+        assertFalse(Files.exists(dir.resolve("out.png")));
+        Tensor a = Images.read(dir.resolve("out-1.png")), b = Images.read(dir.resolve("out-2.png"));
+        assertArrayEquals(new int[]{1, 3, 48, 64}, a.shape());
+        assertFalse(Arrays.equals(Images.toUint8(a), Images.toUint8(b)));
+        assertEquals("", r.err(), "--quiet prints no progress");
+    }
+
+    @Test void imageToImage(@TempDir Path dir) throws Exception {
+        Path init = VaeCommandTest.photo(dir, 64, 48), out = dir.resolve("i2i.png");
+        VaeCommandTest.Result r = run("generate", "-m", MODEL, "-p", "a cabin", "--steps", "4", "--seed", "1", "--init-image", init.toString(),
+                "--strength", "0.5", "-o", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertArrayEquals(new int[]{1, 3, 48, 64}, Images.read(out).shape());
+        assertTrue(Images.readPngText(out).get("parameters").contains("Denoising strength: 0.5"));
+        assertTrue(r.err().contains("step 2/2") && !r.err().contains("step 3"), "strength 0.5 of 4 steps runs 2: " + r.err());
+    }
+
+    /** A folder of links to the tiny model's files except its tokenizer. */
+    static Path configsWithoutTokenizer(Path dst) throws IOException {
+        Path src = Path.of(MODEL);
+        try (Stream<Path> s = Files.walk(src)) {
+            for (Path p : s.toList()) {
+                Path rel = src.relativize(p);
+                if (rel.toString().startsWith("tokenizer")) continue;
+                Path t = dst.resolve(rel.toString());
+                if (Files.isDirectory(p)) Files.createDirectories(t);
+                else Files.createSymbolicLink(t, p.toAbsolutePath());
+            }
+        }
+        return dst;
+    }
+
+    @Test void singleFileWithConfigThreadsAndEta(@TempDir Path dir) throws IOException {
+        Path a = dir.resolve("a.png"), b = dir.resolve("b.png");
+        String file = Golden.resolve("models/tiny-sd1.safetensors").toString();
+        // the single file with the folder's configs (and tokenizer) gives the folder's image
+        VaeCommandTest.Result r = run("generate", "-m", file, "--config", MODEL, "-p", "a cabin in the snow", "--steps", "2", "-W", "64",
+                "-H", "48", "--seed", "1234", "-q", "-o", a.toString());
+        assertEquals(0, r.code(), r.err());
+        int threads = dev.jdiffusion.kernels.Parallel.threads();
+        try {
+            r = run(gen(b, "--threads", "1", "-q"));
+            assertEquals(0, r.code(), r.err());
+        } finally {
+            dev.jdiffusion.kernels.Parallel.setThreads(threads);
+        }
+        assertArrayEquals(Images.toUint8(Images.read(a)), Images.toUint8(Images.read(b)), "single file differs from the folder");
+        r = run(gen(dir.resolve("eta.png"), "--sampler", "ddim", "--eta", "0.5", "-q"));
+        assertEquals(0, r.code(), r.err());
+    }
+
+    @Test void helpExitsZero() {
+        VaeCommandTest.Result r = run("generate", "--help");
+        assertEquals(0, r.code());
+        assertTrue(r.out().contains("usage: jdiffusion generate"), r.out());
+        assertEquals(0, run("generate", "-h").code());
+    }
+
+    /** A bad command line: exit code, one message line naming the problem, then (for usage errors) the usage. */
+    static void fails(int code, String expect, Path dir, String... args) throws IOException {
+        long before = files(dir);
+        VaeCommandTest.Result r = run(args);
+        assertEquals(code, r.code(), String.join(" ", args) + "\n" + r.err());
+        String first = r.err().lines().findFirst().orElse("");
+        assertTrue(first.startsWith("jdiffusion generate: ") && first.contains(expect), "first line '" + first + "' should say " + expect);
+        if (code == 2) assertTrue(r.err().contains("usage: jdiffusion generate"), "no usage hint: " + r.err());
+        else assertEquals(1, r.err().lines().count(), "more than one line: " + r.err());
+        assertEquals(before, files(dir), "a failed run wrote a file: " + String.join(" ", args));
+        assertEquals("", r.out());
+    }
+
+    @Test void badOptionsFailCleanlyAndWriteNothing(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("out.png");
+        fails(2, "unknown sampler 'plms'", dir, gen(out, "--sampler", "plms"));
+        fails(2, "--steps", dir, gen(out, "--steps", "0"));
+        fails(2, "--steps", dir, gen(out, "--steps", "-3"));
+        fails(2, "--steps must be an integer", dir, gen(out, "--steps", "many"));
+        fails(2, "width", dir, gen(out, "-W", "100"));
+        fails(2, "--strength needs --init-image", dir, gen(out, "--strength", "0.5"));
+        Path init = VaeCommandTest.photo(dir, 64, 48);
+        fails(2, "strength", dir, gen(out, "--init-image", init.toString(), "--strength", "2"));
+        fails(2, "batch", dir, gen(out, "--batch", "0"));
+        fails(2, "--cfg must be a number", dir, gen(out, "--cfg", "NaN"));
+        fails(2, "guidance", dir, gen(out, "--cfg", "-2"));
+        fails(2, "missing --prompt", dir, "generate", "-m", MODEL, "-o", out.toString());
+        fails(2, "missing --model", dir, "generate", "-p", "x", "-o", out.toString());
+        fails(2, "unknown option --colour", dir, gen(out, "--colour", "red"));
+        fails(2, "unexpected argument 'extra'", dir, gen(out, "extra"));
+        fails(2, "option --seed needs a value", dir, gen(out, "--seed"));
+        fails(2, "output folder does not exist", dir, gen(dir.resolve("no/such/dir/out.png")));
+        fails(2, "no such model", dir, "generate", "-m", dir.resolve("missing-model").toString(), "-p", "x", "-o", out.toString());
+        fails(2, "--fast-decode needs --taesd", dir, gen(out, "--fast-decode"));
+        fails(2, "--eta applies to the ddim sampler only", dir, gen(out, "--eta", "0.5"));
+        fails(2, "--eta applies to the ddim sampler only", dir, gen(out, "--eta", "0.5", "--sampler", "euler"));
+        fails(2, "eta", dir, gen(out, "--eta", "2", "--sampler", "ddim"));
+        // the output is an existing folder
+        Path folder = Files.createDirectory(dir.resolve("folder.png"));
+        fails(2, "is a folder", dir, gen(folder));
+        Files.createDirectory(dir.resolve("b-2.png"));
+        fails(2, "is a folder", dir, gen(dir.resolve("b.png"), "--batch", "2"));
+        // model problems are exit code 1 with one line
+        Path broken = Files.createDirectory(dir.resolve("broken-model"));
+        fails(1, "broken-model", dir, "generate", "-m", broken.toString(), "-p", "x", "-o", out.toString());
+        fails(1, "--tokenizer", dir, "generate", "-m", Golden.resolve("models/tiny-sd1.safetensors").toString(), "-p", "x",
+                "--config", configsWithoutTokenizer(dir.resolve("cfg")).toString(), "-o", out.toString());
+        // an unreadable init image
+        Path bad = Files.writeString(dir.resolve("bad.png"), "nope");
+        fails(1, "bad.png", dir, gen(out, "--init-image", bad.toString()));
+        // an init image whose size does not match -W/-H
+        fails(2, "init image", dir, "generate", "-m", MODEL, "-p", "x", "--steps", "1", "-W", "64", "-H", "64",
+                "--init-image", init.toString(), "-o", out.toString());
+        fails(2, "multiples of 8", dir, "generate", "-m", MODEL, "-p", "x", "--steps", "1",
+                "--init-image", VaeCommandTest.photo(dir, 60, 48).toString(), "-o", out.toString());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test void unwritableOutputFolder(@TempDir Path dir) throws IOException {
+        Path ro = Files.createDirectory(dir.resolve("ro"));
+        assertTrue(ro.toFile().setWritable(false));
+        try {
+            if (Files.isWritable(ro)) return; // running as root: permissions are not enforced
+            fails(2, "not writable", ro, gen(ro.resolve("out.png")));
+        } finally {
+            ro.toFile().setWritable(true);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+package dev.jdiffusion.golden;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.jdiffusion.pipeline.GenerationRequest;
+import dev.jdiffusion.pipeline.GenerationResult;
+import dev.jdiffusion.pipeline.ModelOptions;
+import dev.jdiffusion.pipeline.StableDiffusion;
+import dev.jdiffusion.weights.Checkpoint;
+import dev.jdiffusion.weights.TensorSource;
+import dev.jdiffusion.weights.TensorView;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Golden kind "single_file": the original-layout checkpoint must present every tensor under the diffusers name
+ * that key_map.json gives, with bytes identical to the diffusers folder's (up to the documented reshapes), and a
+ * generation from it must be bit-identical to one from the folder.
+ */
+final class SingleFileGolden implements GoldenKind {
+
+    @Override public void run(Path caseDir, JsonNode info) throws Exception {
+        Path file = Golden.resolve(info.path("file").asText());
+        Path folder = Golden.resolve(info.path("made_from").asText());
+        JsonNode keyMap = Golden.json(caseDir.resolve("key_map.json"));
+        if (info.has("num_tensors")) assertEquals(info.get("num_tensors").asInt(), keyMap.size(), "key_map size vs info.num_tensors");
+
+        // 1. Every original key maps to the stated component and diffusers key, and the bytes match the folder.
+        Map<String, Map<String, String>> expected = new HashMap<>();
+        Iterator<Map.Entry<String, JsonNode>> it = keyMap.fields();
+        while (it.hasNext()) {
+            Map.Entry<String, JsonNode> e = it.next();
+            expected.computeIfAbsent(e.getValue().path("component").asText(), k -> new HashMap<>())
+                    .put(e.getValue().path("diffusers_key").asText(), e.getKey());
+        }
+        int checked = 0;
+        try (Checkpoint single = Checkpoint.open(file); Checkpoint diff = Checkpoint.open(folder)) {
+            assertEquals(Checkpoint.Layout.SINGLE_FILE, single.layout());
+            for (Map.Entry<String, Map<String, String>> comp : expected.entrySet()) {
+                TensorSource s = single.tensors(comp.getKey()), d = diff.tensors(comp.getKey());
+                Set<String> missing = new TreeSet<>(comp.getValue().keySet());
+                missing.removeAll(s.names());
+                Set<String> extra = new TreeSet<>(s.names());
+                extra.removeAll(comp.getValue().keySet());
+                if (!missing.isEmpty() || !extra.isEmpty())
+                    fail(comp.getKey() + ": mapping differs from key_map.json; missing " + first(missing) + ", unexpected " + first(extra));
+                for (String k : comp.getValue().keySet()) {
+                    TensorView a = s.get(k), b = d.get(k);
+                    if (b == null) continue; // keys the folder does not store (none expected)
+                    assertArrayEquals(b.shape(), a.shape(), comp.getKey() + " " + k + ": shape");
+                    assertEquals(b.dtype(), a.dtype(), comp.getKey() + " " + k + ": dtype");
+                    MemorySegment x = a.segment(), y = b.segment();
+                    assertEquals(-1L, x.mismatch(y), comp.getKey() + " " + k + ": bytes differ from the folder's");
+                    checked++;
+                }
+            }
+        }
+        System.out.printf("golden %-48s %d tensors mapped, bytes identical%n", "single_file key map", checked);
+        assertTrue(checked > 0);
+
+        // 2. The same generation from both layouts is bit-identical. The folder gives the configs that shapes cannot.
+        GenerationRequest req = GenerationRequest.builder("a photo of an astronaut riding a horse on mars").steps(2).seed(7)
+                .size(64, 64).build();
+        float[] a, b;
+        try (StableDiffusion sd = StableDiffusion.load(ModelOptions.of(folder))) {
+            a = sd.generate(req).images().get(0).data();
+        }
+        try (StableDiffusion sd = StableDiffusion.load(ModelOptions.of(file).withConfig(folder))) {
+            GenerationResult r = sd.generate(req);
+            b = r.images().get(0).data();
+        }
+        assertArrayEquals(a, b, "single file vs folder: images differ");
+        System.out.printf("golden %-48s identical over %d values%n", "single_file generation", a.length);
+    }
+
+    private static String first(Set<String> s) {
+        return s.isEmpty() ? "none" : s.size() + " (first " + s.iterator().next() + ")";
+    }
+}

@@ -1,0 +1,46 @@
+package dev.jdiffusion.golden;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.jdiffusion.model.unet.UNet2DConditionModel;
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.Checkpoint;
+import dev.jdiffusion.weights.SafetensorsFile;
+import dev.jdiffusion.weights.TensorSource;
+
+import java.nio.file.Path;
+import java.util.TreeSet;
+
+/**
+ * Golden kind "unet": for every sub-case (inputs keys {@code <sub>.sample}) run the U-Net named by info.json's "model"
+ * and compare noise_pred on every element (5e-5). LCM sub-cases feed the given timestep_cond.
+ */
+final class UnetGolden implements GoldenKind {
+    static final double TOL = 5e-5;
+
+    @Override
+    public void run(Path caseDir, JsonNode info) {
+        Path modelDir = Golden.resolve(info.get("model").asText());
+        try (TensorSource weights = Checkpoint.openWeights(modelDir);
+             SafetensorsFile in = Golden.open(caseDir.resolve("inputs.safetensors"));
+             SafetensorsFile exp = Golden.open(caseDir.resolve("expected.safetensors"))) {
+            UNet2DConditionModel unet = UNet2DConditionModel.load(weights, Golden.json(modelDir.resolve("config.json")));
+            String name = caseDir.getFileName().toString();
+            for (String sub : subcases(in)) {
+                Tensor sample = Tensor.of(in.get(sub + ".sample"));
+                float[] t = in.get(sub + ".timestep").toFloatArray();
+                Tensor ehs = Tensor.of(in.get(sub + ".encoder_hidden_states"));
+                Tensor cond = null;
+                // The reference's own guidance embedding is the input (GuidanceEmbeddingTest checks ours against it).
+                if (in.contains(sub + ".timestep_cond")) cond = Tensor.of(in.get(sub + ".timestep_cond"));
+                Tensor out = unet.forward(sample, t, ehs, cond);
+                Golden.compare(name + "/" + sub + ".noise_pred", exp.get(sub + ".noise_pred").toFloatArray(), out.data(), TOL);
+            }
+        }
+    }
+
+    static TreeSet<String> subcases(TensorSource in) {
+        TreeSet<String> subs = new TreeSet<>();
+        for (String k : in.names()) if (k.endsWith(".sample")) subs.add(k.substring(0, k.length() - ".sample".length()));
+        return subs;
+    }
+}

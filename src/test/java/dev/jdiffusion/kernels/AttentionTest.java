@@ -1,0 +1,62 @@
+package dev.jdiffusion.kernels;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Softmax and multi-head attention against double references. Attention tolerance:
+ * 1e-6 * sqrt(Lk + D) * sum_j p_j |v_j| + 1e-7 (scores and output are both dot products).
+ */
+class AttentionTest {
+
+    @Test
+    void softmax() {
+        Random r = new Random(8);
+        for (int n : new int[] {1, 2, 7, 16, 17, 77, 300, 4096}) {
+            float[] x = Ref.randn(r, 3 * n + 2, 4);
+            float[] x0 = x.clone();
+            Softmax.rows(x, 1, 3, n);
+            for (int row = 0; row < 3; row++) {
+                double[] s = Ref.toDouble(x0, 1 + row * n, n);
+                double[] want = Ref.softmaxRow(s, n);
+                Ref.check("softmax n=" + n, want, Ref.elemTol(want, 4e-6), x, 1 + row * n);
+            }
+            assertEquals(x0[0], x[0]);
+            assertEquals(x0[x.length - 1], x[x.length - 1]);
+        }
+        float[] m = {Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY};
+        Softmax.row(m, 0, 2);
+        assertEquals(0f, m[0]);
+    }
+
+    private static void run(Random r, int batch, int heads, int lq, int lk, int d, boolean causal) {
+        int dm = heads * d;
+        float[] q = Ref.randn(r, batch * lq * dm, 1), k = Ref.randn(r, batch * lk * dm, 1), v = Ref.randn(r, batch * lk * dm, 1);
+        float scale = (float) (1 / Math.sqrt(d));
+        double[][] want = Ref.attention(q, k, v, batch, heads, lq, lk, d, causal, scale);
+        float[] out = new float[q.length];
+        Attention.forward(q, k, v, batch, heads, lq, lk, d, causal, scale, out);
+        double[] tol = new double[out.length];
+        for (int i = 0; i < tol.length; i++) tol[i] = 1e-6 * Math.sqrt(lk + d) * want[1][i] + 1e-7;
+        Ref.check("attention b=" + batch + " h=" + heads + " lq=" + lq + " lk=" + lk + " d=" + d + " causal=" + causal, want[0], tol, out, 0);
+    }
+
+    @Test
+    void randomShapes() {
+        Random r = new Random(9);
+        run(r, 1, 1, 1, 1, 1, false);
+        run(r, 1, 2, 5, 5, 8, true);
+        run(r, 2, 3, 17, 77, 40, false);
+        run(r, 1, 8, 64, 77, 40, false);
+        run(r, 1, 2, 300, 300, 40, false);
+        run(r, 2, 2, 77, 77, 64, true);
+        run(r, 1, 1, 9, 20, 33, true);
+        run(r, 1, 3, 150, 129, 80, false);
+        run(r, 1, 1, 40, 13, 160, false);
+        for (int it = 0; it < 10; it++)
+            run(r, 1 + r.nextInt(2), 1 + r.nextInt(3), 1 + r.nextInt(70), 1 + r.nextInt(140), 1 + r.nextInt(70), r.nextBoolean());
+    }
+}

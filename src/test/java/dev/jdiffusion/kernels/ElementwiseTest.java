@@ -1,0 +1,123 @@
+package dev.jdiffusion.kernels;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * Activations (SiLU, exact GELU, quick-GELU, GEGLU), Elementwise and Upsample.nearest.
+ * Activation tolerance: 3e-7 relative to |want| + 1e-6 (a few float ulps; quick-GELU times 1 + |1.702 x| since the
+ * float product feeds exp); arithmetic and upsampling are exact.
+ */
+class ElementwiseTest {
+    private static final int[] SIZES = {1, 3, 8, 15, 16, 17, 33, 100, 1027};
+
+    private static float[] data(Random r, int n) {
+        float[] x = Ref.randn(r, n, 4);
+        if (n > 8) { x[0] = 0f; x[1] = -0f; x[2] = 30f; x[3] = -30f; x[4] = 1e-6f; x[5] = -9f; x[6] = 88f; x[7] = -100f; }
+        return x;
+    }
+
+    @Test
+    void activations() {
+        Random r = new Random(10);
+        for (int n : SIZES) {
+            float[] x = data(r, n + 4);
+            double[] s = new double[n], g = new double[n], q = new double[n];
+            for (int i = 0; i < n; i++) {
+                s[i] = Ref.silu(x[2 + i]);
+                g[i] = Ref.gelu(x[2 + i]);
+                q[i] = Ref.quickGelu(x[2 + i]);
+            }
+            float[] a = x.clone(); Activations.silu(a, 2, n);
+            Ref.check("silu n=" + n, s, Ref.elemTol(s, 3e-7), a, 2);
+            float[] b = x.clone(); Activations.gelu(b, 2, n);
+            Ref.check("gelu n=" + n, g, Ref.elemTol(g, 3e-7), b, 2);
+            float[] c = x.clone(); Activations.quickGelu(c, 2, n);
+            double[] qt = Ref.elemTol(q, 3e-7);
+            for (int i = 0; i < n; i++) qt[i] *= 1 + 1.702 * Math.abs(x[2 + i]); // the float product 1.702f * x feeds exp
+            Ref.check("quickGelu n=" + n, q, qt, c, 2);
+            assertEquals(x[0], a[0]); assertEquals(x[n + 3], a[n + 3]);
+            for (int i = 0; i < n; i++) {
+                assertEquals(Activations.silu(x[2 + i]), a[2 + i], 0f);
+                assertEquals(Activations.gelu(x[2 + i]), b[2 + i], 0f);
+                assertEquals(Activations.quickGelu(x[2 + i]), c[2 + i], 0f);
+            }
+        }
+    }
+
+    @Test
+    void geluSweepIsFloatExact() {
+        int n = 40001;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = -12f + 24f * i / (n - 1);
+        double[] want = new double[n];
+        for (int i = 0; i < n; i++) want[i] = Ref.gelu(x[i]);
+        float[] g = x.clone();
+        Activations.gelu(g, 0, n);
+        double[] tol = new double[n];
+        for (int i = 0; i < n; i++) tol[i] = Math.ulp((float) want[i]) * 0.5 + 1e-45; // correctly rounded within half an ulp
+        Ref.check("gelu sweep", want, tol, g, 0);
+    }
+
+    @Test
+    void geglu() {
+        Random r = new Random(11);
+        for (int[] s : new int[][] {{1, 1}, {3, 17}, {7, 64}, {77, 40}, {5, 1280}}) {
+            int rows = s[0], d = s[1];
+            float[] x = Ref.randn(r, rows * 2 * d, 2);
+            double[] want = new double[rows * d];
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < d; j++) want[i * d + j] = (double) x[i * 2 * d + j] * Ref.gelu(x[i * 2 * d + d + j]);
+            float[] out = new float[rows * d];
+            Activations.geglu(x, rows, d, out);
+            Ref.check("geglu " + rows + "x" + d, want, Ref.elemTol(want, 4e-7), out, 0);
+        }
+    }
+
+    @Test
+    void arithmetic() {
+        Random r = new Random(12);
+        for (int n : SIZES) {
+            float[] a = Ref.rand(r, n + 3), b = Ref.rand(r, n + 5);
+            float[] out = new float[n + 2];
+            Elementwise.add(a, 3, b, 1, out, 2, n);
+            for (int i = 0; i < n; i++) assertEquals(a[3 + i] + b[1 + i], out[2 + i]);
+            assertEquals(0f, out[0]);
+            Elementwise.mul(a, 1, b, 4, out, 1, n);
+            for (int i = 0; i < n; i++) assertEquals(a[1 + i] * b[4 + i], out[1 + i]);
+            float[] c = a.clone();
+            Elementwise.addInPlace(c, b, n);
+            for (int i = 0; i < n; i++) assertEquals(a[i] + b[i], c[i]);
+            assertEquals(a[n], c[n]);
+            float[] d = a.clone();
+            Elementwise.scale(d, 1, n, 0.3f);
+            for (int i = 0; i < n; i++) assertEquals(a[1 + i] * 0.3f, d[1 + i]);
+            assertEquals(a[0], d[0]);
+        }
+        int bn = 2, c = 3, hw = 37;
+        float[] x = Ref.rand(r, bn * c * hw), v = Ref.rand(r, bn * c), x0 = x.clone();
+        Elementwise.addPerChannel(x, bn, c, hw, v);
+        for (int i = 0; i < x.length; i++) assertEquals(x0[i] + v[i / hw], x[i]);
+    }
+
+    @Test
+    void upsampleNearest() {
+        Random r = new Random(13);
+        int[][] shapes = {{1, 1, 1, 1, 2, 2}, {2, 3, 5, 7, 10, 14}, {1, 2, 5, 5, 9, 9}, {1, 1, 4, 6, 3, 13}, {1, 4, 8, 8, 16, 16}, {1, 1, 3, 3, 7, 1}};
+        for (int[] s : shapes) {
+            float[] x = Ref.rand(r, s[0] * s[1] * s[2] * s[3]);
+            double[] want = Ref.upsampleNearest(x, s[0], s[1], s[2], s[3], s[4], s[5]);
+            float[] y = new float[want.length];
+            Upsample.nearest(x, s[0], s[1], s[2], s[3], s[4], s[5], y);
+            Ref.check("nearest " + java.util.Arrays.toString(s), want, new double[want.length], y, 0);
+            if (s[4] == 2 * s[2] && s[5] == 2 * s[3]) {
+                float[] y2 = new float[want.length];
+                Upsample.nearest2x(x, s[0], s[1], s[2], s[3], y2);
+                Ref.check("nearest2x", want, new double[want.length], y2, 0);
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+package dev.jdiffusion.kernels;
+
+import dev.jdiffusion.weights.DType;
+import dev.jdiffusion.weights.TensorView;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** Gemm.sgemm (4 transpose variants, alpha/beta, offsets, leading dimensions) and Gemm.linear on heap and mapped weights. */
+class GemmTest {
+
+    private static void runSgemm(Random r, boolean ta, boolean tb, int M, int N, int K, float alpha, float beta, int pad) {
+        int lda = (ta ? M : K) + r.nextInt(pad + 1), ldb = (tb ? K : N) + r.nextInt(pad + 1), ldc = N + r.nextInt(pad + 1);
+        int aOff = r.nextInt(pad + 1), bOff = r.nextInt(pad + 1), cOff = r.nextInt(pad + 1);
+        float[] a = Ref.rand(r, aOff + lda * (ta ? K : M));
+        float[] b = Ref.rand(r, bOff + ldb * (tb ? N : K));
+        float[] c = Ref.rand(r, cOff + ldc * M + 3);
+        if (beta == 0f) for (int i = 0; i < c.length; i++) if (r.nextInt(7) == 0) c[i] = Float.NaN; // beta == 0 must not read C
+        float[] c0 = c.clone();
+        double[][] want = Ref.sgemm(ta, tb, M, N, K, alpha, a, aOff, lda, b, bOff, ldb, beta, c0, cOff, ldc);
+        Gemm.sgemm(ta, tb, M, N, K, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+        String label = "sgemm ta=" + ta + " tb=" + tb + " M=" + M + " N=" + N + " K=" + K + " alpha=" + alpha + " beta=" + beta;
+        double[] tol = Ref.dotTol(want[1], K);
+        for (int i = 0; i < M; i++)
+            Ref.check(label + " row " + i, Arrays.copyOfRange(want[0], i * N, (i + 1) * N), Arrays.copyOfRange(tol, i * N, (i + 1) * N), c, cOff + i * ldc);
+        // outside C's M x N window nothing changes
+        for (int i = 0; i < c.length; i++) {
+            int rel = i - cOff;
+            boolean inside = rel >= 0 && rel / ldc < M && rel % ldc < N;
+            if (!inside) assertEquals(Float.floatToRawIntBits(c0[i]), Float.floatToRawIntBits(c[i]), label + ": wrote outside C at " + i);
+        }
+    }
+
+    @Test
+    void sgemmRandomShapesAllTransposes() {
+        Random r = new Random(1);
+        float[][] ab = {{1f, 0f}, {0.5f, 1f}, {-2f, 0.25f}, {1f, 1f}};
+        for (int it = 0; it < 60; it++) {
+            int M = 1 + r.nextInt(40), N = 1 + r.nextInt(70), K = 1 + r.nextInt(50);
+            float[] p = ab[it % ab.length];
+            runSgemm(r, (it & 1) != 0, (it & 2) != 0, M, N, K, p[0], p[1], 5);
+        }
+    }
+
+    @Test
+    void sgemmShapesCrossingBlockSizes() {
+        Random r = new Random(2);
+        int[][] shapes = {{1, 1, 1}, {1, 300, 700}, {300, 1, 513}, {157, 211, 601}, {97, 1031, 67}, {263, 37, 1100}, {13, 2100, 40}};
+        int v = 0;
+        for (int[] s : shapes)
+            for (int t = 0; t < 4; t++, v++) runSgemm(r, (t & 1) != 0, (t & 2) != 0, s[0], s[1], s[2], v % 3 == 0 ? 1f : 0.75f, v % 2 == 0 ? 0f : -0.5f, 3);
+    }
+
+    @Test
+    void sgemmDegenerate() {
+        float[] c = {1, 2, 3, 4};
+        Gemm.sgemm(false, false, 2, 2, 0, 1f, new float[0], 0, 1, new float[0], 0, 2, 0.5f, c, 0, 2);
+        assertEquals(0.5f, c[0]);
+        assertEquals(2f, c[3]);
+        Gemm.sgemm(false, false, 2, 2, 0, 1f, new float[0], 0, 1, new float[0], 0, 2, 0f, c, 0, 2);
+        assertEquals(0f, c[1]);
+    }
+
+    // ---- linear ----
+
+    static float roundF16(float v) { return Float.float16ToFloat(Float.floatToFloat16(v)); }
+
+    static float roundBF16(float v) {
+        int bits = Float.floatToRawIntBits(v);
+        bits += 0x7fff + ((bits >>> 16) & 1);
+        return Float.intBitsToFloat(bits & 0xffff0000);
+    }
+
+    /** A TensorView of dtype over a fresh native segment, holding w (already representable in dtype). */
+    static TensorView view(DType dtype, float[] w, int rows, int cols) {
+        MemorySegment seg = Arena.ofAuto().allocate((long) w.length * dtype.bytes(), 8);
+        ValueLayout.OfShort s16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        ValueLayout.OfFloat f32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < w.length; i++)
+            switch (dtype) {
+                case F32 -> seg.set(f32, 4L * i, w[i]);
+                case F16 -> seg.set(s16, 2L * i, Float.floatToFloat16(w[i]));
+                case BF16 -> seg.set(s16, 2L * i, (short) (Float.floatToRawIntBits(w[i]) >>> 16));
+                default -> throw new AssertionError(dtype);
+            }
+        return new TensorView("test.weight", "memory", dtype, new long[] {rows, cols}, seg);
+    }
+
+    static Matrix matrix(String kind, Random r, int out, int in, float[] wOut) {
+        float[] w = Ref.rand(r, out * in);
+        for (int i = 0; i < w.length; i++)
+            w[i] = switch (kind) {
+                case "F16" -> roundF16(w[i]);
+                case "BF16" -> roundBF16(w[i]);
+                default -> w[i];
+            };
+        System.arraycopy(w, 0, wOut, 0, w.length);
+        return switch (kind) {
+            case "heap" -> Matrix.of(w, out, in);
+            case "F32" -> Matrix.of(view(DType.F32, w, out, in));
+            case "F16" -> Matrix.of(view(DType.F16, w, out, in));
+            case "BF16" -> Matrix.of(view(DType.BF16, w, out, in));
+            default -> throw new AssertionError(kind);
+        };
+    }
+
+    @Test
+    void linearAllBackings() {
+        Random r = new Random(3);
+        int[][] shapes = {{1, 1, 1}, {1, 33, 17}, {5, 64, 48}, {77, 40, 19}, {130, 300, 129}, {2, 1280, 320}, {64, 37, 600}};
+        for (String kind : new String[] {"heap", "F32", "F16", "BF16"})
+            for (int[] s : shapes)
+                for (boolean withBias : new boolean[] {false, true}) {
+                    int rows = s[0], out = s[1], in = s[2];
+                    float[] w = new float[out * in];
+                    Matrix m = matrix(kind, r, out, in, w);
+                    float[] bias = withBias ? Ref.rand(r, out) : null;
+                    int xOff = r.nextInt(5), yOff = r.nextInt(5);
+                    float[] x = Ref.rand(r, xOff + rows * in);
+                    float[] y = new float[yOff + rows * out + 2];
+                    Arrays.fill(y, 42f);
+                    float[] xs = Arrays.copyOfRange(x, xOff, xOff + rows * in);
+                    double[][] want = Ref.linear(xs, rows, w, out, in, bias);
+                    Gemm.linear(x, xOff, rows, m, bias, y, yOff);
+                    Ref.check("linear " + kind + " " + Arrays.toString(s) + " bias=" + withBias, want[0], Ref.dotTol(want[1], in), y, yOff);
+                    for (int i = 0; i < yOff; i++) assertEquals(42f, y[i]);
+                    assertEquals(42f, y[y.length - 1]);
+                }
+    }
+}

@@ -1,0 +1,88 @@
+package dev.jdiffusion.sampling;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jdiffusion.golden.Golden;
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.SafetensorsFile;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The sampling half of the golden pipeline cases, without any model: the seed gives the initial latents and the
+ * per-step noise bit for bit, and the scheduler turns the recorded model outputs into the recorded latents.
+ */
+class PipelineReplayTest {
+
+    @Test
+    void pipelineCasesReplay() {
+        List<Path> cases = Golden.caseDirs().stream()
+                .filter(d -> "pipeline".equals(Golden.json(d.resolve("info.json")).path("kind").asText())).toList();
+        Assumptions.assumeFalse(cases.isEmpty(), "no pipeline golden cases");
+        for (Path d : cases) replay(d, Golden.json(d.resolve("info.json")));
+    }
+
+    private static void replay(Path dir, JsonNode info) {
+        String name = dir.getFileName().toString();
+        boolean lcm = info.has("original_inference_steps");
+        try (SafetensorsFile in = SafetensorsFile.open(dir.resolve("inputs.safetensors"));
+             SafetensorsFile ex = SafetensorsFile.open(dir.resolve("expected.safetensors"))) {
+            TorchGenerator g = new TorchGenerator(info.path("seed").asLong());
+            Tensor init = Tensor.of(in.get("init_latents"));
+            Tensor drawn = g.randn(init.shape());
+            assertBitExact(name + " init_latents from seed", init.data(), drawn.data());
+
+            ObjectNode base = Schedulers.defaultConfig(false);
+            Scheduler s;
+            if (lcm) {
+                base.put("original_inference_steps", info.path("original_inference_steps").asInt());
+                s = Schedulers.create("lcm", base);
+            } else {
+                s = new DdimScheduler(SchedulerConfig.parse(SchedulerConfig.with(base, "DDIMScheduler")), info.path("eta").asDouble(0));
+            }
+            int steps = info.path("steps").asInt();
+            s.setTimesteps(steps);
+            long[] ts = ex.get("timesteps").toLongArray();
+            float[] mine = s.timesteps();
+            for (int i = 0; i < ts.length; i++) assertEquals(ts[i], (long) mine[i], name + " timestep " + i);
+
+            Tensor pred = Tensor.of(ex.get(lcm ? "model_pred" : "noise_pred"));
+            Tensor latents = Tensor.of(ex.get("latents"));
+            int[] shape = init.shape();
+            int per = init.numel();
+            Tensor noise = in.find("noise") != null ? Tensor.of(in.get("noise")) : null;
+            // the generator continues after the initial latents: LCM's per-step noise comes from it
+            NoiseSource src = lcm ? new NoiseSource() {
+                int k = 0;
+                @Override public Tensor next(int... sh) {
+                    Tensor t = g.randn(sh);
+                    if (noise != null) assertBitExact(name + " noise " + k, Arrays.copyOfRange(noise.data(), k * per, (k + 1) * per), t.data());
+                    k++;
+                    return t;
+                }
+            } : g;
+            Tensor x = new Tensor(init.data().clone(), shape);
+            float[] got = new float[latents.numel()];
+            System.arraycopy(x.data(), 0, got, 0, per);
+            for (int i = 0; i < steps; i++) {
+                Tensor eps = new Tensor(Arrays.copyOfRange(pred.data(), i * per, (i + 1) * per), shape);
+                x = s.step(eps, i, s.scaleModelInput(x, i), src).prevSample();
+                System.arraycopy(x.data(), 0, got, (i + 1) * per, per);
+            }
+            Golden.compare(name + " latents (scheduler replay)", latents.data(), got, 1e-3);
+        }
+    }
+
+    private static void assertBitExact(String label, float[] want, float[] got) {
+        assertEquals(want.length, got.length, label);
+        for (int i = 0; i < want.length; i++)
+            assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), label + " at " + i);
+        System.out.println("golden " + label + ": bit-exact over " + want.length + " values");
+    }
+}
