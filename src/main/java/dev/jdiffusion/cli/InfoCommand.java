@@ -12,6 +12,7 @@ import dev.jdiffusion.weights.TensorView;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -38,7 +39,12 @@ final class InfoCommand {
         }
         if (args.length != 1 || args[0].startsWith("-"))
             throw new UsageException(args.length == 0 ? "missing PATH" : "expected one PATH, got " + String.join(" ", args), USAGE);
-        Path p = Path.of(args[0]);
+        Path p;
+        try {
+            p = Path.of(args[0]);
+        } catch (InvalidPathException e) {
+            throw new UsageException("not a valid path: " + e.getMessage(), USAGE);
+        }
         Path given = p;
         if (!Files.exists(p)) throw new UsageException("no such file or folder: " + p, USAGE);
         try {

@@ -15,6 +15,8 @@ import java.util.concurrent.ConcurrentHashMap;
 final class ClipBpe {
     static final String WORD_END = "</w>";
     private static final int CACHE_LIMIT = 1 << 16;
+    /** Longer pre-tokens are not cached, so the cache stays small (65536 x 64 chars) whatever the prompts. */
+    private static final int CACHE_MAX_WORD = 64;
     private static final String[] BYTE_TO_UNICODE = byteToUnicode();
 
     private final Map<String, Integer> vocab;
@@ -36,45 +38,63 @@ final class ClipBpe {
         List<String> symbols = bpe(preToken);
         ids = new int[symbols.size()];
         for (int i = 0; i < ids.length; i++) ids[i] = vocab.getOrDefault(symbols.get(i), unkId);
-        if (cache.size() >= CACHE_LIMIT) cache.clear();
-        cache.put(preToken, ids);
+        if (preToken.length() <= CACHE_MAX_WORD) {
+            if (cache.size() >= CACHE_LIMIT) cache.clear();
+            cache.put(preToken, ids);
+        }
         return ids;
     }
 
-    /** The BPE symbols of one pre-token (for tests and debugging). */
+    /**
+     * The BPE symbols of one pre-token (for tests and debugging).
+     *
+     * <p>Same result as the textbook loop (find the lowest-ranked adjacent pair, merge all its occurrences left to
+     * right, repeat) in O(n log n) rather than O(n^2): pairs wait in a heap ordered by (rank, position); all
+     * occurrences of the lowest rank are merged as one batch, left to right, before the pairs those merges create
+     * are considered. (A merge never creates a pair of its own rank: the new pair's left or right symbol is longer.)
+     */
     List<String> bpe(String preToken) {
         byte[] bytes = preToken.getBytes(StandardCharsets.UTF_8);
-        List<String> word = new ArrayList<>(bytes.length);
-        for (int i = 0; i < bytes.length; i++) {
+        int n = bytes.length;
+        List<String> word = new ArrayList<>(n);
+        if (n == 0) return word;
+        String[] sym = new String[n];
+        int[] prev = new int[n], next = new int[n];
+        for (int i = 0; i < n; i++) {
             String s = BYTE_TO_UNICODE[bytes[i] & 0xff];
-            word.add(i == bytes.length - 1 ? s + WORD_END : s);
+            sym[i] = i == n - 1 ? s + WORD_END : s;
+            prev[i] = i - 1;
+            next[i] = i + 1 < n ? i + 1 : -1;
         }
-        if (word.isEmpty()) return word;
-        while (word.size() > 1) {
-            int best = Integer.MAX_VALUE;
-            String first = null, second = null;
-            for (int i = 0; i + 1 < word.size(); i++) {
-                Integer r = ranks.get(word.get(i) + ' ' + word.get(i + 1));
-                if (r != null && r < best) {
-                    best = r;
-                    first = word.get(i);
-                    second = word.get(i + 1);
-                }
+        java.util.PriorityQueue<Long> heap = new java.util.PriorityQueue<>();
+        for (int i = 0; i + 1 < n; i++) push(heap, sym, i, i + 1);
+        List<Integer> batch = new ArrayList<>();
+        while (!heap.isEmpty()) {
+            long top = heap.poll();
+            int rank = (int) (top >>> 32);
+            batch.clear();
+            batch.add((int) top);
+            while (!heap.isEmpty() && (int) (heap.peek() >>> 32) == rank) batch.add((int) (long) heap.poll());
+            for (int pos : batch) {
+                int q = sym[pos] == null ? -1 : next[pos];
+                if (q < 0) continue; // merged away, or now the last symbol
+                Integer r = ranks.get(sym[pos] + ' ' + sym[q]);
+                if (r == null || r != rank) continue; // stale: a neighbour changed since this pair was queued
+                sym[pos] = sym[pos] + sym[q];
+                sym[q] = null;
+                next[pos] = next[q];
+                if (next[q] >= 0) prev[next[q]] = pos;
+                if (prev[pos] >= 0) push(heap, sym, prev[pos], pos);
+                if (next[pos] >= 0) push(heap, sym, pos, next[pos]);
             }
-            if (first == null) break;
-            List<String> merged = new ArrayList<>(word.size());
-            for (int i = 0; i < word.size(); ) {
-                if (i + 1 < word.size() && word.get(i).equals(first) && word.get(i + 1).equals(second)) {
-                    merged.add(first + second);
-                    i += 2;
-                } else {
-                    merged.add(word.get(i));
-                    i++;
-                }
-            }
-            word = merged;
         }
+        for (int i = 0; i >= 0; i = next[i]) word.add(sym[i]);
         return word;
+    }
+
+    private void push(java.util.PriorityQueue<Long> heap, String[] sym, int a, int b) {
+        Integer r = ranks.get(sym[a] + ' ' + sym[b]);
+        if (r != null) heap.add(((long) r << 32) | a);
     }
 
     /** GPT-2 / CLIP byte-to-unicode: printable Latin-1 bytes map to themselves, the rest to U+0100 onwards. */

@@ -134,7 +134,8 @@ public final class ClipTokenizer {
         Map<String, Integer> vocab = new HashMap<>(root.size() * 2);
         for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
             Map.Entry<String, JsonNode> e = it.next();
-            if (!e.getValue().isIntegralNumber()) throw new ModelFormatException(f + ": id of " + e.getKey() + " is not an integer");
+            if (!e.getValue().isIntegralNumber() || !e.getValue().canConvertToInt() || e.getValue().asInt() < 0)
+                throw new ModelFormatException(f + ": id of " + e.getKey() + " is not an integer in 0.." + Integer.MAX_VALUE + ": " + e.getValue());
             vocab.put(e.getKey(), e.getValue().asInt());
         }
         return vocab;
