@@ -49,7 +49,7 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
                 intField(c, "max_position_embeddings", where),
                 (float) c.path("layer_norm_eps").asDouble(1e-5),
                 Activation.parse(c.path("hidden_act").asText("quick_gelu"), where),
-                c.path("eos_token_id").asInt(2));
+                dev.jdiffusion.weights.ConfigFields.optionalInt(c, "eos_token_id", 2, where));
     }
 
     /** A config from tensor shapes alone (see the class comment for the rules). */
@@ -62,8 +62,6 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
     }
 
     private static int intField(JsonNode c, String name, String where) {
-        JsonNode n = c.get(name);
-        if (n == null || !n.isIntegralNumber()) throw new ModelFormatException(where + ": config field " + name + " missing or not an integer");
-        return n.asInt();
+        return dev.jdiffusion.weights.ConfigFields.requiredInt(c, name, where);
     }
 }

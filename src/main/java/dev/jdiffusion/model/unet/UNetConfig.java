@@ -116,17 +116,17 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
         if (c.has("resnet_skip_time_act") && c.get("resnet_skip_time_act").asBoolean(false)) bad("resnet_skip_time_act=true is not supported");
         if (c.hasNonNull("resnet_out_scale_factor") && c.get("resnet_out_scale_factor").asDouble() != 1.0) bad("resnet_out_scale_factor != 1 is not supported");
         if (c.hasNonNull("cross_attention_norm")) bad("cross_attention_norm is not supported");
-        int convIn = c.path("conv_in_kernel").asInt(3), convOut = c.path("conv_out_kernel").asInt(3);
+        int convIn = num(c, "conv_in_kernel", 3), convOut = num(c, "conv_out_kernel", 3);
         if (convIn % 2 == 0 || convOut % 2 == 0) bad("even conv_in_kernel/conv_out_kernel are not supported");
-        int tcp = c.hasNonNull("time_cond_proj_dim") ? c.get("time_cond_proj_dim").asInt() : 0;
-        int ted = c.hasNonNull("time_embedding_dim") ? c.get("time_embedding_dim").asInt() : boc[0] * 4;
-        int groups = c.path("norm_num_groups").asInt(32);
+        int tcp = num(c, "time_cond_proj_dim", 0);
+        int ted = num(c, "time_embedding_dim", boc[0] * 4);
+        int groups = num(c, "norm_num_groups", 32);
         if (c.has("norm_num_groups") && c.get("norm_num_groups").isNull()) bad("norm_num_groups null is not supported");
-        return new UNetConfig(c.path("in_channels").asInt(4), c.path("out_channels").asInt(4), c.path("sample_size").asInt(64),
+        return new UNetConfig(num(c, "in_channels", 4), num(c, "out_channels", 4), num(c, "sample_size", 64),
                 boc, List.copyOf(down), List.copyOf(up), midType != null, lpb, tl, upTl, heads, cad[0], groups,
                 (float) c.path("norm_eps").asDouble(1e-5), c.path("use_linear_projection").asBoolean(false),
                 c.path("upcast_attention").asBoolean(false), c.path("flip_sin_to_cos").asBoolean(true),
-                (float) c.path("freq_shift").asDouble(0), tcp, ted, convIn, convOut, c.path("downsample_padding").asInt(1),
+                (float) c.path("freq_shift").asDouble(0), tcp, ted, convIn, convOut, num(c, "downsample_padding", 1),
                 (float) c.path("mid_block_scale_factor").asDouble(1), c.path("center_input_sample").asBoolean(false)).validated();
     }
 
@@ -210,6 +210,11 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
         return r;
     }
 
+    /** An optional integer field of the config (strict: see {@link dev.jdiffusion.weights.ConfigFields}). */
+    private static int num(JsonNode c, String key, int dflt) {
+        return dev.jdiffusion.weights.ConfigFields.optionalInt(c, key, dflt, "unet config");
+    }
+
     private static int[] ints(JsonNode c, String key, int n, int[] dflt) {
         JsonNode v = c.get(key);
         int[] r;
@@ -219,11 +224,10 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
         } else if (v.isArray()) {
             r = new int[v.size()];
             for (int i = 0; i < r.length; i++) {
-                if (!v.get(i).isNumber()) bad(key + "[" + i + "] is not a number: " + v.get(i));
-                r[i] = v.get(i).asInt();
+                r[i] = dev.jdiffusion.weights.ConfigFields.toInt(v.get(i), key + "[" + i + "]", "unet config");
             }
         } else if (v.isNumber()) {
-            r = new int[]{v.asInt()};
+            r = new int[]{dev.jdiffusion.weights.ConfigFields.toInt(v, key, "unet config")};
         } else {
             throw new ModelFormatException("unet config: " + key + " must be a number or a list, is " + v);
         }

@@ -35,10 +35,7 @@ public record VaeConfig(int normGroups, float scalingFactor, float shiftFactor, 
     }
 
     private static int intField(JsonNode c, String f, int def, String where) {
-        JsonNode v = c.get(f);
-        if (v == null || v.isNull()) return def;
-        if (!v.isIntegralNumber()) throw new ModelFormatException(where + ": config field " + f + " must be an integer, got " + v);
-        return v.asInt();
+        return dev.jdiffusion.weights.ConfigFields.optionalInt(c, f, def, where);
     }
 
     private static float floatField(JsonNode c, String f, float def, String where) {
