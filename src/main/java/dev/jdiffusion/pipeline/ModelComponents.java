@@ -110,10 +110,21 @@ public final class ModelComponents implements AutoCloseable {
                     : unet.config().crossAttentionDim() >= 1024 ? ModelFamily.SD2 : ModelFamily.SD1;
             if (fam != ModelFamily.LCM && sched != null && "LCMScheduler".equals(sched.path("_class_name").asText()))
                 fam = ModelFamily.LCM;
+            checkScheduler(o, sched, fam);
             return new ModelComponents(name, fam, tok, te, unet, vae, taesd, o.useTaesdForDecode() || vae == null, sched, owned, o);
         } catch (RuntimeException e) {
             closeAll(owned);
             throw e;
+        }
+    }
+
+    /** A scheduler config the samplers cannot use is a model-file error at load, not a surprise at the first generate. */
+    private static void checkScheduler(ModelOptions o, JsonNode sched, ModelFamily fam) {
+        if (sched == null) return;
+        try {
+            dev.jdiffusion.sampling.Schedulers.create(fam.defaultSampler(), sched);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new ModelFormatException(o.model() + ": scheduler config: " + e.getMessage(), e);
         }
     }
 
