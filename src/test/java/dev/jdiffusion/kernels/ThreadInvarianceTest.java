@@ -34,7 +34,7 @@ class ThreadInvarianceTest {
         Matrix m = GemmTest.matrix("F16", r, 96, 517, w);
         float[] bias = Ref.rand(r, 96);
         same("linear", () -> { float[] y = new float[301 * 96]; Gemm.linear(a, 0, 301, m, bias, y, 0); return y; });
-        same("linear 3 rows", () -> { float[] y = new float[3 * 96]; Gemm.linear(a, 0, 3, m, bias, y, 0); return y; });
+        same("linear 2 rows", () -> { float[] y = new float[2 * 96]; Gemm.linear(a, 0, 2, m, bias, y, 0); return y; });
         float[] x = Ref.rand(r, 2 * 24 * 19 * 23);
         Matrix cw = GemmTest.matrix("heap", r, 40, 24 * 9, new float[40 * 24 * 9]);
         same("conv", () -> { float[] y = new float[2 * 40 * 19 * 23]; Conv2d.forward(x, 2, 24, 19, 23, cw, 3, 3, bias, 1, 1, y); return y; });
