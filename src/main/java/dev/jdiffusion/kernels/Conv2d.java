@@ -4,7 +4,8 @@ package dev.jdiffusion.kernels;
  * 2-D convolution on NCHW float arrays (cross-correlation, as PyTorch), any kernel size, stride and
  * (possibly asymmetric) zero padding. The weight is a {@link Matrix} of {@code [cout, cin*kh*kw]}.
  * Computed as an implicit GEMM (weights x im2col panels packed on the fly) on {@link GemmKernel}; mapped
- * F16/BF16 weights are converted while packing.
+ * F16/BF16 weights are converted while packing. Stride-1, padding-1 3x3 convolutions with enough channels and
+ * pixels go through {@link Winograd} F(2x2, 3x3) instead.
  */
 public final class Conv2d {
     private Conv2d() {}
@@ -38,6 +39,13 @@ public final class Conv2d {
                 throw new IllegalArgumentException("conv stride must be >= 1 and padding >= 0");
             int oh = outSize(h, kh, stride, padTop, padBottom), ow = outSize(w, kw, stride, padLeft, padRight);
             if (oh <= 0 || ow <= 0) throw new IllegalArgumentException("conv output would be empty: " + h + "x" + w + " kernel " + kh + "x" + kw);
+            if (kh == 3 && kw == 3 && stride == 1 && padTop == 1 && padLeft == 1 && padBottom == 1 && padRight == 1) {
+                float[] u = Winograd.filtersFor(weight, cin, oh, ow);
+                if (u != null) {
+                    Winograd.forward(x, n, cin, h, w, u, cout, bias, y);
+                    return;
+                }
+            }
             int hw = oh * ow;
             boolean direct = kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0;
             GemmKernel.PackA pa = GemmKernel.packA(weight);

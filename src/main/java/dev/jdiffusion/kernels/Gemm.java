@@ -3,7 +3,8 @@ package dev.jdiffusion.kernels;
 /**
  * Single-precision matrix multiply on row-major heap arrays, and the linear layer built on it.
  * All entry points are multi-threaded through {@link Parallel}; the blocked engine is {@link GemmKernel}.
- * Mapped F16/BF16/F32 weights are converted while packing panels, never copied whole.
+ * Mapped F16/BF16/F32 weights are converted while packing panels, never copied whole. Linear layers of at
+ * most {@link FewRows#MAX_ROWS} rows run as matrix-vector products ({@link FewRows}).
  */
 public final class Gemm {
     private Gemm() {}
@@ -35,7 +36,9 @@ public final class Gemm {
             int in = w.cols(), out = w.rows();
             if (bias != null && bias.length < out)
                 throw new IllegalArgumentException("bias has " + bias.length + " values, expected " + out);
-            GemmKernel.gemm(rows, out, in, 1f, GemmKernel.packA(x, xOff, in, false), GemmKernel.packBTransposed(w),
+            if (rows <= 0 || out <= 0) return;
+            if (rows <= FewRows.MAX_ROWS && in > 0) FewRows.linear(x, xOff, rows, w, bias, y, yOff);
+            else GemmKernel.gemm(rows, out, in, 1f, GemmKernel.packA(x, xOff, in, false), GemmKernel.packBTransposed(w),
                     0f, y, yOff, out, null, bias, true);
         } finally {
             Profiler.stop(Profiler.Op.LINEAR, prof0, 2L * rows * w.rows() * w.cols());

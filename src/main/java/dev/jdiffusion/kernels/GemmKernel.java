@@ -73,9 +73,50 @@ final class GemmKernel {
         }
         // Split C into a grid of rs x cs tiles, one task each; every task runs the whole K loop for its tile,
         // packing its own panels, so a call has a single barrier (robust when cores are shared or oversubscribed).
+        int[] grid = grid(M, N, taskTarget(2.0 * M * N * K), splitColumnsFirst);
+        int rowBlock = grid[0], colBlock = grid[1];
+        int rTiles = (M + rowBlock - 1) / rowBlock, cTiles = (N + colBlock - 1) / colBlock;
+        Parallel.forTasks(rTiles * cTiles, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int i0 = (t / cTiles) * rowBlock, j0 = (t % cTiles) * colBlock;
+                tile(i0, Math.min(M, i0 + rowBlock), j0, Math.min(N, j0 + colBlock), K, alpha, pa, pb, beta, c, cOff, ldc, rowBias, colBias);
+            }
+        });
+    }
+
+    /**
+     * A batch of independent products C_b = A_b * B_b (b < pa.length, all M x N x K, alpha 1, beta 0, no bias),
+     * C_b at c[cOff[b]] with row stride ldc, run as one parallel task list (one barrier for the whole batch).
+     */
+    static void gemmBatch(int M, int N, int K, PackA[] pa, PackB[] pb, float[] c, int[] cOff, int ldc) {
+        int batch = pa.length;
+        if (M <= 0 || N <= 0 || batch == 0) return;
+        if (K <= 0) {
+            for (int b = 0; b < batch; b++)
+                for (int i = 0; i < M; i++) java.util.Arrays.fill(c, cOff[b] + i * ldc, cOff[b] + i * ldc + N, 0f);
+            return;
+        }
+        int target = taskTarget(2.0 * M * N * K * batch);
+        int[] grid = grid(M, N, (target + batch - 1) / batch, false);
+        int rowBlock = grid[0], colBlock = grid[1];
+        int rTiles = (M + rowBlock - 1) / rowBlock, cTiles = (N + colBlock - 1) / colBlock, per = rTiles * cTiles;
+        Parallel.forTasks(batch * per, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int b = t / per, r = t % per;
+                int i0 = (r / cTiles) * rowBlock, j0 = (r % cTiles) * colBlock;
+                tile(i0, Math.min(M, i0 + rowBlock), j0, Math.min(N, j0 + colBlock), K, 1f, pa[b], pb[b], 0f, c, cOff[b], ldc, null, null);
+            }
+        });
+    }
+
+    /** How many tasks a product of this many FLOPs is worth splitting into. */
+    private static int taskTarget(double flops) {
         int threads = Parallel.threads();
-        double flops = 2.0 * M * N * K;
-        int target = threads == 1 || flops < 4e6 ? 1 : (int) Math.min(4L * threads, Math.max(1, (long) (flops / 2e6)));
+        return threads == 1 || flops < 4e6 ? 1 : (int) Math.min(4L * threads, Math.max(1, (long) (flops / 2e6)));
+    }
+
+    /** Row and column block sizes of a grid of about target C tiles (MR / NR multiples). */
+    private static int[] grid(int M, int N, int target, boolean splitColumnsFirst) {
         int maxRs = (M + MR * 8 - 1) / (MR * 8), maxCs = (N + NR - 1) / NR;
         int rs = 1, cs = 1;
         while (rs * cs < target) {
@@ -85,14 +126,7 @@ final class GemmKernel {
             else if (rs < maxRs) rs++;
             else break;
         }
-        int rowBlock = roundUp((M + rs - 1) / rs, MR), colBlock = roundUp((N + cs - 1) / cs, NR);
-        int rTiles = (M + rowBlock - 1) / rowBlock, cTiles = (N + colBlock - 1) / colBlock;
-        Parallel.forTasks(rTiles * cTiles, (t0, t1) -> {
-            for (int t = t0; t < t1; t++) {
-                int i0 = (t / cTiles) * rowBlock, j0 = (t % cTiles) * colBlock;
-                tile(i0, Math.min(M, i0 + rowBlock), j0, Math.min(N, j0 + colBlock), K, alpha, pa, pb, beta, c, cOff, ldc, rowBias, colBias);
-            }
-        });
+        return new int[] {roundUp((M + rs - 1) / rs, MR), roundUp((N + cs - 1) / cs, NR)};
     }
 
     private static int roundUp(int x, int m) { return (x + m - 1) / m * m; }

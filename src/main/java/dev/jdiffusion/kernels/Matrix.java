@@ -13,6 +13,8 @@ public final class Matrix {
     private final int rows, cols;
     private final TensorView view;
     private volatile float[] dense;
+    /** Winograd-transformed filters of a 3x3 conv weight, built by {@link Winograd#filters} on first use. */
+    volatile float[] winograd;
 
     private Matrix(int rows, int cols, TensorView view, float[] dense) {
         this.rows = rows;

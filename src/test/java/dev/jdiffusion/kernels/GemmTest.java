@@ -11,6 +11,7 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Gemm.sgemm (4 transpose variants, alpha/beta, offsets, leading dimensions) and Gemm.linear on heap and mapped weights. */
@@ -114,7 +115,7 @@ class GemmTest {
     @Test
     void linearAllBackings() {
         Random r = new Random(3);
-        int[][] shapes = {{1, 1, 1}, {1, 33, 17}, {5, 64, 48}, {77, 40, 19}, {130, 300, 129}, {2, 1280, 320}, {64, 37, 600}};
+        int[][] shapes = {{1, 1, 1}, {1, 33, 17}, {5, 64, 48}, {77, 40, 19}, {130, 300, 129}, {2, 1280, 320}, {64, 37, 600}, {3, 70, 33}, {4, 9, 100}};
         for (String kind : new String[] {"heap", "F32", "F16", "BF16"})
             for (int[] s : shapes)
                 for (boolean withBias : new boolean[] {false, true}) {
@@ -133,5 +134,21 @@ class GemmTest {
                     for (int i = 0; i < yOff; i++) assertEquals(42f, y[i]);
                     assertEquals(42f, y[y.length - 1]);
                 }
+    }
+    @Test
+    void linearRowsDoNotDependOnTheRowCount() {
+        Random r = new Random(31);
+        for (String kind : new String[] {"heap", "F16"}) {
+            int in = 600, out = 37;   // K over two KC blocks, out not a multiple of 8
+            Matrix m = matrix(kind, r, out, in, new float[out * in]);
+            float[] x = Ref.rand(r, 9 * in), bias = Ref.rand(r, out);
+            float[] all = new float[9 * out];
+            Gemm.linear(x, 0, 9, m, bias, all, 0);   // packed GEMM
+            for (int rows = 1; rows <= 4; rows++) {   // matrix-vector path up to FewRows.MAX_ROWS, then the GEMM
+                float[] few = new float[rows * out];
+                Gemm.linear(x, in, rows, m, bias, few, 0);
+                assertArrayEquals(Arrays.copyOfRange(all, out, out + rows * out), few, kind + " rows=" + rows);
+            }
+        }
     }
 }

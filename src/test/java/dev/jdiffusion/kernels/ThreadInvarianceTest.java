@@ -34,9 +34,13 @@ class ThreadInvarianceTest {
         Matrix m = GemmTest.matrix("F16", r, 96, 517, w);
         float[] bias = Ref.rand(r, 96);
         same("linear", () -> { float[] y = new float[301 * 96]; Gemm.linear(a, 0, 301, m, bias, y, 0); return y; });
+        same("linear 2 rows", () -> { float[] y = new float[2 * 96]; Gemm.linear(a, 0, 2, m, bias, y, 0); return y; });
         float[] x = Ref.rand(r, 2 * 24 * 19 * 23);
         Matrix cw = GemmTest.matrix("heap", r, 40, 24 * 9, new float[40 * 24 * 9]);
         same("conv", () -> { float[] y = new float[2 * 40 * 19 * 23]; Conv2d.forward(x, 2, 24, 19, 23, cw, 3, 3, bias, 1, 1, y); return y; });
+        float[] xw = Ref.rand(r, 2 * 64 * 21 * 30);
+        Matrix ww = GemmTest.matrix("F16", r, 72, 64 * 9, new float[72 * 64 * 9]);
+        same("conv winograd", () -> { float[] y = new float[2 * 72 * 21 * 30]; Conv2d.forward(xw, 2, 64, 21, 30, ww, 3, 3, bias, 1, 1, y); return y; });
         float[] q = Ref.randn(r, 200 * 80, 1), k = Ref.randn(r, 150 * 80, 1);
         same("attention", () -> { float[] o = new float[q.length]; Attention.forward(q, k, k, 1, 2, 200, 150, 40, false, 0.15f, o); return o; });
         float[] g = Ref.randn(r, 2 * 64 * 300, 2);

@@ -1,0 +1,288 @@
+package dev.jdiffusion.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1 and padding 1 (Lavin and Gray, 2015): each 2x2 block
+ * of output pixels comes from a 4x4 input tile as Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A, so the channel sums become
+ * 16 independent GEMMs M_ξ[cout x tiles] = U_ξ[cout x cin] · V_ξ[cin x tiles] of 16/36 the multiplications
+ * of the direct convolution. The transforms use only additions (and halvings for the filter), so the result
+ * stays within a few float ulps of the direct sum.
+ *
+ * <p>The filter transforms U (16 x cout x cin floats: 16/9 of the weight's elements, 32/9 of its F16 bytes) are
+ * computed in double and rounded once. For images of fewer than {@link #PER_CALL_TILES} tiles they are kept
+ * with the weight {@link Matrix}, up to a process-wide budget ({@code jdiffusion.winogradCacheMB}, default a
+ * quarter of the maximum heap); past it such layers run the direct conv. Larger images transform per call.
+ * {@code -Djdiffusion.winograd=false} turns Winograd off. Tile rows are processed in chunks so the V and M buffers stay within a few MB.
+ * Every output element is computed by one task in a fixed order, so results do not depend on the thread count.
+ */
+final class Winograd {
+    private Winograd() {}
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Lane indices for two-vector selectFrom: even / odd lanes of a pair (deinterleave), and the interleave of a pair. */
+    private static final FloatVector EVEN = indices(i -> 2 * i), ODD = indices(i -> 2 * i + 1),
+            LO = indices(i -> (i & 1) * L + i / 2), HI = indices(i -> (i & 1) * L + (L + i) / 2);
+
+    private static FloatVector indices(java.util.function.IntUnaryOperator f) {
+        float[] a = new float[L];
+        for (int i = 0; i < L; i++) a[i] = f.applyAsInt(i);
+        return FloatVector.fromArray(S, a, 0);
+    }
+
+    /** Smallest input and output channel counts worth the transforms. */
+    static final int MIN_CHANNELS = 64;
+    /** Smallest number of 2x2 output tiles worth it (measured: at 8x8 pixels, 16 tiles, the direct conv wins). */
+    static final int MIN_TILES = 64;
+    /**
+     * From this many tiles on, transforming the filters at each call costs little next to the GEMMs (a few %),
+     * so such layers (the VAE's large ones) run Winograd without caching; smaller ones need the cache.
+     */
+    static final int PER_CALL_TILES = 2048;
+    /**
+     * Floats aimed at in each of the per-chunk V and M buffers (about 4 MB: they stay in the last-level cache
+     * between the transforms and the GEMMs), but at least {@link #MIN_CHUNK_TILES} tiles per chunk so the GEMMs
+     * stay wide (measured on Zen 5: 128-256 channels fastest at 512 tiles, 512 channels at 512 tiles).
+     */
+    private static final int CHUNK_FLOATS = 1 << 20;
+    private static final int MIN_CHUNK_TILES = 512;
+
+    private static final boolean ENABLED = !"false".equalsIgnoreCase(System.getProperty("jdiffusion.winograd", "true"));
+    private static final long CACHE_BUDGET = cacheBudget();
+    private static final AtomicLong CACHED = new AtomicLong();
+    private static final ThreadLocal<float[][]> BUFS = ThreadLocal.withInitial(() -> new float[2][]);
+
+    private static long cacheBudget() {
+        String p = System.getProperty("jdiffusion.winogradCacheMB");
+        if (p != null && !p.isBlank()) return Long.parseLong(p.trim()) << 20;
+        return Runtime.getRuntime().maxMemory() / 4;
+    }
+
+    /** Bytes of transformed filters cached so far (process-wide). */
+    static long cachedBytes() { return CACHED.get(); }
+
+    /**
+     * The transformed filters to run a stride-1, padding-1 3x3 conv of this weight with Winograd, or null when the
+     * direct conv should run: too few channels or tiles, or the filters are not cached (over the budget) and the
+     * image is too small for a per-call transform to pay. Filters for layers of fewer than 256 tiles (the
+     * U-Net's 16x16 level, the largest weights) are cached only while the cache is under half the budget, so
+     * the larger images, which gain the most per cached byte, keep room.
+     */
+    static float[] filtersFor(Matrix weight, int cin, int oh, int ow) {
+        int cout = weight.rows();
+        long tiles = (long) ((oh + 1) / 2) * ((ow + 1) / 2);
+        if (!ENABLED || cin < MIN_CHANNELS || cout < MIN_CHANNELS || tiles < MIN_TILES) return null;
+        float[] u = weight.winograd;
+        if (u != null) return u;
+        if (tiles >= PER_CALL_TILES) return transformFilters(weight, cout, cin);
+        long bytes = 64L * cout * cin, limit = tiles < 256 ? CACHE_BUDGET / 2 : CACHE_BUDGET;
+        synchronized (weight) {
+            u = weight.winograd;
+            if (u != null) return u;
+            if (CACHED.addAndGet(bytes) > limit) {
+                CACHED.addAndGet(-bytes);
+                return null;
+            }
+            weight.winograd = u = transformFilters(weight, cout, cin);
+            return u;
+        }
+    }
+
+    /**
+     * y[n, cout, h, w] = bias + conv3x3(x) with stride 1 and padding 1 on all sides, u the transformed filters
+     * ({@link #transformFilters}) of a weight with cout rows.
+     */
+    static void forward(float[] x, int n, int cin, int h, int w, float[] u, int cout, float[] bias, float[] y) {
+        forward(x, n, cin, h, w, u, cout, bias, y, CHUNK_FLOATS);
+    }
+
+    /** As above, with about chunkFloats floats in the V and M buffers (at least MIN_CHUNK_TILES tiles, one tile row). */
+    static void forward(float[] x, int n, int cin, int h, int w, float[] u, int cout, float[] bias, float[] y, int chunkFloats) {
+        if (u.length != 16 * cout * cin) throw new IllegalArgumentException("transformed filters have " + u.length + " values, expected 16*" + cout + "*" + cin);
+        int th = (h + 1) / 2, tw = (w + 1) / 2;
+        int rowsMax = Math.max(1, Math.max(MIN_CHUNK_TILES, chunkFloats / (16 * Math.max(cin, cout))) / tw);
+        int chunks = (th + rowsMax - 1) / rowsMax, rowsPer = (th + chunks - 1) / chunks;
+        int tcMax = rowsPer * tw;
+        float[][] bufs = BUFS.get();
+        if (bufs[0] == null || bufs[0].length < 16 * cin * tcMax) bufs[0] = new float[16 * cin * tcMax];
+        if (bufs[1] == null || bufs[1].length < 16 * cout * tcMax) bufs[1] = new float[16 * cout * tcMax];
+        float[] v = bufs[0], m = bufs[1];
+        int plane = cout * cin;
+        for (int b = 0; b < n; b++) {
+            int xOff = b * cin * h * w, yOff = b * cout * h * w;
+            for (int ty0 = 0; ty0 < th; ty0 += rowsPer) {
+                int ty1 = Math.min(th, ty0 + rowsPer), tc = (ty1 - ty0) * tw;
+                final int t0 = ty0;
+                Parallel.forRange(cin, 1, (c0, c1) -> inputTransform(x, xOff, h, w, tw, t0, ty1, c0, c1, cin, tc, v));
+                GemmKernel.PackA[] pa = new GemmKernel.PackA[16];
+                GemmKernel.PackB[] pb = new GemmKernel.PackB[16];
+                int[] cOff = new int[16];
+                for (int e = 0; e < 16; e++) {
+                    pa[e] = GemmKernel.packA(u, e * plane, cin, false);
+                    pb[e] = GemmKernel.packB(v, e * cin * tc, tc, false);
+                    cOff[e] = e * cout * tc;
+                }
+                GemmKernel.gemmBatch(cout, tc, cin, pa, pb, m, cOff, tc);
+                Parallel.forRange(cout, 1, (o0, o1) -> outputTransform(m, cout, tc, tw, t0, ty1, o0, o1, bias, y, yOff, h, w));
+            }
+        }
+    }
+
+    /** U = G g Gᵀ per (cout, cin) pair, G = [[1,0,0],[½,½,½],[½,-½,½],[0,0,1]], computed in double. */
+    static float[] transformFilters(Matrix weight, int cout, int cin) {
+        float[] u = new float[16 * cout * cin];
+        int plane = cout * cin;
+        Parallel.forRange(cout, 1, (o0, o1) -> {
+            float[] g = new float[cin * 9];
+            double[] t = new double[12];
+            for (int co = o0; co < o1; co++) {
+                weight.readRow(co, 0, g, 0, cin * 9);
+                for (int ci = 0; ci < cin; ci++) {
+                    int o = ci * 9;
+                    for (int j = 0; j < 3; j++) {
+                        double g0 = g[o + j], g1 = g[o + 3 + j], g2 = g[o + 6 + j];
+                        t[j] = g0;
+                        t[3 + j] = 0.5 * (g0 + g1 + g2);
+                        t[6 + j] = 0.5 * (g0 - g1 + g2);
+                        t[9 + j] = g2;
+                    }
+                    for (int i = 0; i < 4; i++) {
+                        double a = t[i * 3], bb = t[i * 3 + 1], c = t[i * 3 + 2];
+                        int base = i * 4 * plane + co * cin + ci;
+                        u[base] = (float) a;
+                        u[base + plane] = (float) (0.5 * (a + bb + c));
+                        u[base + 2 * plane] = (float) (0.5 * (a - bb + c));
+                        u[base + 3 * plane] = (float) c;
+                    }
+                }
+            }
+        });
+        return u;
+    }
+
+    /**
+     * V[ξ][c][tile] = Bᵀ d B for channels [c0, c1) and tile rows [ty0, ty1), Bᵀ = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]].
+     * The vertical pass runs on whole input rows (vectors), the horizontal one per tile.
+     */
+    static void inputTransform(float[] x, int xOff, int h, int w, int tw, int ty0, int ty1, int c0, int c1,
+                                       int cin, int tc, float[] v) {
+        int pw = 2 * tw + 2 + 2 * L;
+        float[][] s = new float[4][pw];   // padded: s[i][1 + ix], zero at 0 and past w (and one vector pair more)
+        float[] zero = new float[w];
+        for (int c = c0; c < c1; c++) {
+            int chan = xOff + c * h * w;
+            for (int ty = ty0; ty < ty1; ty++) {
+                int iy = 2 * ty - 1;
+                float[] r0 = x, r1 = x, r2 = x, r3 = x;
+                int o0 = chan + iy * w, o1 = o0 + w, o2 = o1 + w, o3 = o2 + w;
+                if (iy < 0) { r0 = zero; o0 = 0; }
+                if (iy + 2 >= h) { r2 = zero; o2 = 0; }
+                if (iy + 3 >= h) { r3 = zero; o3 = 0; }
+                // iy + 1 = 2 ty < h always
+                sub(r0, o0, r2, o2, s[0], 1, w);
+                add(r1, o1, r2, o2, s[1], 1, w);
+                sub(r2, o2, r1, o1, s[2], 1, w);
+                sub(r1, o1, r3, o3, s[3], 1, w);
+                int col = (ty - ty0) * tw;
+                for (int i = 0; i < 4; i++) {
+                    float[] p = s[i];
+                    int d0 = ((i * 4) * cin + c) * tc + col, d1 = d0 + cin * tc, d2 = d1 + cin * tc, d3 = d2 + cin * tc;
+                    int t = 0;
+                    for (int ub = S.loopBound(tw); t < ub; t += L) {
+                        // even / odd lanes of p[2t ..) and of p[2t + 2 ..): p0, p1 and p2, p3 of L tiles
+                        FloatVector a = FloatVector.fromArray(S, p, 2 * t), b = FloatVector.fromArray(S, p, 2 * t + L);
+                        FloatVector a2 = FloatVector.fromArray(S, p, 2 * t + 2), b2 = FloatVector.fromArray(S, p, 2 * t + 2 + L);
+                        FloatVector p0 = EVEN.selectFrom(a, b), p1 = ODD.selectFrom(a, b);
+                        FloatVector p2 = EVEN.selectFrom(a2, b2), p3 = ODD.selectFrom(a2, b2);
+                        p0.sub(p2).intoArray(v, d0 + t);
+                        p1.add(p2).intoArray(v, d1 + t);
+                        p2.sub(p1).intoArray(v, d2 + t);
+                        p1.sub(p3).intoArray(v, d3 + t);
+                    }
+                    for (; t < tw; t++) {
+                        float p0 = p[2 * t], p1 = p[2 * t + 1], p2 = p[2 * t + 2], p3 = p[2 * t + 3];
+                        v[d0 + t] = p0 - p2;
+                        v[d1 + t] = p1 + p2;
+                        v[d2 + t] = p2 - p1;
+                        v[d3 + t] = p1 - p3;
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * y = Aᵀ M A + bias for output channels [o0, o1) and tile rows [ty0, ty1), Aᵀ = [[1,1,1,0],[0,1,-1,-1]];
+     * the vertical pass over whole tile rows (vectors), the horizontal one per tile.
+     */
+    static void outputTransform(float[] m, int cout, int tc, int tw, int ty0, int ty1, int o0, int o1,
+                                        float[] bias, float[] y, int yOff, int h, int w) {
+        float[][] q = new float[8][tw];   // q[a*4 + k]: output row a, transform column k
+        int half = w / 2;
+        for (int co = o0; co < o1; co++) {
+            float bv = bias == null ? 0f : bias[co];
+            for (int ty = ty0; ty < ty1; ty++) {
+                int col = (ty - ty0) * tw;
+                for (int k = 0; k < 4; k++) {
+                    int m0 = (k * cout + co) * tc + col, step = 4 * cout * tc;
+                    sum3(m, m0, m0 + step, m0 + 2 * step, q[k], tw);
+                    diff3(m, m0 + step, m0 + 2 * step, m0 + 3 * step, q[4 + k], tw);
+                }
+                for (int a = 0; a < 2; a++) {
+                    int oy = 2 * ty + a;
+                    if (oy >= h) break;
+                    float[] qa0 = q[a * 4], qa1 = q[a * 4 + 1], qa2 = q[a * 4 + 2], qa3 = q[a * 4 + 3];
+                    int row = yOff + (co * h + oy) * w;
+                    int t = 0;
+                    for (int ub = S.loopBound(half); t < ub; t += L) {
+                        FloatVector b1 = FloatVector.fromArray(S, qa1, t), b2 = FloatVector.fromArray(S, qa2, t);
+                        FloatVector e = FloatVector.fromArray(S, qa0, t).add(b1).add(b2).add(bv);
+                        FloatVector o = b1.sub(b2).sub(FloatVector.fromArray(S, qa3, t)).add(bv);
+                        LO.selectFrom(e, o).intoArray(y, row + 2 * t);
+                        HI.selectFrom(e, o).intoArray(y, row + 2 * t + L);
+                    }
+                    for (; t < half; t++) {
+                        float b1 = qa1[t], b2 = qa2[t];
+                        y[row + 2 * t] = qa0[t] + b1 + b2 + bv;
+                        y[row + 2 * t + 1] = b1 - b2 - qa3[t] + bv;
+                    }
+                    if ((w & 1) != 0) y[row + w - 1] = qa0[half] + qa1[half] + qa2[half] + bv;
+                }
+            }
+        }
+    }
+
+    private static void sub(float[] a, int ao, float[] b, int bo, float[] d, int dOff, int n) {
+        int i = 0;
+        for (int ub = S.loopBound(n); i < ub; i += S.length())
+            FloatVector.fromArray(S, a, ao + i).sub(FloatVector.fromArray(S, b, bo + i)).intoArray(d, dOff + i);
+        for (; i < n; i++) d[dOff + i] = a[ao + i] - b[bo + i];
+    }
+
+    private static void add(float[] a, int ao, float[] b, int bo, float[] d, int dOff, int n) {
+        int i = 0;
+        for (int ub = S.loopBound(n); i < ub; i += S.length())
+            FloatVector.fromArray(S, a, ao + i).add(FloatVector.fromArray(S, b, bo + i)).intoArray(d, dOff + i);
+        for (; i < n; i++) d[dOff + i] = a[ao + i] + b[bo + i];
+    }
+
+    /** d = m[a] + m[b] + m[c] over n elements. */
+    private static void sum3(float[] m, int a, int b, int c, float[] d, int n) {
+        int i = 0;
+        for (int ub = S.loopBound(n); i < ub; i += S.length())
+            FloatVector.fromArray(S, m, a + i).add(FloatVector.fromArray(S, m, b + i)).add(FloatVector.fromArray(S, m, c + i)).intoArray(d, i);
+        for (; i < n; i++) d[i] = m[a + i] + m[b + i] + m[c + i];
+    }
+
+    /** d = m[a] - m[b] - m[c] over n elements. */
+    private static void diff3(float[] m, int a, int b, int c, float[] d, int n) {
+        int i = 0;
+        for (int ub = S.loopBound(n); i < ub; i += S.length())
+            FloatVector.fromArray(S, m, a + i).sub(FloatVector.fromArray(S, m, b + i)).sub(FloatVector.fromArray(S, m, c + i)).intoArray(d, i);
+        for (; i < n; i++) d[i] = m[a + i] - m[b + i] - m[c + i];
+    }
+}

@@ -1,0 +1,103 @@
+package dev.jdiffusion.kernels;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.Locale;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Winograd F(2x2, 3x3) against the double-precision direct convolution, next to the direct (im2col) float path.
+ * Tolerances: per element {@link #TOL_VS_DIRECT} times the bound of {@link Ref#dotTol} (1e-6 sqrt(K+1) times the
+ * sum of |products|), and a max abs error of {@link #TOL_VS_MAX} times max |y|. F(2x2, 3x3) measures as exact as
+ * the direct float sum (errors of 2e-7 to 5e-7 of max |y| for both).
+ */
+class WinogradTest {
+    /** Allowed error as a fraction of the direct conv's float tolerance (measured: at most 0.005). */
+    static final double TOL_VS_DIRECT = 0.05;
+    /** Allowed max abs error relative to max |y| (measured: at most 5.3e-7, the direct float path 4.6e-7). */
+    static final double TOL_VS_MAX = 2e-6;
+
+    /** The im2col GEMM path of Conv2d (what conv3x3 computed before Winograd). */
+    private static float[] direct(float[] x, int n, int cin, int h, int w, Matrix m, float[] bias) {
+        int cout = m.rows();
+        float[] y = new float[n * cout * h * w];
+        for (int b = 0; b < n; b++)
+            GemmKernel.gemm(cout, h * w, cin * 9, 1f, GemmKernel.packA(m), Conv2d.im2colPacker(x, b * cin * h * w, h, w, 3, 3, 1, 1, 1, w),
+                    0f, y, b * cout * h * w, h * w, bias, null);
+        return y;
+    }
+
+    private static double[] errors(double[] want, double[] mag, int k, float[] got) {
+        double[] tol = Ref.dotTol(mag, k);
+        double maxRatio = 0, maxAbs = 0, maxY = 0;
+        for (int i = 0; i < want.length; i++) {
+            double e = Math.abs(got[i] - want[i]);
+            maxRatio = Math.max(maxRatio, e / tol[i]);
+            maxAbs = Math.max(maxAbs, e);
+            maxY = Math.max(maxY, Math.abs(want[i]));
+        }
+        return new double[] {maxRatio, maxAbs, maxAbs / maxY};
+    }
+
+    private static void run(Random r, String kind, int n, int cin, int cout, int h, int w, boolean bias, double xScale) {
+        float[] wt = new float[cout * cin * 9];
+        Matrix m = GemmTest.matrix(kind, r, cout, cin * 9, wt);
+        float s = (float) (1 / Math.sqrt(cin * 9.0));   // weights at a trained conv's scale
+        for (int i = 0; i < wt.length; i++) wt[i] *= s;
+        m = Matrix.of(wt.clone(), cout, cin * 9);
+        float[] x = Ref.randn(r, n * cin * h * w, xScale);
+        float[] b = bias ? Ref.rand(r, cout) : null;
+        double[][] want = Ref.conv2d(x, n, cin, h, w, wt, cout, 3, 3, b, 1, 1, 1, 1, 1);
+        float[] got = new float[n * cout * h * w];
+        Winograd.forward(x, n, cin, h, w, Winograd.transformFilters(m, cout, cin), cout, b, got);
+        double[] ew = errors(want[0], want[1], cin * 9, got), ed = errors(want[0], want[1], cin * 9, direct(x, n, cin, h, w, m, b));
+        String label = String.format(Locale.ROOT, "winograd n=%d cin=%d cout=%d %dx%d", n, cin, cout, h, w);
+        System.out.printf(Locale.ROOT, "%s: max err/tol winograd %.3f direct %.3f; max abs err winograd %.3g direct %.3g; rel to max|y| winograd %.3g direct %.3g%n",
+                label, ew[0], ed[0], ew[1], ed[1], ew[2], ed[2]);
+        assertTrue(ew[0] <= TOL_VS_DIRECT, label + ": error " + ew[0] + " x the direct tolerance");
+        assertTrue(ew[2] <= TOL_VS_MAX, label + ": error " + ew[2] + " of max |y|");
+    }
+
+    @Test
+    void matchesDirectConv() {
+        Random r = new Random(21);
+        run(r, "heap", 1, 64, 64, 16, 16, true, 1);
+        run(r, "heap", 2, 70, 65, 17, 23, true, 3);      // odd sizes: partial tiles at the right and bottom
+        run(r, "heap", 1, 96, 80, 9, 30, false, 1);
+        run(r, "heap", 1, 320, 64, 24, 24, true, 10);    // K = 320 x 16 products per tile, SD magnitudes
+        run(r, "heap", 1, 64, 64, 1, 40, true, 1);        // one row
+        run(r, "heap", 1, 64, 64, 40, 1, true, 1);        // one column
+    }
+
+    @Test
+    void chunksAndCacheGiveTheSameResult() {
+        Random r = new Random(22);
+        int cin = 128, cout = 96, h = 70, w = 90;
+        float[] wt = Ref.rand(r, cout * cin * 9);
+        Matrix m = Matrix.of(wt, cout, cin * 9);
+        float[] x = Ref.rand(r, 2 * cin * h * w), b = Ref.rand(r, cout);
+        float[] y1 = new float[2 * cout * h * w], y2 = new float[y1.length], y3 = new float[y1.length];
+        Conv2d.forward(x, 2, cin, h, w, m, 3, 3, b, 1, 1, y1);   // builds the cache
+        assertTrue(m.winograd != null, "filters cached");
+        Conv2d.forward(x, 2, cin, h, w, m, 3, 3, b, 1, 1, y2);   // uses it
+        assertArrayEquals(y1, y2);
+        // chunks of 4 tile rows (the last one shorter): same result, bit for bit
+        Winograd.forward(x, 2, cin, h, w, m.winograd, cout, b, y3, 16 * cin * 45 * 4);
+        assertArrayEquals(y1, y3);
+        double[][] want = Ref.conv2d(x, 2, cin, h, w, wt, cout, 3, 3, b, 1, 1, 1, 1, 1);
+        assertTrue(errors(want[0], want[1], cin * 9, y1)[0] <= TOL_VS_DIRECT);
+    }
+
+    @Test
+    void directConvBelowTheThresholds() {
+        Matrix m = Matrix.of(new float[63 * 64 * 9], 63, 64 * 9);
+        assertNull(Winograd.filtersFor(m, 64, 64, 64), "cout < 64");
+        Matrix m2 = Matrix.of(new float[64 * 64 * 9], 64, 64 * 9);
+        assertNull(Winograd.filtersFor(m2, 64, 8, 8), "16 tiles");
+        assertNull(Winograd.filtersFor(m2, 64, 15, 14), "56 tiles");
+    }
+}
