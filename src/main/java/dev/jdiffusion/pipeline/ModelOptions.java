@@ -10,21 +10,37 @@ import java.util.Objects;
  * config files describe a single-file checkpoint (when its shapes alone do not tell, e.g. attention head counts).
  *
  * @param useTaesdForDecode decode final images with TAESD instead of the full VAE
+ * @param lowMemory         trade some speed for a much smaller resident set: U-Net weight pages are released
+ *                          module by module as they are used, and the VAE decodes in small tiles (see
+ *                          {@link #withLowMemory})
  */
 public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Path textEncoder, Path config,
-                           boolean useTaesdForDecode) {
+                           boolean useTaesdForDecode, boolean lowMemory) {
     public ModelOptions {
         Objects.requireNonNull(model, "model");
     }
 
-    /** Just the model. */
-    public static ModelOptions of(Path model) { return new ModelOptions(model, null, null, null, null, null, false); }
+    /** Without low-memory mode (the constructor before {@code lowMemory} existed). */
+    public ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Path textEncoder, Path config, boolean useTaesdForDecode) {
+        this(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, false);
+    }
 
-    public ModelOptions withVae(Path p) { return new ModelOptions(model, p, taesd, tokenizer, textEncoder, config, useTaesdForDecode); }
-    public ModelOptions withTaesd(Path p) { return new ModelOptions(model, vae, p, tokenizer, textEncoder, config, useTaesdForDecode); }
-    public ModelOptions withTokenizer(Path p) { return new ModelOptions(model, vae, taesd, p, textEncoder, config, useTaesdForDecode); }
-    public ModelOptions withTextEncoder(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, p, config, useTaesdForDecode); }
+    /** Just the model. */
+    public static ModelOptions of(Path model) { return new ModelOptions(model, null, null, null, null, null, false, false); }
+
+    public ModelOptions withVae(Path p) { return new ModelOptions(model, p, taesd, tokenizer, textEncoder, config, useTaesdForDecode, lowMemory); }
+    public ModelOptions withTaesd(Path p) { return new ModelOptions(model, vae, p, tokenizer, textEncoder, config, useTaesdForDecode, lowMemory); }
+    public ModelOptions withTokenizer(Path p) { return new ModelOptions(model, vae, taesd, p, textEncoder, config, useTaesdForDecode, lowMemory); }
+    public ModelOptions withTextEncoder(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, p, config, useTaesdForDecode, lowMemory); }
     /** A diffusers folder (with unet/, vae/, text_encoder/, scheduler/ configs) describing a single-file checkpoint. */
-    public ModelOptions withConfig(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, p, useTaesdForDecode); }
-    public ModelOptions withTaesdDecode(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, on); }
+    public ModelOptions withConfig(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, p, useTaesdForDecode, lowMemory); }
+    public ModelOptions withTaesdDecode(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, on, lowMemory); }
+
+    /**
+     * Low-memory mode: each U-Net module's weight pages are dropped from the resident set right after the module
+     * runs (they stay in the page cache and are mapped again at the next step), and the VAE decodes in tiles of
+     * {@link ModelComponents#LOW_MEMORY_TILE} latent pixels (blended at the seams, as diffusers' tiled decode; the
+     * image then differs slightly from an untiled decode). Weights are still used in place from the mapped files.
+     */
+    public ModelOptions withLowMemory(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, on); }
 }

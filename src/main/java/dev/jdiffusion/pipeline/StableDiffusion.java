@@ -159,6 +159,7 @@ public final class StableDiffusion implements AutoCloseable {
         if (cfg) for (int i = 0; i < batch; i++) texts.add(req.negativePrompt());
         for (int i = 0; i < batch; i++) texts.add(req.prompt());
         Tensor embeds = prompts.encode(texts, req.clipSkip(), 1);
+        parts.releaseWeights(Checkpoint.TEXT_ENCODER);
         trace.onEmbeddings(embeds);
         long t1 = System.nanoTime();
         cancel.check();
@@ -176,6 +177,7 @@ public final class StableDiffusion implements AutoCloseable {
             scale(latents, scheduler.initNoiseSigma());
         } else {
             Tensor init = Img2Img.encode(parts, req.initImage(), batch, gen);
+            parts.releaseWeights(Checkpoint.VAE);
             Tensor noise = gen.randn(batch, lc, lh, lw);
             latents = scheduler.addNoise(init, noise, startStep);
         }
@@ -190,7 +192,7 @@ public final class StableDiffusion implements AutoCloseable {
             Tensor model = scheduler.scaleModelInput(latents, i);
             Tensor in = cfg ? concat(model, model) : model;
             float[] ts = repeat(timesteps[i], in.dim(0));
-            Tensor out = parts.unet().forward(in, ts, embeds, lcmCond);
+            Tensor out = parts.unet().forward(in, ts, embeds, lcmCond, null, parts.unetModuleListener());
             Tensor pred = cfg ? guide(out, r.guidance()) : out;
             StepResult s = scheduler.step(pred, i, latents, stepNoise);
             latents = s.prevSample();
@@ -203,11 +205,14 @@ public final class StableDiffusion implements AutoCloseable {
                     java.time.Duration.ofNanos(el / done * (total - done)), preview));
         }
         long t2 = System.nanoTime();
+        parts.releaseWeights(Checkpoint.UNET);
         cancel.check();
 
         // 4. Decode: LCM decodes its last denoised sample, the others their final latents.
         Tensor fin = (lcmSampler && denoised != null) ? denoised : latents;
         Tensor images = parts.decode(fin);
+        parts.releaseWeights(Checkpoint.VAE);
+        parts.trimHeap();
         trace.onDecode(fin, images);
         long t3 = System.nanoTime();
         List<Tensor> out = new ArrayList<>();
