@@ -25,9 +25,9 @@ import java.util.Map;
  *
  * <p>Memory: a component's weight pages count in the process's resident set once read. {@link #releaseWeights}
  * drops them again when the component is done (the generation calls it after the text encoder, the denoising loop
- * and the decode), so the text encoder, U-Net and VAE are never all resident at once. In low-memory mode
- * ({@link ModelOptions#withLowMemory}) the U-Net's pages are also released module by module during each step
- * ({@link #unetModuleListener}) and the VAE decodes in tiles of {@link #LOW_MEMORY_TILE} latent pixels.
+ * and the decode), so the text encoder, U-Net and VAE are never all resident at once, and the U-Net's pages are
+ * released module by module during each step ({@link #unetModuleListener}). In low-memory mode
+ * ({@link ModelOptions#withLowMemory}) the VAE also decodes in tiles of {@link #LOW_MEMORY_TILE} latent pixels.
  */
 public final class ModelComponents implements AutoCloseable {
     /** VAE tile side (latent pixels) in low-memory mode: 256 x 256 image tiles for SD, overlap 0.25. */
@@ -194,13 +194,15 @@ public final class ModelComponents implements AutoCloseable {
     }
 
     /**
-     * In low-memory mode, the listener to pass to {@link UNet2DConditionModel#forward(Tensor, float[], Tensor, Tensor,
+     * The listener to pass to {@link UNet2DConditionModel#forward(Tensor, float[], Tensor, Tensor,
      * java.util.function.BiConsumer, java.util.function.Consumer)}: it releases each U-Net module's weight pages once
-     * the module has run. Null otherwise.
+     * the module has run, so only about one module's weights (at most ~100 MB for SD 1.5 in fp16) are resident at a
+     * time instead of the whole U-Net. The next step maps them again from the page cache (minor faults: measured at
+     * no visible cost per step). Null where pages cannot be released (no madvise).
      */
     public java.util.function.Consumer<String> unetModuleListener() {
         WeightPages p = pages.get(Checkpoint.UNET);
-        if (!lowMemory || p == null || !WeightPages.available()) return null;
+        if (p == null || !WeightPages.available()) return null;
         return p::release;
     }
 
