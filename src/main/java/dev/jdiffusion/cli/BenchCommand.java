@@ -50,11 +50,12 @@ final class BenchCommand {
               --runs N                measured runs after the warm-up (default 1)
               --no-warmup             skip the warm-up run
               --profile               per-op-kind profile (time, FLOPs, GFLOP/s)
+              --low-memory            low-memory mode (as generate --low-memory)
               --json                  print one JSON object instead of the table""";
 
     private static final Set<String> VALUED = Set.of("--model", "--synthetic", "--manifests", "--width", "--height", "--steps",
             "--sampler", "--cfg", "--batch", "--taesd", "--threads", "--runs", "--device");
-    private static final Set<String> FLAGS = Set.of("--help", "--json", "--no-warmup", "--profile");
+    private static final Set<String> FLAGS = Set.of("--help", "--json", "--no-warmup", "--profile", "--low-memory");
     private static final Map<String, String> ALIASES = Map.of("-W", "--width", "-H", "--height", "-h", "--help", "-m", "--model");
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws IOException {
@@ -87,9 +88,11 @@ final class BenchCommand {
         }
         boolean json = a.flag("--json");
         PrintStream log = json ? err : out;
-        ModelOptions opts = ModelOptions.of(model).withTaesd(a.path("--taesd")).withTaesdDecode(a.has("--taesd"));
+        ModelOptions opts = ModelOptions.of(model).withTaesd(a.path("--taesd")).withTaesdDecode(a.has("--taesd"))
+                .withLowMemory(a.flag("--low-memory"));
         if (a.flag("--profile")) Profiler.enable(true);
 
+        MemorySampler mem = MemorySampler.start();
         long l0 = System.nanoTime();
         try (StableDiffusion sd = StableDiffusion.load(opts)) {
             double loadS = (System.nanoTime() - l0) / 1e9;
@@ -126,6 +129,7 @@ final class BenchCommand {
             long teFlops = clipFlops(parts.textEncoder().config(), (cfgPass ? 2 : 1) * batch, textLen);
             double unetS = median(unet), vaeS = median(vae), teS = median(te), totalS = median(total);
             long rss = peakRss();
+            MemorySampler.Peaks peaks = mem.stop();
             String cpu = cpuName();
             if (json) {
                 ObjectMapper m = new ObjectMapper();
@@ -140,6 +144,10 @@ final class BenchCommand {
                 o.put("total_s", totalS);
                 o.put("load_s", loadS);
                 o.put("peak_rss_bytes", rss);
+                o.put("peak_rss_anon_bytes", peaks.anon());
+                o.put("peak_rss_file_bytes", peaks.file());
+                o.put("heap_max_bytes", Runtime.getRuntime().maxMemory());
+                o.put("low_memory", a.flag("--low-memory"));
                 o.put("threads", Parallel.threads());
                 o.put("vector_bits", FloatVector.SPECIES_PREFERRED.vectorBitSize());
                 o.put("cpu", cpu);
@@ -162,7 +170,8 @@ final class BenchCommand {
                 if (vaeFlops > 0) row(out, "vae decode", vaeS, vaeFlops);
                 else out.printf(Locale.ROOT, "%-14s %10.3f%n", "taesd decode", vaeS);
                 out.printf(Locale.ROOT, "%-14s %10.3f%n", "total", totalS);
-                out.printf(Locale.ROOT, "peak RSS %.2f GB%n", rss / 1e9);
+                out.printf(Locale.ROOT, "peak RSS %.2f GB (sampled peaks: anonymous %.2f GB, mapped files %.2f GB)%s%n", rss / 1e9,
+                        peaks.anon() / 1e9, peaks.file() / 1e9, a.flag("--low-memory") ? ", low-memory mode" : "");
                 if (Profiler.enabled()) out.print(Profiler.table());
             }
             return 0;

@@ -39,6 +39,8 @@ final class GenerateCommand {
               --vae F                 replacement VAE (file or folder)
               --taesd F               TAESD decoder (+encoder) folder or file: previews, and --fast-decode
               --fast-decode           decode with TAESD instead of the full VAE
+              --low-memory            smallest memory: U-Net weight pages released block by block, VAE decoded
+                                      in 256x256 tiles (slightly slower; seams blended as diffusers' tiled decode)
               --tokenizer DIR         tokenizer folder (needed for single-file checkpoints without one beside them)
               --text-encoder PATH     replacement text encoder (folder or file)
               --config DIR            diffusers folder whose configs describe a single-file checkpoint
@@ -51,7 +53,7 @@ final class GenerateCommand {
     private static final Set<String> VALUED = Set.of("--model", "--prompt", "--negative", "--steps", "--sampler", "--cfg",
             "--seed", "--width", "--height", "--batch", "--init-image", "--strength", "--vae", "--taesd", "--tokenizer",
             "--text-encoder", "--config", "--clip-skip", "--eta", "--threads", "--output", "--device");
-    private static final Set<String> FLAGS = Set.of("--help", "--fast-decode", "--quiet");
+    private static final Set<String> FLAGS = Set.of("--help", "--fast-decode", "--quiet", "--low-memory");
     private static final Map<String, String> ALIASES = Map.of("-m", "--model", "-p", "--prompt", "-n", "--negative",
             "-W", "--width", "-H", "--height", "-o", "--output", "-h", "--help", "-q", "--quiet");
 
@@ -119,7 +121,7 @@ final class GenerateCommand {
 
         ModelOptions opts = ModelOptions.of(model).withVae(a.path("--vae")).withTaesd(a.path("--taesd"))
                 .withTokenizer(a.path("--tokenizer")).withTextEncoder(a.path("--text-encoder")).withConfig(a.path("--config"))
-                .withTaesdDecode(a.flag("--fast-decode"));
+                .withTaesdDecode(a.flag("--fast-decode")).withLowMemory(a.flag("--low-memory"));
         if (a.flag("--fast-decode") && !a.has("--taesd")) throw new UsageException("--fast-decode needs --taesd", USAGE);
         boolean quiet = a.flag("--quiet");
         CleanupOnExit.install();

@@ -15,33 +15,45 @@ import java.util.Objects;
  * @param device            where to compute: "cpu" (default), "auto" or "cuda[:N]" (see {@link Device}); for now
  *                          the pipeline computes on the CPU, and "cuda" makes {@link StableDiffusion#load} fail in one
  *                          line (no usable GPU, or the GPU path not wired yet)
+ * @param lowMemory         trade some decode speed for a much smaller resident set: the VAE decodes in small tiles
+ *                          (see {@link #withLowMemory})
  */
 public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Path textEncoder, Path config,
-                           boolean useTaesdForDecode, String device) {
+                           boolean useTaesdForDecode, String device, boolean lowMemory) {
     public ModelOptions {
         Objects.requireNonNull(model, "model");
         device = device == null ? "cpu" : Device.normalize(device);
     }
 
-    /** Options on the CPU (the record before the device field). */
+    /** Options on the CPU without low-memory mode (the record before the device and lowMemory fields). */
     public ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Path textEncoder, Path config, boolean useTaesdForDecode) {
-        this(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, "cpu");
+        this(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, "cpu", false);
     }
 
     /** Just the model. */
-    public static ModelOptions of(Path model) { return new ModelOptions(model, null, null, null, null, null, false, "cpu"); }
+    public static ModelOptions of(Path model) { return new ModelOptions(model, null, null, null, null, null, false, "cpu", false); }
 
-    public ModelOptions withVae(Path p) { return new ModelOptions(model, p, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device); }
-    public ModelOptions withTaesd(Path p) { return new ModelOptions(model, vae, p, tokenizer, textEncoder, config, useTaesdForDecode, device); }
-    public ModelOptions withTokenizer(Path p) { return new ModelOptions(model, vae, taesd, p, textEncoder, config, useTaesdForDecode, device); }
-    public ModelOptions withTextEncoder(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, p, config, useTaesdForDecode, device); }
+    public ModelOptions withVae(Path p) { return new ModelOptions(model, p, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory); }
+    public ModelOptions withTaesd(Path p) { return new ModelOptions(model, vae, p, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory); }
+    public ModelOptions withTokenizer(Path p) { return new ModelOptions(model, vae, taesd, p, textEncoder, config, useTaesdForDecode, device, lowMemory); }
+    public ModelOptions withTextEncoder(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, p, config, useTaesdForDecode, device, lowMemory); }
     /** A diffusers folder (with unet/, vae/, text_encoder/, scheduler/ configs) describing a single-file checkpoint. */
-    public ModelOptions withConfig(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, p, useTaesdForDecode, device); }
+    public ModelOptions withConfig(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, p, useTaesdForDecode, device, lowMemory); }
+    public ModelOptions withTaesdDecode(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, on, device, lowMemory); }
+
     /**
      * Where to compute: "cpu", "auto" or "cuda[:N]".
      *
      * @throws IllegalArgumentException any other name
      */
-    public ModelOptions withDevice(String d) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, d); }
-    public ModelOptions withTaesdDecode(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, on, device); }
+    public ModelOptions withDevice(String d) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, d, lowMemory); }
+
+    /**
+     * Low-memory mode: the VAE decodes in tiles of {@link ModelComponents#LOW_MEMORY_TILE} latent pixels (blended at
+     * the seams, as diffusers' tiled decode; the image then differs slightly from an untiled decode), so no full-size
+     * decoder activation exists. Weights are used in place from the mapped files in both modes, and their pages are
+     * released as components and U-Net modules finish (see {@link ModelComponents}). With the launcher's small heap
+     * for this mode, SD 1.5 at 512 x 512 stays under 0.7 GB resident.
+     */
+    public ModelOptions withLowMemory(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, on); }
 }

@@ -215,6 +215,7 @@ public final class StableDiffusion implements AutoCloseable {
 
         // 1. Text embeddings: [uncond..., cond...] for classifier-free guidance.
         Tensor embeds = prompts.encode(texts, req.clipSkip(), chunks);
+        parts.releaseWeights(Checkpoint.TEXT_ENCODER);
         trace.onEmbeddings(embeds);
         long t1 = System.nanoTime();
         cancel.check();
@@ -232,6 +233,7 @@ public final class StableDiffusion implements AutoCloseable {
             scale(latents, scheduler.initNoiseSigma());
         } else {
             Tensor init = Img2Img.encode(parts, req.initImage(), batch, gen);
+            parts.releaseWeights(Checkpoint.VAE);
             Tensor noise = gen.randn(batch, lc, lh, lw);
             latents = scheduler.addNoise(init, noise, startStep);
         }
@@ -246,7 +248,7 @@ public final class StableDiffusion implements AutoCloseable {
             Tensor model = scheduler.scaleModelInput(latents, i);
             Tensor in = cfg ? concat(model, model) : model;
             float[] ts = repeat(timesteps[i], in.dim(0));
-            Tensor out = parts.unet().forward(in, ts, embeds, lcmCond);
+            Tensor out = parts.unet().forward(in, ts, embeds, lcmCond, null, parts.unetModuleListener());
             Tensor pred = cfg ? guide(out, r.guidance()) : out;
             StepResult s = scheduler.step(pred, i, latents, stepNoise);
             latents = s.prevSample();
@@ -259,11 +261,14 @@ public final class StableDiffusion implements AutoCloseable {
                     java.time.Duration.ofNanos(el / done * (total - done)), preview));
         }
         long t2 = System.nanoTime();
+        parts.releaseWeights(Checkpoint.UNET);
         cancel.check();
 
         // 4. Decode: LCM decodes its last denoised sample, the others their final latents.
         Tensor fin = (lcmSampler && denoised != null) ? denoised : latents;
         Tensor images = parts.decode(fin);
+        parts.releaseWeights(Checkpoint.VAE);
+        parts.trimHeap();
         trace.onDecode(fin, images);
         long t3 = System.nanoTime();
         List<Tensor> out = new ArrayList<>();

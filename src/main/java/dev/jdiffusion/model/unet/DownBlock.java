@@ -12,9 +12,11 @@ final class DownBlock {
     private final ResnetBlock2D[] resnets;
     private final Transformer2D[] attentions;
     private final Conv downsampler;
+    private final String prefix;
 
     DownBlock(UNetWeights w, UNetConfig c, int level, int in, int tembDim) {
         String p = "down_blocks." + level;
+        prefix = p;
         int out = c.blockOutChannels()[level], n = c.layersPerBlock()[level];
         boolean att = c.downHasAttention(level);
         resnets = new ResnetBlock2D[n];
@@ -35,11 +37,16 @@ final class DownBlock {
     Tensor forward(Tensor x, float[] tembSilu, float[] context, int contextLen, Scratch s, List<Tensor> skips) {
         for (int i = 0; i < resnets.length; i++) {
             x = resnets[i].forward(x, tembSilu);
-            if (attentions != null) x = attentions[i].forward(x, context, contextLen, s);
+            s.done(prefix + ".resnets." + i);
+            if (attentions != null) {
+                x = attentions[i].forward(x, context, contextLen, s);
+                s.done(prefix + ".attentions." + i);
+            }
             skips.add(x);
         }
         if (downsampler != null) {
             x = downsampler.forward(x);
+            s.done(prefix + ".downsamplers");
             skips.add(x);
         }
         return x;

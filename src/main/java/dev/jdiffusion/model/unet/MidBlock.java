@@ -17,8 +17,12 @@ final class MidBlock {
 
     Tensor forward(Tensor x, float[] tembSilu, float[] context, int contextLen, Scratch s) {
         x = first.forward(x, tembSilu);
+        s.done("mid_block.resnets.0");
         x = attention.forward(x, context, contextLen, s);
-        return second.forward(x, tembSilu);
+        s.done("mid_block.attentions.0");
+        x = second.forward(x, tembSilu);
+        s.done("mid_block.resnets.1");
+        return x;
     }
 
     long flops(int batch, int h, int w, int contextLen) {

@@ -84,6 +84,19 @@ public final class UNet2DConditionModel {
     /** As {@link #forward(Tensor, float[], Tensor, Tensor)}, handing each top-level module's output (diffusers' names) to a probe. */
     public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Tensor timestepCondOrNull,
                           BiConsumer<String, Tensor> probe) {
+        return forward(sample, timesteps, encoderHiddenStates, timestepCondOrNull, probe, null);
+    }
+
+    /**
+     * As {@link #forward(Tensor, float[], Tensor, Tensor, BiConsumer)}, also telling moduleDone (when not null) the
+     * diffusers name of each module once it has run and its weights are no longer needed in this pass:
+     * {@code time_embedding}, {@code conv_in}, {@code down_blocks.i.resnets.j}, {@code down_blocks.i.attentions.j},
+     * {@code down_blocks.i.downsamplers}, {@code mid_block.resnets.j}, {@code mid_block.attentions.0},
+     * {@code up_blocks.i.resnets.j}, {@code up_blocks.i.attentions.j}, {@code up_blocks.i.upsamplers},
+     * {@code conv_norm_out}, {@code conv_out}. A caller can drop those weights' pages from memory (low-memory mode).
+     */
+    public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Tensor timestepCondOrNull,
+                          BiConsumer<String, Tensor> probe, java.util.function.Consumer<String> moduleDone) {
         UNetConfig c = config;
         checkInputs(sample, timesteps, encoderHiddenStates, timestepCondOrNull);
         BiConsumer<String, Tensor> p = probe != null ? probe : (k, v) -> {};
@@ -97,6 +110,8 @@ public final class UNet2DConditionModel {
         p.accept("time_proj", new Tensor(tProj, b, c.timeProjDim()));
         float[] temb = timeEmbedding.embed(tProj, b, timestepCondOrNull == null ? null : timestepCondOrNull.data());
         p.accept("time_embedding", new Tensor(temb, b, c.timeEmbedDim()));
+        Scratch scratch = new Scratch(moduleDone);
+        scratch.done("time_embedding");
         float[] tembSilu = temb.clone();
         Activations.silu(tembSilu, 0, tembSilu.length);
 
@@ -109,7 +124,7 @@ public final class UNet2DConditionModel {
         }
         x = convIn.forward(x);
         p.accept("conv_in", x);
-        Scratch scratch = new Scratch();
+        scratch.done("conv_in");
         List<Tensor> skips = new ArrayList<>();
         skips.add(x);
         for (int i = 0; i < down.length; i++) {
@@ -142,8 +157,11 @@ public final class UNet2DConditionModel {
         Tensor n = Tensor.zeros(b, ch, h, w);
         GroupNorm.forward(x.data(), b, ch, hw, c.normNumGroups(), normOutW, normOutB, c.normEps(), false, n.data());
         if (probe != null) p.accept("conv_norm_out", new Tensor(n.data().clone(), n.shape()));
+        scratch.done("conv_norm_out");
         Activations.silu(n.data(), 0, n.numel());
-        return convOut.forward(n);
+        Tensor out = convOut.forward(n);
+        scratch.done("conv_out");
+        return out;
     }
 
     private void checkInputs(Tensor sample, float[] timesteps, Tensor ehs, Tensor cond) {

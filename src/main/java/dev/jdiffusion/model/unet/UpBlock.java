@@ -14,10 +14,12 @@ final class UpBlock {
     private final ResnetBlock2D[] resnets;
     private final Transformer2D[] attentions;
     private final Conv upsampleConv;
+    private final String prefix;
 
     /** level is the up index (0 = lowest resolution). */
     UpBlock(UNetWeights w, UNetConfig c, int level, int tembDim) {
         String p = "up_blocks." + level;
+        prefix = p;
         int n = c.levels(), d = n - 1 - level; // matching down level
         int[] boc = c.blockOutChannels();
         int out = boc[d], prevOut = boc[Math.min(d + 1, n - 1)], in = boc[Math.max(d - 1, 0)];
@@ -46,7 +48,11 @@ final class UpBlock {
                 throw new IllegalStateException("skip " + skip + " does not match " + x);
             x = new Tensor(Layout.concatChannels(x.data(), x.dim(1), skip.data(), skip.dim(1), b, h * wd), b, x.dim(1) + skip.dim(1), h, wd);
             x = resnets[i].forward(x, tembSilu);
-            if (attentions != null) x = attentions[i].forward(x, context, contextLen, s);
+            s.done(prefix + ".resnets." + i);
+            if (attentions != null) {
+                x = attentions[i].forward(x, context, contextLen, s);
+                s.done(prefix + ".attentions." + i);
+            }
         }
         if (upsampleConv != null) {
             int b = x.dim(0), c = x.dim(1), h = x.dim(2), wd = x.dim(3);
@@ -54,6 +60,7 @@ final class UpBlock {
             Tensor u = Tensor.zeros(b, c, oh, ow);
             Upsample.nearest(x.data(), b, c, h, wd, oh, ow, u.data());
             x = upsampleConv.forward(u);
+            s.done(prefix + ".upsamplers");
         }
         return x;
     }

@@ -120,6 +120,20 @@ public final class AutoencoderKL implements ImageAutoencoder {
     /** {@link #decode(Tensor)} with an explicit tiling choice. */
     public Tensor decode(Tensor latents, Tiling t) {
         checkLatents(latents);
+        int n = latents.dim(0);
+        if (n > 1) {
+            // One image at a time: the decoder's full-size activations exist for one image only (same result: every
+            // layer treats the images of a batch independently).
+            Tensor out = null;
+            int per = latents.numel() / n;
+            for (int i = 0; i < n; i++) {
+                float[] zi = java.util.Arrays.copyOfRange(latents.data(), i * per, (i + 1) * per);
+                Tensor img = decode(new Tensor(zi, 1, latents.dim(1), latents.dim(2), latents.dim(3)), t);
+                if (out == null) out = Tensor.zeros(n, img.dim(1), img.dim(2), img.dim(3));
+                System.arraycopy(img.data(), 0, out.data(), i * img.numel(), img.numel());
+            }
+            return out;
+        }
         int h = latents.dim(2), w = latents.dim(3);
         boolean bigger = h > tile || w > tile;
         boolean tiled = switch (t) {

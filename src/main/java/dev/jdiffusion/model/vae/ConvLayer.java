@@ -2,6 +2,7 @@ package dev.jdiffusion.model.vae;
 
 import dev.jdiffusion.kernels.Conv2d;
 import dev.jdiffusion.kernels.Matrix;
+import dev.jdiffusion.kernels.Parallel;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.ModelFormatException;
 import dev.jdiffusion.weights.TensorSource;
@@ -84,14 +85,68 @@ public final class ConvLayer {
     public long flops(int h, int w) { return 2L * cout * cin * k * k * outHeight(h) * outWidth(w); }
 
     /** y = conv(x) for NCHW x. */
-    public Tensor forward(Tensor x) {
+    public Tensor forward(Tensor x) { return forward(x, null); }
+
+    /**
+     * y = conv(x), written into out (which must not be x's array) when out is not null and has exactly the output's
+     * size; otherwise into a new array.
+     */
+    Tensor forward(Tensor x, float[] out) {
         if (x.rank() != 4 || x.dim(1) != cin)
             throw new IllegalArgumentException(name + ": expected input [n, " + cin + ", h, w], got " + Arrays.toString(x.shape()));
         int n = x.dim(0), h = x.dim(2), w = x.dim(3);
         int oh = outHeight(h), ow = outWidth(w);
         if (oh < 1 || ow < 1) throw new IllegalArgumentException(name + ": input " + h + "x" + w + " too small for this conv");
-        Tensor y = Tensor.zeros(n, cout, oh, ow);
+        long size = (long) n * cout * oh * ow;
+        Tensor y = out != null && out.length == size && out != x.data() ? new Tensor(out, n, cout, oh, ow) : Tensor.zeros(n, cout, oh, ow);
         Conv2d.forward(x.data(), n, cin, h, w, weight, k, k, bias, stride, padTop, padLeft, padBottom, padRight, y.data());
+        return y;
+    }
+
+    /** Rows of the upsampled input that {@link #forwardUpsampled2x} prepares at once: about 4M floats (16 MB). */
+    private static final int BAND_FLOATS = 4 << 20;
+
+    /**
+     * conv(nearest2x(x)) without the upsampled input ever existing whole: the output is computed in bands of rows,
+     * each from the few upsampled rows it needs (a band of 4M floats), so memory stays at x, the output and two
+     * small band buffers. Each output element sums the same products in the same order as conv(nearest2x(x)), so the
+     * result is identical.
+     */
+    Tensor forwardUpsampled2x(Tensor x) { return forwardUpsampled2x(x, BAND_FLOATS); }
+
+    /** {@link #forwardUpsampled2x(Tensor)} with bands of about bandFloats upsampled input floats (for tests). */
+    Tensor forwardUpsampled2x(Tensor x, int bandFloats) {
+        if (x.rank() != 4 || x.dim(1) != cin)
+            throw new IllegalArgumentException(name + ": expected input [n, " + cin + ", h, w], got " + Arrays.toString(x.shape()));
+        int n = x.dim(0), h = x.dim(2), w = x.dim(3), bigH = 2 * h, bigW = 2 * w;
+        int oh = outHeight(bigH), ow = outWidth(bigW);
+        if (stride != 1 || oh < 1 || ow < 1) {
+            Tensor big = Tensor.zeros(n, cin, bigH, bigW);
+            dev.jdiffusion.kernels.Upsample.nearest2x(x.data(), n, cin, h, w, big.data());
+            return forward(big);
+        }
+        Tensor y = Tensor.zeros(n, cout, oh, ow);
+        int bandRows = Math.clamp(bandFloats / ((long) cin * bigW), 1, oh);
+        float[] in = new float[cin * (bandRows + k - 1) * bigW], o = new float[cout * bandRows * ow];
+        float[] xd = x.data(), yd = y.data();
+        for (int b = 0; b < n; b++) {
+            int xOff = b * cin * h * w, yOff = b * cout * oh * ow;
+            for (int y0 = 0; y0 < oh; y0 += bandRows) {
+                int rows = Math.min(bandRows, oh - y0);
+                int i0 = y0 - padTop, i1 = y0 + rows - 1 - padTop + k; // upsampled input rows [i0, i1) this band reads
+                int pt = Math.max(0, -i0), pb = Math.max(0, i1 - bigH);
+                int r0 = Math.max(0, i0), ih = Math.min(i1, bigH) - r0;
+                Parallel.forRange(cin, 8, (c0, c1) -> {
+                    for (int c = c0; c < c1; c++)
+                        for (int r = 0; r < ih; r++) {
+                            int src = xOff + (c * h + (r0 + r) / 2) * w, dst = (c * ih + r) * bigW;
+                            for (int ix = 0; ix < bigW; ix++) in[dst + ix] = xd[src + (ix >> 1)];
+                        }
+                });
+                Conv2d.forward(in, 1, cin, ih, bigW, weight, k, k, bias, 1, pt, padLeft, pb, padRight, o);
+                for (int c = 0; c < cout; c++) System.arraycopy(o, c * rows * ow, yd, yOff + (c * oh + y0) * ow, rows * ow);
+            }
+        }
         return y;
     }
 }

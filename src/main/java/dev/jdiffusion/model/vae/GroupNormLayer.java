@@ -33,6 +33,11 @@ final class GroupNormLayer {
 
     int channels() { return channels; }
 
+    /** Normalises x in place (with SiLU when silu). */
+    void forwardInPlace(Tensor x, boolean silu) {
+        GroupNorm.forward(x.data(), x.dim(0), channels, x.dim(2) * x.dim(3), groups, gamma, beta, eps, silu, x.data());
+    }
+
     /** A new tensor: the normalised x, with SiLU when silu. */
     Tensor forward(Tensor x, boolean silu) {
         Tensor y = Tensor.zeros(x.shape());

@@ -44,11 +44,29 @@ final class ResnetBlock {
         return conv1.flops(h, w) + conv2.flops(h, w) + (shortcut == null ? 0 : shortcut.flops(h, w));
     }
 
-    Tensor forward(Tensor x) {
-        Tensor h = conv1.forward(norm1.forward(x, true));
-        h = conv2.forward(norm2.forward(h, true));
+    /**
+     * The block's output; x is not modified. Two work tensors besides x and the output: conv2 writes into the buffer
+     * of norm1's output when the sizes agree, and norm2 runs in place.
+     */
+    Tensor forward(Tensor x) { return forward(x, false); }
+
+    /**
+     * As {@link #forward(Tensor)}; when consume is set the caller no longer needs x and its buffer may be overwritten
+     * (norm1 then runs in place when x is not itself the residual), one full-size tensor less.
+     */
+    Tensor forward(Tensor x, boolean consume) {
         Tensor skip = shortcut == null ? x : shortcut.forward(x);
-        Elementwise.addInPlace(h.data(), skip.data(), h.numel());
-        return h;
+        Tensor t;
+        if (consume && shortcut != null) {
+            norm1.forwardInPlace(x, true);
+            t = x;
+        } else {
+            t = norm1.forward(x, true);
+        }
+        Tensor h = conv1.forward(t);
+        norm2.forwardInPlace(h, true);
+        Tensor out = t.numel() == h.numel() ? conv2.forward(h, t.data()) : conv2.forward(h);
+        Elementwise.addInPlace(out.data(), skip.data(), out.numel());
+        return out;
     }
 }

@@ -1,6 +1,5 @@
 package dev.jdiffusion.model.vae;
 
-import dev.jdiffusion.kernels.Upsample;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.TensorSource;
 
@@ -63,15 +62,12 @@ final class VaeDecoder {
         h = convIn.forward(h);
         h = mid.forward(h);
         for (int i = 0; i < blocks.size(); i++) {
-            for (ResnetBlock r : blocks.get(i)) h = r.forward(h);
+            for (ResnetBlock r : blocks.get(i)) h = r.forward(h, true);
             ConvLayer up = upsamplers.get(i);
-            if (up != null) {
-                Tensor big = Tensor.zeros(h.dim(0), h.dim(1), 2 * h.dim(2), 2 * h.dim(3));
-                Upsample.nearest2x(h.data(), h.dim(0), h.dim(1), h.dim(2), h.dim(3), big.data());
-                h = up.forward(big);
-            }
+            if (up != null) h = up.forwardUpsampled2x(h);
         }
-        return convOut.forward(normOut.forward(h, true));
+        normOut.forwardInPlace(h, true);
+        return convOut.forward(h);
     }
 
     /** Floating-point operations of one decode of a h x w latent (one image). */

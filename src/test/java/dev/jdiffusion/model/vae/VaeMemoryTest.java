@@ -1,0 +1,71 @@
+package dev.jdiffusion.model.vae;
+
+import dev.jdiffusion.kernels.Upsample;
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.Checkpoint;
+import dev.jdiffusion.weights.DType;
+import dev.jdiffusion.weights.TensorSource;
+import dev.jdiffusion.weights.TensorView;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+/** The memory-saving paths of the decoder compute exactly what the plain ones do. */
+class VaeMemoryTest {
+
+    private static TensorSource conv(int cin, int cout, int k, long seed, Arena arena) {
+        Random r = new Random(seed);
+        Map<String, TensorView> m = new LinkedHashMap<>();
+        long[][] shapes = {{cout, cin, k, k}, {cout}};
+        String[] names = {"c.weight", "c.bias"};
+        for (int t = 0; t < 2; t++) {
+            long n = 1;
+            for (long d : shapes[t]) n *= d;
+            MemorySegment seg = arena.allocate(4 * n);
+            for (long i = 0; i < n; i++) seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 4 * i, (float) r.nextGaussian());
+            m.put(names[t], new TensorView(names[t], "memory", DType.F32, shapes[t], seg));
+        }
+        return new TensorSource() {
+            @Override public Set<String> names() { return m.keySet(); }
+            @Override public TensorView find(String name) { return m.get(name); }
+            @Override public String description() { return "memory"; }
+        };
+    }
+
+    @Test
+    void bandedUpsampleConvEqualsConvOfTheUpsampledInput() {
+        try (Arena arena = Arena.ofShared()) {
+            ConvLayer c = ConvLayer.load(conv(5, 7, 3, 1, arena), "c", 1);
+            Tensor x = VaeTestData.latent(2, 5, 6, 9, 3);
+            Tensor big = Tensor.zeros(2, 5, 12, 18);
+            Upsample.nearest2x(x.data(), 2, 5, 6, 9, big.data());
+            float[] expected = c.forward(big).data();
+            for (int band : new int[]{1, 5 * 18 * 2, 5 * 18 * 5, 1 << 22})
+                assertArrayEquals(expected, c.forwardUpsampled2x(x, band).data(), "band of " + band + " floats");
+        }
+    }
+
+    @Test
+    void batchDecodesLikeEachImageAlone() {
+        try (TensorSource s = Checkpoint.openWeights(AutoencoderKLTest.VAE)) {
+            AutoencoderKL vae = AutoencoderKL.load(s, AutoencoderKLTest.config());
+            Tensor z = VaeTestData.latent(2, vae.latentChannels(), 5, 6, 11);
+            Tensor both = vae.decode(z, AutoencoderKL.Tiling.OFF);
+            int per = z.numel() / 2, img = both.numel() / 2;
+            for (int i = 0; i < 2; i++) {
+                float[] zi = java.util.Arrays.copyOfRange(z.data(), i * per, (i + 1) * per);
+                Tensor one = vae.decode(new Tensor(zi, 1, z.dim(1), 5, 6), AutoencoderKL.Tiling.OFF);
+                assertArrayEquals(one.data(), java.util.Arrays.copyOfRange(both.data(), i * img, (i + 1) * img));
+            }
+        }
+    }
+}
