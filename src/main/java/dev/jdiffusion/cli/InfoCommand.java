@@ -213,16 +213,6 @@ final class InfoCommand {
         });
     }
 
-    static String human(long bytes) {
-        if (bytes < 1024) return bytes + " B";
-        String[] u = {"KiB", "MiB", "GiB", "TiB"};
-        double v = bytes;
-        int i = -1;
-        do {
-            v /= 1024;
-            i++;
-        } while (v >= 1024 && i < u.length - 1);
-        return String.format("%.1f %s", v, u[i]);
-    }
+    static String human(long bytes) { return dev.jdiffusion.hub.Progress.human(bytes); }
 
 }

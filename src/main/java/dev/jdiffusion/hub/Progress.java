@@ -69,7 +69,7 @@ public interface Progress {
     private static String shorten(String p) { return p.length() <= 40 ? p : "..." + p.substring(p.length() - 37); }
 
     /** Bytes as B, KiB, MiB or GiB. */
-    static String human(long bytes) {
+    public static String human(long bytes) {
         if (bytes < 1024) return bytes + " B";
         String[] u = {"KiB", "MiB", "GiB", "TiB"};
         double v = bytes;

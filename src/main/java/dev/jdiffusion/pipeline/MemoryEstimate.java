@@ -116,7 +116,7 @@ public record MemoryEstimate(long textEncoder, long unet, long vae) {
             return px * (3L * 64 * batch + CONV_UNFOLD * 64L) + images;
         }
         int f = vae.spatialFactor();
-        int tile = AutoencoderKL.DEFAULT_TILE;
+        int tile = vae.tileSize();
         boolean bigger = lh > tile || lw > tile;
         boolean tiled = switch (vae.tiling()) {
             case OFF -> false;
@@ -133,7 +133,7 @@ public record MemoryEstimate(long textEncoder, long unet, long vae) {
         // the mid block's attention over the latent pixels of one decode (q, k, v, out, tokens) at the top width
         long top = Math.max(1, Math.round(SD_VAE_BLOCKS[3] * s));
         long mid = 6L * batch * top * th * tw;
-        long tiles = tiled ? 2L * ceilDiv(lw, (int) (tile * (1 - AutoencoderKL.DEFAULT_OVERLAP))) * batch * 3 * px : 0;
+        long tiles = tiled ? 2L * ceilDiv(lw, Math.max(1, (int) (tile * (1 - vae.tileOverlap())))) * batch * 3 * px : 0;
         return Math.max(work, mid) + images + tiles;
     }
 

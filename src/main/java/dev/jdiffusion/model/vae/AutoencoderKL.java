@@ -101,6 +101,12 @@ public final class AutoencoderKL implements ImageAutoencoder {
 
     public Tiling tiling() { return tiling; }
 
+    /** Tile side in latent pixels for tiled decoding. */
+    public int tileSize() { return tile; }
+
+    /** Overlap of neighbouring tiles, as a fraction of the tile side. */
+    public float tileOverlap() { return overlap; }
+
     /** Tile side in latent pixels and overlap factor; tile * overlap must be a whole number. */
     public AutoencoderKL setTileSize(int tileLatent, float overlapFactor) {
         if (tileLatent < 2 || !(overlapFactor > 0 && overlapFactor <= 0.5f))
