@@ -1,5 +1,6 @@
 package dev.jdiffusion.pipeline;
 
+import dev.jdiffusion.image.Images;
 import dev.jdiffusion.model.vae.LatentDist;
 import dev.jdiffusion.sampling.TorchGenerator;
 import dev.jdiffusion.tensor.Tensor;
@@ -15,9 +16,7 @@ final class Img2Img {
     static Tensor encode(ModelComponents parts, Tensor image01, int batch, TorchGenerator gen) {
         Tensor lat;
         if (parts.vae() != null) {
-            float[] d = image01.data().clone();
-            for (int i = 0; i < d.length; i++) d[i] = 2f * d[i] - 1f;
-            LatentDist dist = parts.vae().encode(new Tensor(d, image01.shape()));
+            LatentDist dist = parts.vae().encode(Images.toSigned(image01));
             Tensor noise = gen.randn(dist.mean().shape());
             lat = dist.sample(noise.data());
             float s = parts.vae().scalingFactor();

@@ -1,6 +1,7 @@
 package dev.jdiffusion.golden;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.jdiffusion.image.Images;
 import dev.jdiffusion.pipeline.GenerationRequest;
 import dev.jdiffusion.pipeline.GenerationResult;
 import dev.jdiffusion.pipeline.ModelOptions;
@@ -96,7 +97,7 @@ final class PipelineGolden implements GoldenKind {
                     for (int x = 0; x < W; x++)
                         for (int c = 0; c < 3; c++) {
                             int e = (int) u8.getLong(((long) y * W + x) * 3 + c);
-                            int o = (int) Math.rint(ours[(c * H + y) * W + x] * 255f);
+                            int o = Images.toByte(ours[(c * H + y) * W + x]);
                             int d = Math.abs(e - o);
                             if (d > 0) differing++;
                             worst = Math.max(worst, d);
