@@ -12,8 +12,8 @@ import dev.jdiffusion.weights.TensorView;
 public final class Matrix {
     private final int rows, cols;
     private final TensorView view;
-    private volatile float[] dense;
-    /** Winograd-transformed filters of a 3x3 conv weight, built by {@link Winograd#filters} on first use. */
+    private final float[] dense;
+    /** Winograd-transformed filters of a 3x3 conv weight, kept by {@link Winograd#filtersFor} within its cache budget. */
     volatile float[] winograd;
 
     private Matrix(int rows, int cols, TensorView view, float[] dense) {
@@ -49,21 +49,5 @@ public final class Matrix {
         float[] d = dense;
         if (d != null) System.arraycopy(d, r * cols + c0, dst, off, n);
         else view.readFloats((long) r * cols + c0, dst, off, n);
-    }
-
-    /**
-     * The whole matrix as a row-major float array (converted once and cached). A stop-gap for code outside
-     * the kernels: the GEMM, linear and conv kernels never call it, they convert panel by panel while packing,
-     * so a mapped F16 weight is never copied whole to the heap.
-     */
-    public float[] dense() {
-        float[] d = dense;
-        if (d == null) {
-            synchronized (this) {
-                d = dense;
-                if (d == null) dense = d = view.toFloatArray();
-            }
-        }
-        return d;
     }
 }

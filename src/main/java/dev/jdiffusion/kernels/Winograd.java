@@ -3,7 +3,11 @@ package dev.jdiffusion.kernels;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
-import java.util.concurrent.atomic.AtomicLong;
+import java.lang.foreign.MemorySegment;
+import java.lang.ref.WeakReference;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
 
 /**
  * Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1 and padding 1 (Lavin and Gray, 2015): each 2x2 block
@@ -13,9 +17,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * stays within a few float ulps of the direct sum.
  *
  * <p>The filter transforms U (16 x cout x cin floats: 16/9 of the weight's elements, 32/9 of its F16 bytes) are
- * computed in double and rounded once. For images of fewer than {@link #PER_CALL_TILES} tiles they are kept
- * with the weight {@link Matrix}, up to a process-wide budget ({@code jdiffusion.winogradCacheMB}, default a
- * quarter of the maximum heap); past it such layers run the direct conv. Larger images transform per call.
+ * computed in double and rounded once. Whether a conv runs Winograd depends on its shape only (channels and
+ * tiles), never on memory or history, so the output bits do not either. For images of fewer than
+ * {@link #PER_CALL_TILES} tiles the transformed filters are kept with the weight {@link Matrix}, up to a
+ * process-wide budget ({@code jdiffusion.winogradCacheMB}, default a quarter of the maximum heap); past it they
+ * are transformed at each call (slower, same numbers). The bytes of a weight whose mapping was closed (its model
+ * closed) or that was collected are given back to the budget. Larger images always transform per call.
  * {@code -Djdiffusion.winograd=false} turns Winograd off. Tile rows are processed in chunks so the V and M buffers stay within a few MB.
  * Every output element is computed by one task in a fixed order, so results do not depend on the thread count.
  */
@@ -52,8 +59,12 @@ final class Winograd {
     private static final int MIN_CHUNK_TILES = 512;
 
     private static final boolean ENABLED = !"false".equalsIgnoreCase(System.getProperty("jdiffusion.winograd", "true"));
-    private static final long CACHE_BUDGET = cacheBudget();
-    private static final AtomicLong CACHED = new AtomicLong();
+    /** Guards {@link #budget}, {@link #cached} and {@link #ENTRIES}. */
+    private static final Object LOCK = new Object();
+    private static long budget = cacheBudget();
+    private static long cached;
+    /** The weights holding cached filters, with their bytes and the scope of their mapping (null: heap). */
+    private static final List<Entry> ENTRIES = new ArrayList<>();
     private static final ThreadLocal<float[][]> BUFS = ThreadLocal.withInitial(() -> new float[2][]);
 
     private static long cacheBudget() {
@@ -62,15 +73,60 @@ final class Winograd {
         return Runtime.getRuntime().maxMemory() / 4;
     }
 
-    /** Bytes of transformed filters cached so far (process-wide). */
-    static long cachedBytes() { return CACHED.get(); }
+    private record Entry(WeakReference<Matrix> weight, MemorySegment.Scope scope, long bytes) {
+        boolean dead() {
+            return weight.refersTo(null) || scope != null && !scope.isAlive();
+        }
+    }
+
+    /** Bytes of transformed filters cached now (process-wide), after giving back those of closed models. */
+    static long cachedBytes() {
+        synchronized (LOCK) {
+            sweep();
+            return cached;
+        }
+    }
+
+    /** Sets the cache budget in bytes (tests); returns the previous one. Cached filters stay. */
+    static long setCacheBudget(long bytes) {
+        synchronized (LOCK) {
+            long old = budget;
+            budget = bytes;
+            return old;
+        }
+    }
+
+    /** Drops the entries of weights that were collected or whose mapping was closed, giving back their bytes. */
+    private static void sweep() {
+        for (Iterator<Entry> it = ENTRIES.iterator(); it.hasNext(); ) {
+            Entry e = it.next();
+            if (!e.dead()) continue;
+            Matrix m = e.weight.get();
+            if (m != null) m.winograd = null;
+            cached -= e.bytes;
+            it.remove();
+        }
+    }
+
+    /** Reserves bytes of the budget for weight's filters; false when they do not fit. */
+    private static boolean reserve(Matrix weight, long bytes, boolean small) {
+        synchronized (LOCK) {
+            sweep();
+            long limit = small ? budget / 2 : budget;
+            if (cached + bytes > limit) return false;
+            cached += bytes;
+            MemorySegment s = weight.view() == null ? null : weight.view().segment();
+            ENTRIES.add(new Entry(new WeakReference<>(weight), s == null ? null : s.scope(), bytes));
+            return true;
+        }
+    }
 
     /**
      * The transformed filters to run a stride-1, padding-1 3x3 conv of this weight with Winograd, or null when the
-     * direct conv should run: too few channels or tiles, or the filters are not cached (over the budget) and the
-     * image is too small for a per-call transform to pay. Filters for layers of fewer than 256 tiles (the
-     * U-Net's 16x16 level, the largest weights) are cached only while the cache is under half the budget, so
-     * the larger images, which gain the most per cached byte, keep room.
+     * direct conv should run: too few channels or tiles. The answer depends on the shape only; the cache decides
+     * whether the filters are kept (see the class comment), never whether Winograd runs. Filters for layers of
+     * fewer than 256 tiles (the U-Net's 16x16 level, the largest weights) are cached only while the cache is
+     * under half the budget, so the larger images, which gain the most per cached byte, keep room.
      */
     static float[] filtersFor(Matrix weight, int cin, int oh, int ow) {
         int cout = weight.rows();
@@ -79,15 +135,11 @@ final class Winograd {
         float[] u = weight.winograd;
         if (u != null) return u;
         if (tiles >= PER_CALL_TILES) return transformFilters(weight, cout, cin);
-        long bytes = 64L * cout * cin, limit = tiles < 256 ? CACHE_BUDGET / 2 : CACHE_BUDGET;
         synchronized (weight) {
             u = weight.winograd;
             if (u != null) return u;
-            if (CACHED.addAndGet(bytes) > limit) {
-                CACHED.addAndGet(-bytes);
-                return null;
-            }
-            weight.winograd = u = transformFilters(weight, cout, cin);
+            u = transformFilters(weight, cout, cin);
+            if (reserve(weight, 64L * cout * cin, tiles < 256)) weight.winograd = u;
             return u;
         }
     }

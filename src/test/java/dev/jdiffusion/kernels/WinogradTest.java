@@ -1,11 +1,21 @@
 package dev.jdiffusion.kernels;
 
+import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.DType;
+import dev.jdiffusion.weights.SafetensorsFile;
+import dev.jdiffusion.weights.SafetensorsWriter;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
+import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -15,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * sum of |products|), and a max abs error of {@link #TOL_VS_MAX} times max |y|. F(2x2, 3x3) measures as exact as
  * the direct float sum (errors of 2e-7 to 5e-7 of max |y| for both).
  */
+@Isolated("changes the process-wide filter-cache budget")
 class WinogradTest {
     /** Allowed error as a fraction of the direct conv's float tolerance (measured: at most 0.005). */
     static final double TOL_VS_DIRECT = 0.05;
@@ -99,5 +110,48 @@ class WinogradTest {
         Matrix m2 = Matrix.of(new float[64 * 64 * 9], 64, 64 * 9);
         assertNull(Winograd.filtersFor(m2, 64, 8, 8), "16 tiles");
         assertNull(Winograd.filtersFor(m2, 64, 15, 14), "56 tiles");
+    }
+
+    /** The algorithm (and so the bits) depends on the layer's shape only: a zero cache budget changes nothing. */
+    @Test
+    void theCacheBudgetNeverChangesTheNumbers() {
+        Random r = new Random(23);
+        int cin = 64, cout = 64, h = 20, w = 24;
+        float[] wt = Ref.rand(r, cout * cin * 9), x = Ref.rand(r, cin * h * w), b = Ref.rand(r, cout);
+        float[] cachedY = new float[cout * h * w], uncachedY = new float[cachedY.length];
+        Matrix cachedW = Matrix.of(wt.clone(), cout, cin * 9), uncachedW = Matrix.of(wt.clone(), cout, cin * 9);
+        Conv2d.forward(x, 1, cin, h, w, cachedW, 3, 3, b, 1, 1, cachedY);
+        assertNotNull(cachedW.winograd, "filters cached under the default budget");
+        long old = Winograd.setCacheBudget(0);
+        try {
+            assertNotNull(Winograd.filtersFor(uncachedW, cin, h, w), "Winograd runs whatever the budget");
+            Conv2d.forward(x, 1, cin, h, w, uncachedW, 3, 3, b, 1, 1, uncachedY);
+            assertNull(uncachedW.winograd, "nothing cached over the budget");
+        } finally {
+            Winograd.setCacheBudget(old);
+        }
+        assertArrayEquals(cachedY, uncachedY, "same bits with and without cached filters");
+    }
+
+    /** Closing a mapped model gives its cached filters' bytes back to the budget. */
+    @Test
+    void closingTheMappingGivesTheBudgetBack(@TempDir Path dir) {
+        Random r = new Random(24);
+        int cin = 64, cout = 72, h = 18, w = 18;
+        Path f = dir.resolve("conv.safetensors");
+        SafetensorsWriter.write(f, Map.of("w", new Tensor(Ref.rand(r, cout * cin * 9), cout, cin, 3, 3)), DType.F16, Map.of());
+        float[] x = Ref.rand(r, cin * h * w), y = new float[cout * h * w];
+        long bytes = 64L * cout * cin, during;
+        Matrix m;
+        try (SafetensorsFile file = SafetensorsFile.open(f)) {
+            m = Matrix.of(file.find("w"));
+            Conv2d.forward(x, 1, cin, h, w, m, 3, 3, null, 1, 1, y);
+            assertNotNull(m.winograd, "filters cached");
+            during = Winograd.cachedBytes();
+            assertTrue(during >= bytes, "the filters' bytes count in the budget");
+        }
+        // other tests' heap weights may be collected meanwhile: the cache can only shrink by more
+        assertTrue(during - Winograd.cachedBytes() >= bytes, "given back when the mapping closes");
+        assertNull(m.winograd, "the closed weight's filters are dropped");
     }
 }
