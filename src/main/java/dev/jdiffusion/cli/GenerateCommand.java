@@ -41,7 +41,7 @@ final class GenerateCommand {
               --fast-decode           decode with TAESD instead of the full VAE
               --low-memory            smallest memory: U-Net weight pages released block by block, VAE decoded
                                       in 256x256 tiles (slightly slower; seams blended as diffusers' tiled decode)
-              --tokenizer DIR         tokenizer folder (needed for single-file checkpoints without one beside them)
+              --tokenizer DIR         tokenizer folder (default: the model's, else the CLIP vocabulary in the jar)
               --text-encoder PATH     replacement text encoder (folder or file)
               --config DIR            diffusers folder whose configs describe a single-file checkpoint
               --clip-skip N           use the N-th last text-encoder layer (default 1)

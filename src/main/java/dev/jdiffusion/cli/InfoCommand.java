@@ -131,8 +131,8 @@ final class InfoCommand {
                 out.printf("  %-13s %s  %s%n", comp, s.line(), what);
             }
             if (folder) {
-                if (c.has(Checkpoint.TOKENIZER)) out.printf("  %-13s vocab.json, merges.txt%n", Checkpoint.TOKENIZER);
-                else missing.add(Checkpoint.TOKENIZER);
+                out.printf("  %-13s %s%n", Checkpoint.TOKENIZER,
+                        c.has(Checkpoint.TOKENIZER) ? "vocab.json, merges.txt" : "none: the bundled CLIP vocabulary is used");
                 if (c.has(Checkpoint.SCHEDULER)) {
                     JsonNode sc = c.config(Checkpoint.SCHEDULER);
                     out.printf("  %-13s %s%n", Checkpoint.SCHEDULER, sc.path("_class_name").asText("scheduler_config.json"));
@@ -140,7 +140,7 @@ final class InfoCommand {
             } else {
                 Stats other = Stats.of(c.singleFile(), n -> java.util.Arrays.stream(WEIGHT_COMPONENTS).noneMatch(comp -> n.startsWith(Checkpoint.singlePrefix(comp))));
                 if (other.tensors() > 0) out.printf("  %-13s %s  (not used)%n", "other", other.line());
-                out.println("  (a single file has no tokenizer or scheduler: the engine's SD defaults are used)");
+                out.println("  (a single file has no tokenizer or scheduler: the bundled CLIP vocabulary and the family's scheduler defaults are used)");
             }
             out.println("missing:    " + (missing.isEmpty() ? "none" : String.join(", ", missing)));
             out.println("precision:  " + (precisions.isEmpty() ? "-" : String.join(", ", precisions)));

@@ -103,7 +103,7 @@ public final class ModelComponents implements AutoCloseable {
             pages.put(Checkpoint.UNET, new WeightPages(unetTensors));
             UNet2DConditionModel unet = UNet2DConditionModel.load(unetTensors, config(o, ck, Checkpoint.UNET));
 
-            ClipTokenizer tok = loadTokenizer(o, ck);
+            ClipTokenizer tok = loadTokenizer(o, ck, unet);
             ClipTextEncoder te = loadTextEncoder(o, ck, owned, pages);
             ImageAutoencoder taesd = null;
             if (o.taesd() != null) {
@@ -159,7 +159,12 @@ public final class ModelComponents implements AutoCloseable {
         }
     }
 
-    private static ClipTokenizer loadTokenizer(ModelOptions o, Checkpoint ck) {
+    /**
+     * The tokenizer: --tokenizer, else the model's tokenizer/ folder, else the --config folder's, else a tokenizer/
+     * folder beside a single file, else the CLIP vocabulary bundled in the jar (the same for every SD family; SD 2.x,
+     * whose text encoder is OpenCLIP's, pads with "!").
+     */
+    private static ClipTokenizer loadTokenizer(ModelOptions o, Checkpoint ck, UNet2DConditionModel unet) {
         if (o.tokenizer() != null) return ClipTokenizer.load(o.tokenizer());
         if (ck.has(Checkpoint.TOKENIZER)) return ClipTokenizer.load(ck.componentDir(Checkpoint.TOKENIZER));
         if (o.config() != null && Files.isRegularFile(o.config().resolve("tokenizer").resolve("vocab.json")))
@@ -167,10 +172,7 @@ public final class ModelComponents implements AutoCloseable {
         Path sibling = o.model().toAbsolutePath().getParent() == null ? null : o.model().toAbsolutePath().getParent().resolve("tokenizer");
         if (ck.layout() == Checkpoint.Layout.SINGLE_FILE && sibling != null && Files.isRegularFile(sibling.resolve("vocab.json")))
             return ClipTokenizer.load(sibling);
-        throw new ModelFormatException(o.model() + ": no tokenizer: "
-                + (ck.layout() == Checkpoint.Layout.SINGLE_FILE ? "a single-file checkpoint has none inside. " : "")
-                + "Pass --tokenizer DIR, the tokenizer/ folder (vocab.json, merges.txt) of any diffusers model of the same family "
-                + "(e.g. from 'jdiffusion pull')");
+        return unet.config().crossAttentionDim() == 1024 ? ClipTokenizer.bundled("!") : ClipTokenizer.bundled();
     }
 
     private static ClipTextEncoder loadTextEncoder(ModelOptions o, Checkpoint ck, List<AutoCloseable> owned, Map<String, WeightPages> pages) {

@@ -50,7 +50,8 @@ class InfoCommandTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("family:     LCM"), r.out());
         assertTrue(r.out().contains("time_cond_proj_dim"), r.out());
-        assertTrue(r.out().contains("missing:    vae, text_encoder, tokenizer"), r.out());
+        assertTrue(r.out().contains("missing:    vae, text_encoder\n"), r.out());
+        assertTrue(r.out().contains("tokenizer     none: the bundled CLIP vocabulary is used"), r.out());
     }
 
     @Test void singleFileCheckpoint() {
@@ -60,6 +61,7 @@ class InfoCommandTest {
         assertTrue(r.out().contains("single-file checkpoint"), r.out());
         assertTrue(r.out().contains("model.diffusion_model.*"), r.out());
         assertTrue(r.out().contains("family:     SD 1.x"), r.out());
+        assertTrue(r.out().contains("bundled CLIP vocabulary"), r.out());
     }
 
     @Test void componentFolder() {

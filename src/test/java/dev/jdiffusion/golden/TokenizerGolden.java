@@ -15,13 +15,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Golden kind {@code tokenizer}: every prompt of tokens.json must give exactly the reference's ids (unpadded),
  * and the padded rows of expected.safetensors (EOS padding as SD 1.x, 0 padding as SD 2.x) and lengths.
- * The vocabulary is the tiny-sd1 pipeline's tokenizer folder (the real CLIP vocabulary).
+ * The vocabulary is the tiny-sd1 pipeline's tokenizer folder (the real CLIP vocabulary), then the CLIP vocabulary
+ * bundled in the jar ({@link ClipTokenizer#bundled()}), which must give the same.
  */
 final class TokenizerGolden implements GoldenKind {
     @Override
     public void run(Path caseDir, JsonNode info) {
+        // The model folder's tokenizer and the one bundled in the jar (the default for models without one) alike.
+        run(caseDir, ClipTokenizer.load(tokenizerDir(info)), "");
+        run(caseDir, ClipTokenizer.bundled(), " (bundled)");
+    }
+
+    private static void run(Path caseDir, ClipTokenizer tok, String which) {
         JsonNode tokens = Golden.json(caseDir.resolve("tokens.json"));
-        ClipTokenizer tok = ClipTokenizer.load(tokenizerDir(info));
         assertEquals(tokens.get("bos").asInt(), tok.bos(), "bos");
         assertEquals(tokens.get("eos").asInt(), tok.eos(), "eos");
         int ctx = tokens.path("context_length").asInt(77);
@@ -47,13 +53,13 @@ final class TokenizerGolden implements GoldenKind {
             }
             lengths[p] = Math.min(ids.length, ctx - 2) + 2;
         }
-        System.out.printf("golden %-48s %d of %d prompts exact%n", "tokenizer ids", n - failures.size(), n);
+        System.out.printf("golden %-48s %d of %d prompts exact%n", "tokenizer ids" + which, n - failures.size(), n);
         failures.forEach(f -> System.out.println("  MISMATCH " + f));
         assertTrue(failures.isEmpty(), failures.size() + " prompts differ; first: " + (failures.isEmpty() ? "" : failures.get(0)));
         try (SafetensorsFile exp = SafetensorsFile.open(caseDir.resolve("expected.safetensors"))) {
-            Golden.compareExact("tokenizer input_ids (pad EOS)", exp.get("input_ids").toLongArray(), padEos);
-            Golden.compareExact("tokenizer input_ids_pad0", exp.get("input_ids_pad0").toLongArray(), pad0);
-            Golden.compareExact("tokenizer lengths", exp.get("lengths").toLongArray(), lengths);
+            Golden.compareExact("tokenizer input_ids (pad EOS)" + which, exp.get("input_ids").toLongArray(), padEos);
+            Golden.compareExact("tokenizer input_ids_pad0" + which, exp.get("input_ids_pad0").toLongArray(), pad0);
+            Golden.compareExact("tokenizer lengths" + which, exp.get("lengths").toLongArray(), lengths);
         }
     }
 

@@ -112,25 +112,26 @@ class BadRequestTest {
         e = loadFails(ModelOptions.of(copyWithout(dir.resolve("c"), "text_encoder")));
         assertTrue(e.getMessage().contains("text encoder") && e.getMessage().contains("--text-encoder"), e.getMessage());
 
-        e = loadFails(ModelOptions.of(copyWithout(dir.resolve("d"), "tokenizer")));
-        assertTrue(e.getMessage().contains("--tokenizer"), e.getMessage());
-
         Path missing = dir.resolve("nothing-here");
         Exception any = assertThrows(RuntimeException.class, () -> StableDiffusion.load(missing).close());
         assertTrue(any.getMessage().contains("nothing-here"), any.getMessage());
     }
 
-    @Test void singleFileWithoutTokenizerSaysPassTokenizer(@TempDir Path dir) throws IOException {
-        // configs only (no tokenizer), so the tiny model's shapes are described
+    @Test void modelsWithoutTokenizerUseTheBundledClipVocabulary(@TempDir Path dir) throws IOException {
+        // configs only (no tokenizer), so the tiny model's shapes are described; no tokenizer/ beside the file
         Path cfg = copyWithout(dir.resolve("cfg"), "tokenizer");
         Path file = dir.resolve("single").resolve("tiny.safetensors");
         Files.createDirectories(file.getParent());
         Files.createSymbolicLink(file, TinyModels.sd1SingleFile().toAbsolutePath());
-        ModelFormatException e = loadFails(ModelOptions.of(file).withConfig(cfg));
-        assertTrue(e.getMessage().contains("--tokenizer") && e.getMessage().contains("single-file"), e.getMessage());
-        try (StableDiffusion sd = StableDiffusion.load(ModelOptions.of(file).withConfig(cfg).withTokenizer(TinyModels.sd1().resolve("tokenizer")))) {
-            TinyModels.assertImages(sd.generate(TinyModels.small("a", 1).steps(1).build()).images(), 1, 64, 64);
+        GenerationRequest req = TinyModels.small("a photo of an astronaut riding a horse", 1).steps(1).build();
+        Tensor expected;
+        try (StableDiffusion sd = StableDiffusion.load(TinyModels.sd1())) {
+            expected = sd.generate(req).images().get(0);
         }
+        for (ModelOptions o : java.util.List.of(ModelOptions.of(file).withConfig(cfg), ModelOptions.of(cfg)))
+            try (StableDiffusion sd = StableDiffusion.load(o)) {
+                assertTrue(TinyModels.same(expected, sd.generate(req).images().get(0)), o.model() + ": differs from the folder's image");
+            }
     }
 
     @Test void taesdDecodeNeedsTaesd() {

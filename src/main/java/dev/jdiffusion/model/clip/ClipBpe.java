@@ -31,6 +31,10 @@ final class ClipBpe {
         this.unkId = unkId;
     }
 
+    Map<String, Integer> vocabulary() { return java.util.Collections.unmodifiableMap(vocab); }
+
+    Map<String, Integer> mergeRanks() { return java.util.Collections.unmodifiableMap(ranks); }
+
     /** The vocabulary ids of one pre-token. */
     int[] encode(String preToken) {
         int[] ids = cache.get(preToken);

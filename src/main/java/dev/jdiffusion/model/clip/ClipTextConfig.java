@@ -56,7 +56,8 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
     public static ClipTextConfig inferred(int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int maxPositions, String where) {
         if (hiddenSize % 64 != 0)
             throw new ModelFormatException(where + ": hidden size " + hiddenSize + " is not a multiple of 64, so the attention "
-                    + "head count cannot be inferred; give the text encoder's config.json");
+                    + "head count cannot be inferred; pass --config DIR, a diffusers folder of this model whose "
+                    + "text_encoder/config.json describes it");
         return new ClipTextConfig(vocabSize, hiddenSize, intermediateSize, numLayers, hiddenSize / 64, maxPositions, 1e-5f,
                 Activation.QUICK_GELU, 2);
     }

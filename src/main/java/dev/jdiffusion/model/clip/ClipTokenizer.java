@@ -44,19 +44,74 @@ public final class ClipTokenizer {
         this.maxLength = maxLength;
     }
 
+    /** The bundled vocabulary's merges (classpath resource), as OpenAI CLIP ships them: see NOTICE. */
+    static final String BUNDLED_MERGES = "bpe_simple_vocab_16e6.merges.txt.gz";
+
+    /**
+     * The CLIP tokenizer bundled in the jar, padding with EOS (SD 1.x, SDXL's first encoder). The OpenAI CLIP BPE
+     * vocabulary is the same for SD 1.x, SD 2.x and both SDXL text encoders; only the pad token differs
+     * ({@link #bundled(String)}). Used when a model has no tokenizer of its own (single-file checkpoints).
+     */
+    public static ClipTokenizer bundled() { return bundled(EOS_TOKEN); }
+
+    /**
+     * The bundled CLIP tokenizer padding with {@code padToken}: {@code "<|endoftext|>"} as SD 1.x, {@code "!"} (id 0)
+     * as SD 2.x and SDXL's second encoder (OpenCLIP). Context length 77.
+     */
+    public static ClipTokenizer bundled(String padToken) {
+        Bundled b = Bundled.INSTANCE;
+        Integer pad = b.vocab.get(padToken);
+        if (pad == null) throw new IllegalArgumentException("pad token " + padToken + " is not in the CLIP vocabulary");
+        return new ClipTokenizer(new ClipBpe(b.vocab, b.ranks, b.eos), b.bos, b.eos, pad, 77);
+    }
+
+    /**
+     * The bundled vocabulary, read once: the merges file holds OpenAI CLIP's {@code bpe_simple_vocab_16e6.txt}
+     * (its first line, a header, then the merges CLIP uses); the vocabulary is built from it as CLIP's
+     * {@code SimpleTokenizer} does: the 256 byte symbols, the same with {@code </w>}, each merge's result in merge
+     * order, then {@code <|startoftext|>} and {@code <|endoftext|>} (49408 entries).
+     */
+    private static final class Bundled {
+        static final Bundled INSTANCE = new Bundled();
+        final Map<String, Integer> vocab = new HashMap<>(2 * (MAX_MERGES + 514)), ranks;
+        final int bos, eos;
+
+        private Bundled() {
+            var in = ClipTokenizer.class.getResourceAsStream(BUNDLED_MERGES);
+            if (in == null) throw new IllegalStateException("the jar lacks its CLIP vocabulary resource " + BUNDLED_MERGES);
+            try (BufferedReader r = new BufferedReader(new java.io.InputStreamReader(new java.util.zip.GZIPInputStream(in), StandardCharsets.UTF_8))) {
+                r.readLine(); // the file's header line, skipped as CLIP does
+                ranks = readMerges(r, "bundled CLIP vocabulary");
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException("cannot read the bundled CLIP vocabulary", e);
+            }
+            if (ranks.size() != MAX_MERGES)
+                throw new IllegalStateException("bundled CLIP vocabulary has " + ranks.size() + " merges, expected " + MAX_MERGES);
+            String[] bytes = ClipBpe.byteToUnicode();
+            Arrays.sort(bytes); // CLIP's order: the printable bytes (mapped to themselves) first, then U+0100 onwards
+            for (String b : bytes) vocab.put(b, vocab.size());
+            for (String b : bytes) vocab.put(b + ClipBpe.WORD_END, vocab.size());
+            String[] merges = new String[ranks.size()];
+            ranks.forEach((m, rank) -> merges[rank] = m);
+            for (String m : merges) vocab.putIfAbsent(m.replace(" ", ""), vocab.size());
+            bos = vocab.size();
+            vocab.put(BOS_TOKEN, bos);
+            eos = vocab.size();
+            vocab.put(EOS_TOKEN, eos);
+        }
+    }
+
     /**
      * Loads a tokenizer folder: {@code vocab.json} and {@code merges.txt}, plus (optional)
      * {@code special_tokens_map.json} / {@code tokenizer_config.json} for the pad token and
-     * {@code model_max_length}. A single-file checkpoint has no tokenizer: point at a diffusers model's
-     * {@code tokenizer/} folder (the CLI's {@code --tokenizer DIR}).
+     * {@code model_max_length}. A model without a tokenizer (a single-file checkpoint) uses {@link #bundled()}.
      */
     public static ClipTokenizer load(Path tokenizerDir) {
         Path vocabFile = tokenizerDir.resolve("vocab.json"), mergesFile = tokenizerDir.resolve("merges.txt");
         for (Path f : new Path[]{vocabFile, mergesFile})
             if (!Files.isRegularFile(f))
-                throw new ModelFormatException(f + ": missing; a CLIP tokenizer folder needs vocab.json and merges.txt "
-                        + "(a single-file checkpoint has no tokenizer: pass --tokenizer DIR with the tokenizer/ folder of a "
-                        + "diffusers model of the same family, e.g. stable-diffusion-v1-5/tokenizer)");
+                throw new ModelFormatException(f + ": missing; a CLIP tokenizer folder (--tokenizer DIR) needs vocab.json "
+                        + "and merges.txt (without --tokenizer, a model that has no tokenizer/ folder uses the bundled CLIP vocabulary)");
         Map<String, Integer> vocab = readVocab(vocabFile);
         Map<String, Integer> ranks = readMerges(mergesFile);
         int bos = special(vocab, vocabFile, BOS_TOKEN), eos = special(vocab, vocabFile, EOS_TOKEN);
@@ -123,6 +178,12 @@ public final class ClipTokenizer {
         return out.toArray(String[]::new);
     }
 
+    /** The vocabulary, token to id (read-only view; for tests and tools). */
+    Map<String, Integer> vocabulary() { return bpe.vocabulary(); }
+
+    /** The merges "A B" to their rank (read-only view; for tests and tools). */
+    Map<String, Integer> mergeRanks() { return bpe.mergeRanks(); }
+
     public int bos() { return bos; }
     public int eos() { return eos; }
     public int padId() { return pad; }
@@ -142,23 +203,28 @@ public final class ClipTokenizer {
     }
 
     private static Map<String, Integer> readMerges(Path f) {
-        Map<String, Integer> ranks = new HashMap<>(MAX_MERGES * 2);
         try (BufferedReader r = Files.newBufferedReader(f, StandardCharsets.UTF_8)) {
-            String line;
-            int lineNo = 0;
-            while ((line = r.readLine()) != null && ranks.size() < MAX_MERGES) {
-                lineNo++;
-                if (lineNo == 1 && line.startsWith("#version")) continue;
-                if (line.isEmpty()) continue;
-                int sp = line.indexOf(' ');
-                if (sp <= 0 || sp != line.lastIndexOf(' ') || sp == line.length() - 1)
-                    throw new ModelFormatException(f + ": line " + lineNo + " is not a merge \"A B\": " + line);
-                ranks.putIfAbsent(line, ranks.size());
-            }
+            return readMerges(r, f.toString());
         } catch (IOException e) {
             throw new ModelFormatException(f + ": cannot read: " + e.getMessage(), e);
         }
-        if (ranks.isEmpty()) throw new ModelFormatException(f + ": no merges");
+    }
+
+    /** Merges "A B", one a line, rank = order; a leading {@code #version} line and blank lines are skipped. */
+    private static Map<String, Integer> readMerges(BufferedReader r, String where) throws IOException {
+        Map<String, Integer> ranks = new HashMap<>(MAX_MERGES * 2);
+        String line;
+        int lineNo = 0;
+        while ((line = r.readLine()) != null && ranks.size() < MAX_MERGES) {
+            lineNo++;
+            if (lineNo == 1 && line.startsWith("#version")) continue;
+            if (line.isEmpty()) continue;
+            int sp = line.indexOf(' ');
+            if (sp <= 0 || sp != line.lastIndexOf(' ') || sp == line.length() - 1)
+                throw new ModelFormatException(where + ": line " + lineNo + " is not a merge \"A B\": " + line);
+            ranks.putIfAbsent(line, ranks.size());
+        }
+        if (ranks.isEmpty()) throw new ModelFormatException(where + ": no merges");
         return ranks;
     }
 

@@ -62,6 +62,31 @@ class ClipTokenizerTest {
         assertTrue(ex.getMessage().contains("<nope>"), ex.getMessage());
     }
 
+    /** The CLIP vocabulary bundled in the jar is the golden tiny-sd1 tokenizer's: same ids, same merges in order. */
+    @Test
+    void bundledVocabularyIsTheGoldenTokenizers() throws Exception {
+        Path d = vocabDir();
+        ClipTokenizer golden = ClipTokenizer.load(d), bundled = ClipTokenizer.bundled();
+        assertSameMap(golden.vocabulary(), bundled.vocabulary(), "vocabulary");
+        assertSameMap(golden.mergeRanks(), bundled.mergeRanks(), "merges");
+        assertEquals(Files.readAllLines(d.resolve("merges.txt")).stream().filter(l -> !l.isEmpty() && !l.startsWith("#version")).count(),
+                bundled.mergeRanks().size(), "every merge of merges.txt");
+        assertEquals(golden.bos(), bundled.bos());
+        assertEquals(golden.eos(), bundled.eos());
+        assertEquals(golden.padId(), bundled.padId()); // SD 1.x: EOS
+        assertEquals(77, bundled.maxLength());
+        assertEquals(0, ClipTokenizer.bundled("!").padId()); // SD 2.x / OpenCLIP
+        assertThrows(IllegalArgumentException.class, () -> ClipTokenizer.bundled("<nope>"));
+        String prompt = "A (cozy:1.2) cabin, snowy woods -- warm light!!";
+        assertArrayEquals(golden.encode(prompt), bundled.encode(prompt));
+    }
+
+    private static void assertSameMap(java.util.Map<String, Integer> expected, java.util.Map<String, Integer> actual, String what) {
+        assertEquals(expected.size(), actual.size(), what + " size");
+        for (var e : expected.entrySet())
+            assertEquals(e.getValue(), actual.get(e.getKey()), what + ": " + e.getKey());
+    }
+
     @Test
     void missingFilesSayHowToGetATokenizer(@TempDir Path dir) {
         ModelFormatException ex = assertThrows(ModelFormatException.class, () -> ClipTokenizer.load(dir));
