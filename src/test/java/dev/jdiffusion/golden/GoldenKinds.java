@@ -19,6 +19,7 @@ final class GoldenKinds {
         m.put("single_file", new SingleFileGolden());
         m.put("vae", new VaeGolden());
         m.put("taesd", new TaesdGolden());
+        m.put("controlnet", new ControlNetGolden());
         return m;
     }
 }

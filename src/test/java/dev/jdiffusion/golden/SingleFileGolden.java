@@ -5,7 +5,11 @@ import dev.jdiffusion.pipeline.GenerationRequest;
 import dev.jdiffusion.pipeline.GenerationResult;
 import dev.jdiffusion.pipeline.ModelOptions;
 import dev.jdiffusion.pipeline.StableDiffusion;
+import dev.jdiffusion.model.unet.ControlNetModel;
+import dev.jdiffusion.model.unet.UNetResiduals;
 import dev.jdiffusion.weights.Checkpoint;
+import dev.jdiffusion.weights.ControlNetKeys;
+import dev.jdiffusion.weights.SafetensorsFile;
 import dev.jdiffusion.weights.TensorSource;
 import dev.jdiffusion.weights.TensorView;
 
@@ -34,6 +38,10 @@ final class SingleFileGolden implements GoldenKind {
         Path folder = Golden.resolve(info.path("made_from").asText());
         JsonNode keyMap = Golden.json(caseDir.resolve("key_map.json"));
         if (info.has("num_tensors")) assertEquals(info.get("num_tensors").asInt(), keyMap.size(), "key_map size vs info.num_tensors");
+        if (info.path("components").has("controlnet")) {
+            controlNet(caseDir, file, folder, keyMap);
+            return;
+        }
 
         // 1. Every original key maps to the stated component and diffusers key, and the bytes match the folder.
         Map<String, Map<String, String>> expected = new HashMap<>();
@@ -81,6 +89,55 @@ final class SingleFileGolden implements GoldenKind {
         }
         assertArrayEquals(a, b, "single file vs folder: images differ");
         System.out.printf("golden %-48s identical over %d values%n", "single_file generation", a.length);
+    }
+
+    /**
+     * A ControlNet file (lllyasviel's naming): every key maps to the key_map's diffusers name with the folder's bytes,
+     * and the residuals of the controlnet case that uses the folder are bit-identical from both (the file's
+     * hyperparameters come from the folder's config.json, as the golden README says).
+     */
+    private static void controlNet(Path caseDir, Path file, Path folder, JsonNode keyMap) throws Exception {
+        String name = caseDir.getFileName().toString();
+        try (SafetensorsFile f = SafetensorsFile.open(file); TensorSource d = Checkpoint.openWeights(folder)) {
+            TensorSource view = ControlNetKeys.diffusersView(f);
+            Map<String, String> want = new HashMap<>();
+            for (Iterator<Map.Entry<String, JsonNode>> it = keyMap.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                assertEquals("controlnet", e.getValue().path("component").asText(), e.getKey());
+                want.put(e.getValue().path("diffusers_key").asText(), e.getKey());
+            }
+            assertEquals(new TreeSet<>(want.keySet()), new TreeSet<>(view.names()), name + ": mapped names differ from key_map.json");
+            assertEquals(new TreeSet<>(d.names()), new TreeSet<>(view.names()), name + ": mapped names differ from the folder's");
+            for (String k : want.keySet()) {
+                TensorView a = view.get(k), b = d.get(k);
+                assertArrayEquals(b.shape(), a.shape(), k + ": shape");
+                assertEquals(b.dtype(), a.dtype(), k + ": dtype");
+                assertEquals(-1L, a.segment().mismatch(b.segment()), k + ": bytes differ from the folder's");
+            }
+            System.out.printf("golden %-48s %d tensors mapped, bytes identical%n", name + " key map", want.size());
+
+            JsonNode cfg = Golden.json(folder.resolve("config.json"));
+            ControlNetModel fromFile, fromFolder;
+            try (dev.jdiffusion.pipeline.ControlNet loaded = dev.jdiffusion.pipeline.ControlNet.load(file, folder)) {
+                fromFile = loaded.model();
+                fromFolder = ControlNetModel.load(d, cfg);
+                int compared = 0;
+                for (Path c : Golden.caseDirs()) {
+                    JsonNode ci = Golden.json(c.resolve("info.json"));
+                    if (!ci.path("kind").asText().equals("controlnet") || !Golden.resolve(ci.path("model").asText()).equals(folder)) continue;
+                    try (SafetensorsFile in = Golden.open(c.resolve("inputs.safetensors"))) {
+                        for (String sub : UnetGolden.subcases(in)) {
+                            UNetResiduals a = ControlNetGolden.residuals(fromFile, in, sub, null), b = ControlNetGolden.residuals(fromFolder, in, sub, null);
+                            for (int i = 0; i < a.down().size(); i++) assertArrayEquals(b.down().get(i).data(), a.down().get(i).data(), sub + " residual " + i);
+                            assertArrayEquals(b.mid().data(), a.mid().data(), sub + " mid residual");
+                            compared++;
+                        }
+                    }
+                }
+                assertTrue(compared > 0, name + ": no controlnet case uses " + folder);
+                System.out.printf("golden %-48s residuals identical to the folder's on %d sub-cases%n", name + " outputs", compared);
+            }
+        }
     }
 
     private static String first(Set<String> s) {

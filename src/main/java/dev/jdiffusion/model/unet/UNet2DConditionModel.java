@@ -97,6 +97,17 @@ public final class UNet2DConditionModel {
      */
     public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Tensor timestepCondOrNull,
                           BiConsumer<String, Tensor> probe, java.util.function.Consumer<String> moduleDone) {
+        return forward(sample, timesteps, encoderHiddenStates, timestepCondOrNull, probe, moduleDone, null);
+    }
+
+    /**
+     * As {@link #forward(Tensor, float[], Tensor, Tensor, BiConsumer, java.util.function.Consumer)}, adding
+     * residualsOrNull (e.g. a ControlNet's) where diffusers adds them: residual i to skip i once the down blocks have
+     * run, the mid residual to the mid block's output.
+     */
+    public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Tensor timestepCondOrNull,
+                          BiConsumer<String, Tensor> probe, java.util.function.Consumer<String> moduleDone,
+                          UNetResiduals residualsOrNull) {
         UNetConfig c = config;
         checkInputs(sample, timesteps, encoderHiddenStates, timestepCondOrNull);
         BiConsumer<String, Tensor> p = probe != null ? probe : (k, v) -> {};
@@ -131,12 +142,18 @@ public final class UNet2DConditionModel {
             x = down[i].forward(x, tembSilu, context, contextLen, scratch, skips);
             p.accept("down_blocks." + i, x);
         }
+        if (residualsOrNull != null) {
+            if (residualsOrNull.down().size() != skips.size())
+                throw new IllegalArgumentException("unet takes " + skips.size() + " down residuals, got " + residualsOrNull.down().size());
+            for (int i = 0; i < skips.size(); i++) skips.set(i, UNetResiduals.add(skips.get(i), residualsOrNull.down().get(i)));
+        }
 
         // mid
         if (mid != null) {
             x = mid.forward(x, tembSilu, context, contextLen, scratch);
             p.accept("mid_block", x);
         }
+        if (residualsOrNull != null) x = UNetResiduals.add(x, residualsOrNull.mid());
 
         // up: when a side is not a multiple of the total down factor, upsample to the next skip's size
         int f = c.downFactor();

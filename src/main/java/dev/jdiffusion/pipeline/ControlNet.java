@@ -1,0 +1,100 @@
+package dev.jdiffusion.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.jdiffusion.model.unet.ControlNetModel;
+import dev.jdiffusion.model.unet.UNetConfig;
+import dev.jdiffusion.weights.Checkpoint;
+import dev.jdiffusion.weights.ControlNetKeys;
+import dev.jdiffusion.weights.ModelFormatException;
+import dev.jdiffusion.weights.SafetensorsFile;
+import dev.jdiffusion.weights.TensorSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A loaded ControlNet, for {@link GenerationRequest.Builder#control}: a diffusers {@code ControlNetModel} folder
+ * ({@code config.json} + weights, fp32/fp16/bf16 used in place from the mapped file) or one {@code .safetensors}
+ * file in diffusers' or lllyasviel's naming ({@code control_model.*}). A single file stores no configuration: it
+ * comes from a config given with it (a folder holding {@code config.json}, or the file itself), else from the shapes
+ * (Stable Diffusion's fixed values for what shapes cannot tell). Load once, use in any number of requests; close
+ * when done (unmaps the file). Thread-safe.
+ */
+public final class ControlNet implements AutoCloseable {
+    private final String name;
+    private final ControlNetModel model;
+    private final AutoCloseable owned;
+
+    private ControlNet(String name, ControlNetModel model, AutoCloseable owned) {
+        this.name = name;
+        this.model = model;
+        this.owned = owned;
+    }
+
+    /** Loads a ControlNet folder or file; a single file's configuration is inferred from its shapes. */
+    public static ControlNet load(Path path) { return load(path, null); }
+
+    /**
+     * Loads a ControlNet folder or file.
+     *
+     * @param config a {@code config.json} or a folder holding one, describing a single file; null to use the folder's
+     *               own or infer it
+     */
+    public static ControlNet load(Path path, Path config) {
+        if (!Files.exists(path)) throw new ModelFormatException(path + ": no such ControlNet file or folder");
+        String name = path.getFileName().toString().replaceFirst("\\.safetensors$", "");
+        TensorSource src = null;
+        try {
+            JsonNode cfg = null;
+            if (config != null) cfg = Checkpoint.readJson(Files.isDirectory(config) ? config.resolve("config.json") : config);
+            TensorSource view;
+            if (Files.isDirectory(path)) {
+                Path c = path.resolve("config.json");
+                if (!Files.isRegularFile(c)) throw new ModelFormatException(path + ": not a ControlNet folder (no config.json)");
+                if (cfg == null) cfg = Checkpoint.readJson(c);
+                src = Checkpoint.openWeights(path);
+                view = src;
+            } else {
+                Checkpoint.refusePickle(path);
+                SafetensorsFile f = SafetensorsFile.open(path);
+                src = f;
+                view = ControlNetKeys.isOriginalLayout(f.names()) ? ControlNetKeys.diffusersView(f) : f;
+            }
+            if (!view.contains("controlnet_cond_embedding.conv_in.weight"))
+                throw new ModelFormatException(path + ": not a ControlNet (no input_hint_block / controlnet_cond_embedding tensors)");
+            return new ControlNet(name, ControlNetModel.load(view, cfg), src);
+        } catch (RuntimeException e) {
+            if (src != null) src.close();
+            throw e;
+        }
+    }
+
+    public String name() { return name; }
+
+    public ControlNetModel model() { return model; }
+
+    /**
+     * Throws a one-line {@link IllegalArgumentException} when this ControlNet was made for another base model than
+     * the U-Net's (text width, channels or layers differ: e.g. an SD 2.x ControlNet on an SD 1.5 model).
+     */
+    public void checkFits(UNetConfig unet, String modelName) {
+        UNetConfig c = model.config().unet();
+        if (c.crossAttentionDim() != unet.crossAttentionDim() || !java.util.Arrays.equals(c.blockOutChannels(), unet.blockOutChannels())
+                || !java.util.Arrays.equals(c.layersPerBlock(), unet.layersPerBlock()) || !c.downBlockTypes().equals(unet.downBlockTypes()))
+            throw new IllegalArgumentException("ControlNet " + name + " is for another base model (" + describe(c)
+                    + ") than " + modelName + " (" + describe(unet) + ")");
+    }
+
+    private static String describe(UNetConfig c) {
+        String fam = c.crossAttentionDim() == 768 ? "SD 1.x, " : c.crossAttentionDim() == 1024 ? "SD 2.x, " : c.crossAttentionDim() == 2048 ? "SDXL, " : "";
+        return fam + "text width " + c.crossAttentionDim() + ", channels " + java.util.Arrays.toString(c.blockOutChannels());
+    }
+
+    @Override public void close() {
+        try {
+            owned.close();
+        } catch (Exception ignored) {
+            // unmapping does not fail in practice
+        }
+    }
+}
