@@ -56,7 +56,7 @@ public final class GpuGemm implements AutoCloseable {
         if (bias != null && bias.length != out) throw new IllegalArgumentException("bias has " + bias.length + " values for " + out + " outputs");
         long bytes = (long) out * in * 2;
         TensorView v = w.view();
-        boolean asIs = v != null && (v.dtype() == DType.F16 || v.dtype() == DType.BF16) && v.segment().isNative()
+        boolean asIs = v != null && v.lowRank() == null && (v.dtype() == DType.F16 || v.dtype() == DType.BF16) && v.segment().isNative()
                        && v.segment().byteSize() == bytes;
         int type = asIs && v.dtype() == DType.BF16 ? Cublas.R_16BF : Cublas.R_16F;
         long dw = rt.malloc(bytes);

@@ -15,6 +15,10 @@ public final class Matrix {
     private final float[] dense;
     /** Winograd-transformed filters of a 3x3 conv weight, kept by {@link Winograd#filtersFor} within its cache budget. */
     volatile float[] winograd;
+    /** The same for the weight with low-rank terms ({@link #lowRank()}): the terms and their filters, one pair. */
+    volatile LowRankFilters winogradLowRank;
+
+    record LowRankFilters(Object key, float[] filters) {}
 
     private Matrix(int rows, int cols, TensorView view, float[] dense) {
         this.rows = rows;
@@ -44,10 +48,16 @@ public final class Matrix {
     /** The backing tensor, or null for a heap matrix. */
     public TensorView view() { return view; }
 
-    /** Reads row r, columns [c0, c0+n), as float into dst[off..]. */
+    /**
+     * The low-rank (LoRA) terms the backing tensor adds to every read at the moment, or null: the packers fold them
+     * into the weight panels while converting ({@link TensorView#readFloats}).
+     */
+    public dev.jdiffusion.weights.LowRank lowRank() { return view == null ? null : view.lowRank(); }
+
+    /** Reads row r, columns [c0, c0+n), as float into dst[off..] (with any low-rank terms added). */
     public void readRow(int r, int c0, float[] dst, int off, int n) {
         float[] d = dense;
-        if (d != null) System.arraycopy(d, r * cols + c0, dst, off, n);
+        if (d != null && lowRank() == null) System.arraycopy(d, r * cols + c0, dst, off, n);
         else view.readFloats((long) r * cols + c0, dst, off, n);
     }
 }

@@ -132,6 +132,8 @@ final class Winograd {
         int cout = weight.rows();
         long tiles = (long) ((oh + 1) / 2) * ((ow + 1) / 2);
         if (!ENABLED || cin < MIN_CHANNELS || cout < MIN_CHANNELS || tiles < MIN_TILES) return null;
+        Object lowRank = weight.lowRank();
+        if (lowRank != null) return filtersWithLowRank(weight, lowRank, cin, cout, tiles);
         float[] u = weight.winograd;
         if (u != null) return u;
         if (tiles >= PER_CALL_TILES) return transformFilters(weight, cout, cin);
@@ -140,6 +142,28 @@ final class Winograd {
             if (u != null) return u;
             u = transformFilters(weight, cout, cin);
             if (reserve(weight, 64L * cout * cin, tiles < 256)) weight.winograd = u;
+            return u;
+        }
+    }
+
+    /**
+     * As {@link #filtersFor} for a weight with low-rank (LoRA) terms: the transform of W + terms is kept in a second
+     * slot beside the base weight's, for as long as the same terms stay set (switching LoRAs recomputes it once).
+     */
+    private static float[] filtersWithLowRank(Matrix weight, Object lowRank, int cin, int cout, long tiles) {
+        Matrix.LowRankFilters c = weight.winogradLowRank;
+        if (c != null && c.key() == lowRank) return c.filters();
+        if (tiles >= PER_CALL_TILES) return transformFilters(weight, cout, cin);
+        long bytes = 64L * cout * cin, limit = tiles < 256 ? CACHE_BUDGET / 2 : CACHE_BUDGET;
+        synchronized (weight) {
+            c = weight.winogradLowRank;
+            if (c != null && c.key() == lowRank) return c.filters();
+            if (c == null && CACHED.addAndGet(bytes) > limit) {
+                CACHED.addAndGet(-bytes);
+                return null;
+            }
+            float[] u = transformFilters(weight, cout, cin);
+            weight.winogradLowRank = new Matrix.LowRankFilters(lowRank, u);
             return u;
         }
     }

@@ -8,7 +8,9 @@ import dev.jdiffusion.model.vae.AutoencoderKL;
 import dev.jdiffusion.model.vae.Autoencoders;
 import dev.jdiffusion.model.vae.ImageAutoencoder;
 import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.lora.LoraApplier;
 import dev.jdiffusion.weights.Checkpoint;
+import dev.jdiffusion.weights.LoraTargets;
 import dev.jdiffusion.weights.ModelFormatException;
 import dev.jdiffusion.weights.TensorSource;
 
@@ -46,6 +48,8 @@ public final class ModelComponents implements AutoCloseable {
     private final List<AutoCloseable> owned;
     private final ModelOptions options;
     private final Map<String, WeightPages> pages;
+    private LoraApplier loras;
+    private List<LoraApplier.Weighted> appliedLoras = List.of();
 
     private ModelComponents(String name, ModelFamily family, ClipTokenizer tokenizer, ClipTextEncoder textEncoder,
                             UNet2DConditionModel unet, AutoencoderKL vae, ImageAutoencoder taesd, boolean taesdDecode,
@@ -101,10 +105,12 @@ public final class ModelComponents implements AutoCloseable {
             Map<String, WeightPages> pages = new HashMap<>();
             TensorSource unetTensors = ck.tensors(Checkpoint.UNET);
             pages.put(Checkpoint.UNET, new WeightPages(unetTensors));
-            UNet2DConditionModel unet = UNet2DConditionModel.load(unetTensors, config(o, ck, Checkpoint.UNET));
+            LoraTargets unetTargets = new LoraTargets(unetTensors);
+            UNet2DConditionModel unet = UNet2DConditionModel.load(unetTargets, config(o, ck, Checkpoint.UNET));
 
             ClipTokenizer tok = loadTokenizer(o, ck, unet);
-            ClipTextEncoder te = loadTextEncoder(o, ck, owned, pages);
+            List<LoraTargets> teTargets = new ArrayList<>();
+            ClipTextEncoder te = loadTextEncoder(o, ck, owned, pages, teTargets);
             ImageAutoencoder taesd = null;
             if (o.taesd() != null) {
                 taesd = Autoencoders.open(o.taesd());
@@ -132,8 +138,10 @@ public final class ModelComponents implements AutoCloseable {
             if (fam != ModelFamily.LCM && sched != null && "LCMScheduler".equals(sched.path("_class_name").asText()))
                 fam = ModelFamily.LCM;
             checkScheduler(o, sched, fam);
-            return new ModelComponents(name, fam, tok, te, unet, vae, taesd, o.useTaesdForDecode() || vae == null, sched, owned,
+            ModelComponents mc = new ModelComponents(name, fam, tok, te, unet, vae, taesd, o.useTaesdForDecode() || vae == null, sched, owned,
                     o, Map.copyOf(pages));
+            mc.loras = new LoraApplier(unetTargets, unet.config().layersPerBlock()[0], teTargets.get(0), null);
+            return mc;
         } catch (RuntimeException e) {
             closeAll(owned);
             throw e;
@@ -175,20 +183,42 @@ public final class ModelComponents implements AutoCloseable {
         return unet.config().crossAttentionDim() == 1024 ? ClipTokenizer.bundled("!") : ClipTokenizer.bundled();
     }
 
-    private static ClipTextEncoder loadTextEncoder(ModelOptions o, Checkpoint ck, List<AutoCloseable> owned, Map<String, WeightPages> pages) {
+    private static ClipTextEncoder loadTextEncoder(ModelOptions o, Checkpoint ck, List<AutoCloseable> owned, Map<String, WeightPages> pages,
+                                                   List<LoraTargets> targets) {
         if (o.textEncoder() != null) {
             Checkpoint te = Checkpoint.openComponent(o.textEncoder(), Checkpoint.TEXT_ENCODER);
             owned.add(te);
             TensorSource t = te.tensors(Checkpoint.TEXT_ENCODER);
             pages.put(Checkpoint.TEXT_ENCODER, new WeightPages(t));
-            return ClipTextEncoder.load(t, te.config(Checkpoint.TEXT_ENCODER));
+            targets.add(new LoraTargets(t));
+            return ClipTextEncoder.load(targets.get(0), te.config(Checkpoint.TEXT_ENCODER));
         }
         if (!ck.has(Checkpoint.TEXT_ENCODER))
             throw new ModelFormatException(o.model() + ": no text encoder found; pass --text-encoder PATH");
         TensorSource t = ck.tensors(Checkpoint.TEXT_ENCODER);
         pages.put(Checkpoint.TEXT_ENCODER, new WeightPages(t));
-        return ClipTextEncoder.load(t, config(o, ck, Checkpoint.TEXT_ENCODER));
+        targets.add(new LoraTargets(t));
+        return ClipTextEncoder.load(targets.get(0), config(o, ck, Checkpoint.TEXT_ENCODER));
     }
+
+    /**
+     * Sets the LoRAs every later use of the U-Net and text encoder computes with (replacing the previous set; an
+     * empty list clears them): the mapped weights stay as they are, the kernels add the low-rank terms while packing.
+     * Not while a generation runs ({@link StableDiffusion} applies them under its lock).
+     *
+     * @throws ModelFormatException a key that does not resolve or fit (nothing is changed then)
+     */
+    public void applyLoras(List<LoraApplier.Weighted> list) {
+        if (list.equals(appliedLoras)) return;
+        loras.apply(list);
+        appliedLoras = List.copyOf(list);
+    }
+
+    /** The weight a LoRA file's module modifies in this model (see {@link LoraApplier#weightFor}). */
+    public String loraWeightFor(dev.jdiffusion.lora.LoraFile f, dev.jdiffusion.lora.LoraFile.Module m) { return loras.weightFor(f, m); }
+
+    /** The LoRAs set now. */
+    public List<LoraApplier.Weighted> appliedLoras() { return appliedLoras; }
 
     /** Committed Java heap above which {@link #trimHeap} collects. */
     static final long TRIM_HEAP_ABOVE = 512L << 20;

@@ -21,6 +21,8 @@ public final class TensorView {
     private final DType dtype;
     private final long[] shape;
     private final MemorySegment data;
+    /** Low-rank terms (LoRA) added to every read, or null; set through a {@link LoraTargets} view only. */
+    private volatile LowRank lowRank;
 
     /** A view of data as a tensor; data must hold exactly numel x dtype bytes. */
     public TensorView(String name, String source, DType dtype, long[] shape, MemorySegment data) {
@@ -47,7 +49,21 @@ public final class TensorView {
     public long[] shape() { return shape.clone(); }
     public int rank() { return shape.length; }
     public long dim(int i) { return shape[i < 0 ? shape.length + i : i]; }
-    /** Raw bytes, little-endian, read-only mapping of the file. */
+    /**
+     * The low-rank terms every read adds ({@link #readFloats}, {@link #getFloat}, {@link #toFloatArray}), or null.
+     * {@link #segment()} stays the file's bytes without them.
+     */
+    public LowRank lowRank() { return lowRank; }
+
+    /** Sets or clears (null) the low-rank terms; the view must be private to the model that uses it. */
+    void setLowRank(LowRank lr) {
+        if (lr != null && (rank() < 1 || lr.rows() != dim(0) || (long) lr.rows() * lr.cols() != numel()))
+            throw new IllegalArgumentException(source + ": tensor " + name + " " + Arrays.toString(shape) + " does not fit low-rank terms of "
+                    + lr.rows() + "x" + lr.cols());
+        lowRank = lr;
+    }
+
+    /** Raw bytes, little-endian, read-only mapping of the file (without any low-rank terms). */
     public MemorySegment segment() { return data; }
 
     public long numel() {
@@ -67,8 +83,13 @@ public final class TensorView {
         return new TensorView(name, source, dtype, newShape, data);
     }
 
-    /** Element i converted to float (any floating or integer dtype). */
+    /** Element i converted to float (any floating or integer dtype), low-rank terms included. */
     public float getFloat(long i) {
+        LowRank lr = lowRank;
+        return lr == null ? raw(i) : lr.add(i, raw(i));
+    }
+
+    private float raw(long i) {
         long off = i * dtype.bytes();
         return switch (dtype) {
             case F32 -> data.get(F32, off);
@@ -89,7 +110,7 @@ public final class TensorView {
         return switch (dtype) {
             case I64 -> data.get(I64, off);
             case I32 -> data.get(I32, off);
-            default -> (long) getFloat(i);
+            default -> (long) raw(i);
         };
     }
 
@@ -113,9 +134,11 @@ public final class TensorView {
                 }
             }
             default -> {
-                for (int i = 0; i < count; i++) dst[dstOff + i] = getFloat(start + i);
+                for (int i = 0; i < count; i++) dst[dstOff + i] = raw(start + i);
             }
         }
+        LowRank lr = lowRank;
+        if (lr != null) lr.addTo(start, dst, dstOff, count);
     }
 
     /** A heap copy as float32. Use for small tensors (biases, norms, embeddings), not for big weights. */

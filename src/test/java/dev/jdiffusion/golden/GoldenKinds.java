@@ -20,6 +20,7 @@ final class GoldenKinds {
         m.put("vae", new VaeGolden());
         m.put("taesd", new TaesdGolden());
         m.put("controlnet", new ControlNetGolden());
+        m.put("lora", new LoraGolden());
         return m;
     }
 }
