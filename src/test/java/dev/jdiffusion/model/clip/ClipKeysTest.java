@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class ClipKeysTest {
 
     private static Path singleFileCase() {
-        return Golden.caseDirs().stream().filter(d -> Files.isRegularFile(d.resolve("key_map.json")))
+        return Golden.caseDirs().stream().filter(d -> Files.isRegularFile(d.resolve("key_map.json"))
+                && Golden.json(d.resolve("info.json")).path("kind").asText().equals("single_file"))
                 .filter(d -> {
                     for (JsonNode v : Golden.json(d.resolve("key_map.json")))
                         if (v.path("component").asText().equals(Checkpoint.TEXT_ENCODER)) return true;
