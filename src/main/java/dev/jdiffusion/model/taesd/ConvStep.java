@@ -1,13 +1,13 @@
 package dev.jdiffusion.model.taesd;
 
-import dev.jdiffusion.model.vae.ConvLayer;
+import dev.jdiffusion.model.unet.Conv;
 import dev.jdiffusion.tensor.Tensor;
 
 /** A plain {@code nn.Conv2d} entry of the Sequential. */
 final class ConvStep implements TaesdLayer {
-    final ConvLayer conv;
+    final Conv conv;
 
-    ConvStep(ConvLayer conv) { this.conv = conv; }
+    ConvStep(Conv conv) { this.conv = conv; }
 
     @Override public Tensor forward(Tensor x) { return conv.forward(x); }
     @Override public int inChannels() { return conv.inChannels(); }

@@ -2,7 +2,7 @@ package dev.jdiffusion.model.taesd;
 
 import dev.jdiffusion.kernels.Elementwise;
 import dev.jdiffusion.kernels.GroupNorm;
-import dev.jdiffusion.model.vae.ConvLayer;
+import dev.jdiffusion.model.unet.Conv;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.ModelFormatException;
 import dev.jdiffusion.weights.TensorSource;
@@ -16,10 +16,10 @@ final class TaesdBlock implements TaesdLayer {
     static final int POOL_GROUPS = 4;
     static final float POOL_EPS = 1e-5f;
 
-    private final ConvLayer c0, c2, c4, skip, pool0, pool3;
+    private final Conv c0, c2, c4, skip, pool0, pool3;
     private final float[] poolGamma, poolBeta;
 
-    private TaesdBlock(ConvLayer c0, ConvLayer c2, ConvLayer c4, ConvLayer skip, ConvLayer pool0, float[] poolGamma, float[] poolBeta, ConvLayer pool3) {
+    private TaesdBlock(Conv c0, Conv c2, Conv c4, Conv skip, Conv pool0, float[] poolGamma, float[] poolBeta, Conv pool3) {
         this.c0 = c0;
         this.c2 = c2;
         this.c4 = c4;
@@ -31,17 +31,17 @@ final class TaesdBlock implements TaesdLayer {
     }
 
     static TaesdBlock load(TensorSource s, String p) {
-        ConvLayer c0 = ConvLayer.load(s, p + "conv.0", 1), c2 = ConvLayer.load(s, p + "conv.2", 1), c4 = ConvLayer.load(s, p + "conv.4", 1);
+        Conv c0 = Conv.load(s, p + "conv.0", 1), c2 = Conv.load(s, p + "conv.2", 1), c4 = Conv.load(s, p + "conv.4", 1);
         int in = c0.inChannels(), out = c4.outChannels();
         check(s, p + "conv", c2.inChannels() == c0.outChannels() && c4.inChannels() == c2.outChannels(), "channels of conv.0/2/4 disagree");
-        ConvLayer skip = s.contains(p + "skip.weight") ? ConvLayer.load(s, p + "skip", 1) : null;
+        Conv skip = s.contains(p + "skip.weight") ? Conv.load(s, p + "skip", 1) : null;
         if (skip == null) check(s, p + "conv", in == out, "changes channels " + in + " -> " + out + " without a skip conv");
         else check(s, p + "skip", skip.kernel() == 1 && skip.inChannels() == in && skip.outChannels() == out, "expected a 1x1 conv " + in + " -> " + out);
-        ConvLayer p0 = null, p3 = null;
+        Conv p0 = null, p3 = null;
         float[] g = null, b = null;
         if (s.contains(p + "pool.0.weight")) {
-            p0 = ConvLayer.load(s, p + "pool.0", 1);
-            p3 = ConvLayer.load(s, p + "pool.3", 1);
+            p0 = Conv.load(s, p + "pool.0", 1);
+            p3 = Conv.load(s, p + "pool.3", 1);
             int mid = p0.outChannels();
             check(s, p + "pool", p0.kernel() == 1 && p3.kernel() == 1 && p0.inChannels() == in && p3.inChannels() == mid && p3.outChannels() == in,
                     "expected 1x1 convs " + in + " -> n -> " + in);

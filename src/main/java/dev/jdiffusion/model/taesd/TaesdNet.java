@@ -1,6 +1,6 @@
 package dev.jdiffusion.model.taesd;
 
-import dev.jdiffusion.model.vae.ConvLayer;
+import dev.jdiffusion.model.unet.Conv;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.ModelFormatException;
 import dev.jdiffusion.weights.TensorSource;
@@ -75,7 +75,7 @@ final class TaesdNet {
                     boolean bias = s.contains(p + "bias");
                     boolean reluNext = i < last && kind[i + 1] == '-';
                     int stride = role == Role.ENCODER && (!bias || reluNext) && i < last ? 2 : 1;
-                    layers.add(new ConvStep(ConvLayer.load(s, p.substring(0, p.length() - 1), stride)));
+                    layers.add(new ConvStep(Conv.load(s, p.substring(0, p.length() - 1), stride)));
                 }
                 default -> {
                     if (i == 0 && role == Role.DECODER) layers.add(Clamp.INSTANCE);

@@ -61,8 +61,8 @@ final class DownBlock {
         }
         if (downsampler != null) {
             f += downsampler.flops(batch, hw[0], hw[1]);
-            hw[0] = downsampler.outH(hw[0]);
-            hw[1] = downsampler.outW(hw[1]);
+            hw[0] = downsampler.outHeight(hw[0]);
+            hw[1] = downsampler.outWidth(hw[1]);
         }
         return f;
     }

@@ -2,30 +2,69 @@ package dev.jdiffusion.model.unet;
 
 import dev.jdiffusion.tensor.Tensor;
 
-/** diffusers' UNetMidBlock2DCrossAttn: resnet, then (transformer, resnet) once, at the lowest resolution. */
-final class MidBlock {
-    private final ResnetBlock2D first, second;
-    private final Transformer2D attention;
+/**
+ * diffusers' mid blocks: resnet, attention, resnet at the lowest resolution. The U-Net's UNetMidBlock2DCrossAttn
+ * runs a cross-attention transformer between the resnets; the VAE's UNetMidBlock2D a self-attention (absent in
+ * some VAEs), and its resnets take no time embedding.
+ */
+public final class MidBlock {
+    /** What runs between the two resnets: the U-Net's transformer, or the VAE's self-attention (which ignores the context). */
+    public interface Attention {
+        /** x [B, C, H, W] to the same shape; context [B, contextLen, dim] is the text conditioning (null without). */
+        Tensor forward(Tensor x, float[] context, int contextLen, Scratch s);
 
-    MidBlock(UNetWeights w, UNetConfig c, int tembDim) {
-        int last = c.levels() - 1, ch = c.blockOutChannels()[last];
-        first = new ResnetBlock2D(w, "mid_block.resnets.0", ch, ch, tembDim, c.normNumGroups(), c.normEps(), c.midBlockScaleFactor());
-        attention = new Transformer2D(w, "mid_block.attentions.0", ch, c.attentionHeads()[last], c.transformerLayers()[last],
-                c.crossAttentionDim(), c.normNumGroups(), c.useLinearProjection());
-        second = new ResnetBlock2D(w, "mid_block.resnets.1", ch, ch, tembDim, c.normNumGroups(), c.normEps(), c.midBlockScaleFactor());
+        long flops(int batch, int h, int w, int contextLen);
     }
 
+    private final String prefix;
+    private final ResnetBlock2D first, second;
+    private final Attention attention;
+
+    /** A mid block of loaded parts; attention may be null. */
+    public MidBlock(String prefix, ResnetBlock2D first, Attention attention, ResnetBlock2D second) {
+        this.prefix = prefix;
+        this.first = first;
+        this.attention = attention;
+        this.second = second;
+    }
+
+    /** The U-Net's mid block, shapes as the config implies (problems recorded in w). */
+    MidBlock(UNetWeights w, UNetConfig c, int tembDim) {
+        this("mid_block", unetResnet(w, c, tembDim, 0),
+                new Transformer2D(w, "mid_block.attentions.0", c.blockOutChannels()[c.levels() - 1], c.attentionHeads()[c.levels() - 1],
+                        c.transformerLayers()[c.levels() - 1], c.crossAttentionDim(), c.normNumGroups(), c.useLinearProjection()),
+                unetResnet(w, c, tembDim, 1));
+    }
+
+    private static ResnetBlock2D unetResnet(UNetWeights w, UNetConfig c, int tembDim, int i) {
+        int ch = c.blockOutChannels()[c.levels() - 1];
+        return new ResnetBlock2D(w, "mid_block.resnets." + i, ch, ch, tembDim, c.normNumGroups(), c.normEps(), c.midBlockScaleFactor());
+    }
+
+    public int channels() { return first.inChannels(); }
+
+    /** A block without time embedding or context (the VAE's). */
+    public Tensor forward(Tensor x) { return forward(x, null, null, 0, null); }
+
+    /** tembSilu and context may be null (the VAE's); s, when not null, is told each module as it finishes. */
     Tensor forward(Tensor x, float[] tembSilu, float[] context, int contextLen, Scratch s) {
         x = first.forward(x, tembSilu);
-        s.done("mid_block.resnets.0");
-        x = attention.forward(x, context, contextLen, s);
-        s.done("mid_block.attentions.0");
+        done(s, ".resnets.0");
+        if (attention != null) {
+            x = attention.forward(x, context, contextLen, s);
+            done(s, ".attentions.0");
+        }
         x = second.forward(x, tembSilu);
-        s.done("mid_block.resnets.1");
+        done(s, ".resnets.1");
         return x;
     }
 
-    long flops(int batch, int h, int w, int contextLen) {
-        return first.flops(batch, h, w) + attention.flops(batch, h, w, contextLen) + second.flops(batch, h, w);
+    private void done(Scratch s, String module) {
+        if (s != null) s.done(prefix + module);
+    }
+
+    /** Multiply-adds times two for a batch of h x w inputs. */
+    public long flops(int batch, int h, int w, int contextLen) {
+        return first.flops(batch, h, w) + (attention == null ? 0 : attention.flops(batch, h, w, contextLen)) + second.flops(batch, h, w);
     }
 }

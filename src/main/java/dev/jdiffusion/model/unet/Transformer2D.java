@@ -8,7 +8,7 @@ import dev.jdiffusion.tensor.Tensor;
  * diffusers' Transformer2DModel for continuous input: GroupNorm (eps 1e-6) -> proj_in (1x1 conv, or linear when
  * use_linear_projection) -> BasicTransformerBlocks over the H*W tokens -> proj_out -> + input.
  */
-final class Transformer2D {
+final class Transformer2D implements MidBlock.Attention {
     private static final float NORM_EPS = 1e-6f;
     private final int channels, inner, groups;
     private final boolean linear;
@@ -40,7 +40,7 @@ final class Transformer2D {
     }
 
     /** x [B, C, H, W]; context [B, Lc, crossDim] flattened. */
-    Tensor forward(Tensor x, float[] context, int contextLen, Scratch s) {
+    @Override public Tensor forward(Tensor x, float[] context, int contextLen, Scratch s) {
         int b = x.dim(0), h = x.dim(2), wd = x.dim(3), hw = h * wd;
         Tensor n = Tensor.zeros(b, channels, h, wd);
         GroupNorm.forward(x.data(), b, channels, hw, groups, normW, normB, NORM_EPS, false, n.data());
@@ -62,7 +62,7 @@ final class Transformer2D {
         return out;
     }
 
-    long flops(int batch, int h, int w, int contextLen) {
+    @Override public long flops(int batch, int h, int w, int contextLen) {
         int hw = h * w;
         long f = 2L * 2L * batch * hw * channels * inner; // proj_in + proj_out
         for (BasicTransformerBlock blk : blocks) f += blk.flops(batch, hw, contextLen);

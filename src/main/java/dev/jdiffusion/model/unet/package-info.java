@@ -2,7 +2,10 @@
  * The conditional U-Net of Stable Diffusion 1.x / 2.x and LCM, as diffusers' {@code UNet2DConditionModel} (0.25.1)
  * computes it. Entry points: {@link dev.jdiffusion.model.unet.UNet2DConditionModel#load} and
  * {@link dev.jdiffusion.model.unet.UNet2DConditionModel#forward}; the configuration is
- * {@link dev.jdiffusion.model.unet.UNetConfig}.
+ * {@link dev.jdiffusion.model.unet.UNetConfig}. Its layers shared with the autoencoders live here once:
+ * {@link dev.jdiffusion.model.unet.Conv}, {@link dev.jdiffusion.model.unet.GroupNormLayer},
+ * {@link dev.jdiffusion.model.unet.ResnetBlock2D} and {@link dev.jdiffusion.model.unet.MidBlock} (the VAE and TAESD
+ * load them with {@code load(TensorSource, ...)}, shapes read from the file).
  *
  * <p>Notes on diffusers' semantics reproduced here:
  * <ul>

@@ -3,6 +3,10 @@ package dev.jdiffusion.model.vae;
 import dev.jdiffusion.kernels.Attention;
 import dev.jdiffusion.kernels.Gemm;
 import dev.jdiffusion.kernels.Matrix;
+import dev.jdiffusion.model.unet.GroupNormLayer;
+import dev.jdiffusion.model.unet.MidBlock;
+import dev.jdiffusion.model.unet.ResnetBlock2D;
+import dev.jdiffusion.model.unet.Scratch;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.TensorSource;
 import dev.jdiffusion.weights.TensorView;
@@ -12,7 +16,7 @@ import dev.jdiffusion.weights.TensorView;
  * the tokens and the channels their features. {@code out = x + to_out(attn(to_q(gn(x)), to_k(gn(x)), to_v(gn(x))))},
  * one head of all channels (heads = channels / attention_head_dim, and the VAE's head dim is the channel count).
  */
-final class MidAttention {
+final class MidAttention implements MidBlock.Attention {
     private final GroupNormLayer norm;
     private final Matrix wq, wk, wv, wo;
     private final float[] bq, bk, bv, bo;
@@ -30,6 +34,15 @@ final class MidAttention {
         this.bo = b[3];
         this.channels = norm.channels();
         this.heads = heads;
+    }
+
+    /** The VAE's UNetMidBlock2D under prefix: resnet, self-attention (absent in some VAEs), resnet. */
+    static MidBlock midBlock(TensorSource s, String prefix, int groups, float eps) {
+        ResnetBlock2D r0 = ResnetBlock2D.load(s, prefix + ".resnets.0", groups, eps);
+        boolean hasAttn = s.contains(prefix + ".attentions.0.group_norm.weight");
+        MidAttention a = hasAttn ? load(s, prefix + ".attentions.0", groups, eps, 0) : null;
+        ResnetBlock2D r1 = ResnetBlock2D.load(s, prefix + ".resnets.1", groups, eps);
+        return new MidBlock(prefix, r0, a, r1);
     }
 
     static MidAttention load(TensorSource s, String prefix, int groups, float eps, int headDim) {
@@ -53,10 +66,13 @@ final class MidAttention {
         return new MidAttention(gn, w, b, c / hd);
     }
 
-    long flops(int h, int w) {
+    @Override public long flops(int batch, int h, int w, int contextLen) {
         long t = (long) h * w;
-        return 4 * 2L * t * channels * channels + 2 * 2L * t * t * channels;
+        return batch * (4 * 2L * t * channels * channels + 2 * 2L * t * t * channels);
     }
+
+    /** Self-attention: the context is ignored. */
+    @Override public Tensor forward(Tensor x, float[] context, int contextLen, Scratch s) { return forward(x); }
 
     Tensor forward(Tensor x) {
         int n = x.dim(0), c = channels, hw = x.dim(2) * x.dim(3);

@@ -1,6 +1,7 @@
 package dev.jdiffusion.model.vae;
 
 import dev.jdiffusion.kernels.Upsample;
+import dev.jdiffusion.model.unet.Conv;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.Checkpoint;
 import dev.jdiffusion.weights.DType;
@@ -44,7 +45,7 @@ class VaeMemoryTest {
     @Test
     void bandedUpsampleConvEqualsConvOfTheUpsampledInput() {
         try (Arena arena = Arena.ofShared()) {
-            ConvLayer c = ConvLayer.load(conv(5, 7, 3, 1, arena), "c", 1);
+            Conv c = Conv.load(conv(5, 7, 3, 1, arena), "c", 1);
             Tensor x = VaeTestData.latent(2, 5, 6, 9, 3);
             Tensor big = Tensor.zeros(2, 5, 12, 18);
             Upsample.nearest2x(x.data(), 2, 5, 6, 9, big.data());

@@ -1,4 +1,4 @@
-package dev.jdiffusion.model.vae;
+package dev.jdiffusion.model.unet;
 
 import dev.jdiffusion.kernels.GroupNorm;
 import dev.jdiffusion.tensor.Tensor;
@@ -6,8 +6,10 @@ import dev.jdiffusion.weights.ModelFormatException;
 import dev.jdiffusion.weights.TensorSource;
 import dev.jdiffusion.weights.TensorView;
 
-/** {@code nn.GroupNorm} (affine), optionally followed by SiLU. */
-final class GroupNormLayer {
+import java.util.Arrays;
+
+/** {@code nn.GroupNorm} (affine), optionally followed by SiLU. Shared by the U-Net and the autoencoders. */
+public final class GroupNormLayer {
     private final float[] gamma, beta;
     private final int channels, groups;
     private final float eps;
@@ -20,9 +22,15 @@ final class GroupNormLayer {
         this.eps = eps;
     }
 
-    static GroupNormLayer load(TensorSource s, String prefix, int groups, float eps) {
+    /** A norm of the channel count the config implies (problems recorded in w). */
+    static GroupNormLayer of(UNetWeights w, String prefix, int channels, int groups, float eps) {
+        return new GroupNormLayer(w.vector(prefix + ".weight", channels), w.vector(prefix + ".bias", channels), groups, eps);
+    }
+
+    /** Loads {@code prefix.weight} and {@code prefix.bias}, channels read from the file and checked against groups. */
+    public static GroupNormLayer load(TensorSource s, String prefix, int groups, float eps) {
         TensorView g = s.get(prefix + ".weight");
-        if (g.rank() != 1) throw new ModelFormatException(s.description() + ": tensor " + g.name() + " should be a vector, has shape " + java.util.Arrays.toString(g.shape()));
+        if (g.rank() != 1) throw new ModelFormatException(s.description() + ": tensor " + g.name() + " should be a vector, has shape " + Arrays.toString(g.shape()));
         int c = Math.toIntExact(g.dim(0));
         TensorView b = s.get(prefix + ".bias").expectShape(c);
         if (c % groups != 0)
@@ -31,15 +39,15 @@ final class GroupNormLayer {
         return new GroupNormLayer(g.toFloatArray(), b.toFloatArray(), groups, eps);
     }
 
-    int channels() { return channels; }
+    public int channels() { return channels; }
 
     /** Normalises x in place (with SiLU when silu). */
-    void forwardInPlace(Tensor x, boolean silu) {
+    public void forwardInPlace(Tensor x, boolean silu) {
         GroupNorm.forward(x.data(), x.dim(0), channels, x.dim(2) * x.dim(3), groups, gamma, beta, eps, silu, x.data());
     }
 
     /** A new tensor: the normalised x, with SiLU when silu. */
-    Tensor forward(Tensor x, boolean silu) {
+    public Tensor forward(Tensor x, boolean silu) {
         Tensor y = Tensor.zeros(x.shape());
         GroupNorm.forward(x.data(), x.dim(0), channels, x.dim(2) * x.dim(3), groups, gamma, beta, eps, silu, y.data());
         return y;
