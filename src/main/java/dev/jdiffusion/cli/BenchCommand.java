@@ -11,7 +11,6 @@ import dev.jdiffusion.pipeline.GenerationResult;
 import dev.jdiffusion.pipeline.ModelComponents;
 import dev.jdiffusion.pipeline.ModelOptions;
 import dev.jdiffusion.pipeline.StableDiffusion;
-import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.SyntheticWeights;
 import jdk.incubator.vector.FloatVector;

@@ -1,6 +1,6 @@
 package dev.jdiffusion.cli;
 
-import dev.jdiffusion.image.AtomicFiles;
+import dev.jdiffusion.io.AtomicFiles;
 import dev.jdiffusion.image.Images;
 import dev.jdiffusion.kernels.Parallel;
 import dev.jdiffusion.pipeline.GenerationException;

@@ -1,9 +1,9 @@
 package dev.jdiffusion.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.jdiffusion.pipeline.ModelFamily;
 import dev.jdiffusion.weights.Checkpoint;
 import dev.jdiffusion.weights.DType;
-import dev.jdiffusion.weights.ModelFamily;
 import dev.jdiffusion.weights.ModelFormatException;
 import dev.jdiffusion.weights.SafetensorsFile;
 import dev.jdiffusion.weights.TensorSource;
@@ -104,8 +104,8 @@ final class InfoCommand {
             boolean folder = c.layout() == Checkpoint.Layout.DIFFUSERS;
             out.println("model:      " + p);
             out.println("layout:     " + (folder ? "diffusers folder" : "single-file checkpoint (original layout)"));
-            ModelFamily fam = ModelFamily.of(c);
-            out.println("family:     " + fam.name() + " (" + fam.evidence() + ")");
+            ModelFamily.Detection fam = ModelFamily.of(c);
+            out.println("family:     " + (fam.family() == null ? "unknown" : fam.family().label()) + " (" + fam.evidence() + ")");
             out.println("components:");
             List<String> missing = new ArrayList<>();
             java.util.Set<String> precisions = new java.util.TreeSet<>();

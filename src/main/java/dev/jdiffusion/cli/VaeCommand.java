@@ -1,7 +1,8 @@
 package dev.jdiffusion.cli;
 
 import dev.jdiffusion.image.Images;
-import dev.jdiffusion.image.SafetensorsWriter;
+import dev.jdiffusion.weights.DType;
+import dev.jdiffusion.weights.SafetensorsWriter;
 import dev.jdiffusion.model.vae.AutoencoderKL;
 import dev.jdiffusion.model.vae.Autoencoders;
 import dev.jdiffusion.model.vae.ImageAutoencoder;
@@ -113,7 +114,7 @@ final class VaeCommand {
             Map<String, String> meta = new LinkedHashMap<>();
             meta.put("source_image", imagePath.getFileName().toString());
             meta.put("scaling", vae instanceof AutoencoderKL kl ? "mean * scaling_factor " + kl.scalingFactor() : "none (TAESD)");
-            SafetensorsWriter.write(output, Map.of("latent", lat), meta);
+            SafetensorsWriter.write(output, Map.of("latent", lat), DType.F32, meta);
             out.printf("encoded %s (%dx%d) to %s %s in %d ms%n", imagePath, w, h, output, Arrays.toString(lat.shape()), ms);
             return 0;
         }

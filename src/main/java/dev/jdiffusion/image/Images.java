@@ -1,5 +1,7 @@
 package dev.jdiffusion.image;
 
+import dev.jdiffusion.io.AtomicFiles;
+
 import dev.jdiffusion.tensor.Tensor;
 import org.w3c.dom.NodeList;
 

@@ -133,10 +133,7 @@ public final class ModelComponents implements AutoCloseable {
             if (vae == null && taesd == null)
                 throw new ModelFormatException(o.model() + ": no VAE found; pass a VAE (--vae) or a TAESD decoder (--taesd)");
             JsonNode sched = config(o, ck, Checkpoint.SCHEDULER);
-            ModelFamily fam = unet.config().timeCondProjDim() > 0 ? ModelFamily.LCM
-                    : unet.config().crossAttentionDim() >= 1024 ? ModelFamily.SD2 : ModelFamily.SD1;
-            if (fam != ModelFamily.LCM && sched != null && "LCMScheduler".equals(sched.path("_class_name").asText()))
-                fam = ModelFamily.LCM;
+            ModelFamily fam = ModelFamily.detect(unet.config(), sched);
             checkScheduler(o, sched, fam);
             ModelComponents mc = new ModelComponents(name, fam, tok, te, unet, vae, taesd, o.useTaesdForDecode() || vae == null, sched, owned,
                     o, Map.copyOf(pages));

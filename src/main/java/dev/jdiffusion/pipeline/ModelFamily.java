@@ -1,25 +1,38 @@
 package dev.jdiffusion.pipeline;
 
-/** The model families the engine knows, with the defaults that give a good image for each. */
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.jdiffusion.model.unet.UNetConfig;
+import dev.jdiffusion.weights.Checkpoint;
+import dev.jdiffusion.weights.ModelFormatException;
+
+/**
+ * The model families the engine knows, with the defaults that give a good image for each. {@link #detect} is the
+ * one rule that tells them apart; generate ({@link ModelComponents}) and {@code info} both use it.
+ */
 public enum ModelFamily {
     /** Stable Diffusion 1.x (CLIP ViT-L/14 text encoder, 768-dim cross-attention, epsilon prediction). */
-    SD1("euler_a", 25, 7.5f, 512),
+    SD1("SD 1.x", "euler_a", 25, 7.5f, 512),
     /** Stable Diffusion 2.x (OpenCLIP ViT-H text encoder, 1024-dim cross-attention). */
-    SD2("euler_a", 25, 7.5f, 768),
+    SD2("SD 2.x", "euler_a", 25, 7.5f, 768),
     /** Latent-consistency distilled U-Nets with a guidance embedding: few steps, no classifier-free guidance pass. */
-    LCM("lcm", 4, 8.0f, 512);
+    LCM("LCM", "lcm", 4, 8.0f, 512);
 
+    private final String label;
     private final String defaultSampler;
     private final int defaultSteps;
     private final float defaultGuidance;
     private final int defaultSize;
 
-    ModelFamily(String sampler, int steps, float guidance, int size) {
+    ModelFamily(String label, String sampler, int steps, float guidance, int size) {
+        this.label = label;
         this.defaultSampler = sampler;
         this.defaultSteps = steps;
         this.defaultGuidance = guidance;
         this.defaultSize = size;
     }
+
+    /** The name users know ("SD 1.x"), as info prints it. */
+    public String label() { return label; }
 
     /** The sampler users expect for this family. */
     public String defaultSampler() { return defaultSampler; }
@@ -28,4 +41,46 @@ public enum ModelFamily {
     public float defaultGuidance() { return defaultGuidance; }
     /** Native image side in pixels. */
     public int defaultSize() { return defaultSize; }
+
+    /**
+     * The family of a U-Net (its config, read or inferred from shapes) and its scheduler config (null for a single
+     * file): an LCM guidance embedding (time_cond_proj_dim) or an LCM scheduler; SD 2.x by a cross-attention width of
+     * 1024 and more, else SD 1.x.
+     */
+    public static ModelFamily detect(UNetConfig unet, JsonNode scheduler) {
+        if (unet.timeCondProjDim() > 0 || "LCMScheduler".equals(schedulerClass(scheduler))) return LCM;
+        return unet.crossAttentionDim() >= 1024 ? SD2 : SD1;
+    }
+
+    /** The facts {@link #detect} reads, for display. */
+    public static String evidence(UNetConfig unet, JsonNode scheduler) {
+        StringBuilder sb = new StringBuilder("unet cross_attention_dim ").append(unet.crossAttentionDim());
+        if (unet.timeCondProjDim() > 0) sb.append(", time_cond_proj_dim ").append(unet.timeCondProjDim());
+        String cls = schedulerClass(scheduler);
+        if (cls != null) sb.append(", scheduler ").append(cls);
+        return sb.toString();
+    }
+
+    private static String schedulerClass(JsonNode scheduler) {
+        return scheduler == null || !scheduler.hasNonNull("_class_name") ? null : scheduler.get("_class_name").asText();
+    }
+
+    /** A family found in a checkpoint's files, or null with the reason; evidence says what it rests on. */
+    public record Detection(ModelFamily family, String evidence) {}
+
+    /**
+     * Detects an opened checkpoint's family as generate does (without --config): the U-Net's config.json, or for a
+     * single file the config its shapes imply. Never throws for a model the engine cannot load: family is null and
+     * evidence says why.
+     */
+    public static Detection of(Checkpoint c) {
+        if (!c.has(Checkpoint.UNET)) return new Detection(null, "no U-Net weights");
+        try {
+            UNetConfig u = UNetConfig.resolve(c.config(Checkpoint.UNET), c.tensors(Checkpoint.UNET));
+            JsonNode sched = c.has(Checkpoint.SCHEDULER) ? c.config(Checkpoint.SCHEDULER) : null;
+            return new Detection(detect(u, sched), evidence(u, sched));
+        } catch (ModelFormatException e) {
+            return new Detection(null, e.getMessage());
+        }
+    }
 }

@@ -1,10 +1,6 @@
 package dev.jdiffusion.pipeline;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.jdiffusion.model.clip.ClipTextEncoder;
-import dev.jdiffusion.model.clip.ClipTokenizer;
 import dev.jdiffusion.model.unet.UNet2DConditionModel;
-import dev.jdiffusion.model.vae.AutoencoderKL;
 import dev.jdiffusion.sampling.Scheduler;
 import dev.jdiffusion.sampling.DdimScheduler;
 import dev.jdiffusion.sampling.LcmScheduler;

@@ -5,7 +5,7 @@ import dev.jdiffusion.tensor.Tensor;
 /**
  * Where a sampler gets its Gaussian noise: the initial latents and, for stochastic schedulers (DDIM with eta &gt; 0,
  * Euler ancestral, LCM), the fresh noise of each step. {@link TorchGenerator} draws it the way
- * {@code torch.randn(shape, generator=g)} does; {@link ReplayNoise} hands out recorded tensors in order.
+ * {@code torch.randn(shape, generator=g)} does; tests replay recorded tensors through a lambda.
  */
 @FunctionalInterface
 public interface NoiseSource {

@@ -3,6 +3,7 @@ package dev.jdiffusion.weights;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jdiffusion.io.AtomicFiles;
 import dev.jdiffusion.tensor.Tensor;
 
 import java.io.IOException;
@@ -10,11 +11,8 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -29,8 +27,8 @@ import java.util.Set;
  * small buffer is held in memory. Values arrive as float (converted to F32, F16 or BF16, rounding to nearest
  * even) or as long (I64, I32).
  *
- * <p>The bytes go to a temporary file in the target's folder; {@link #commit()} checks that every tensor is
- * complete, fsyncs and atomically renames it onto the target. {@link #close()} without a commit deletes the
+ * <p>The bytes go to a temporary file in the target's folder ({@link AtomicFiles}); {@link #commit()} checks that
+ * every tensor is complete, fsyncs and atomically renames it onto the target. {@link #close()} without a commit deletes the
  * temporary file, so a failure never leaves a half-written target behind.
  *
  * <pre>{@code
@@ -65,7 +63,7 @@ public final class SafetensorsWriter implements AutoCloseable {
     private static final int BUFFER_BYTES = 1 << 22;
 
     private final Path target;
-    private final Path temp;
+    private final AtomicFiles.Pending pending;
     private final FileChannel ch;
     private final List<Spec> specs;
     private final ByteBuffer buf = ByteBuffer.allocateDirect(BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
@@ -73,9 +71,9 @@ public final class SafetensorsWriter implements AutoCloseable {
     private long writtenInCurrent;
     private boolean committed, closed;
 
-    private SafetensorsWriter(Path target, Path temp, FileChannel ch, List<Spec> specs) {
+    private SafetensorsWriter(Path target, AtomicFiles.Pending pending, FileChannel ch, List<Spec> specs) {
         this.target = target;
-        this.temp = temp;
+        this.pending = pending;
         this.ch = ch;
         this.specs = specs;
         skipEmpty();
@@ -94,29 +92,20 @@ public final class SafetensorsWriter implements AutoCloseable {
         for (Spec s : specs)
             if (!seen.add(s.name())) throw new IllegalArgumentException(target + ": tensor " + s.name() + " declared twice");
         byte[] header = header(specs, metadata);
-        Path abs = target.toAbsolutePath();
-        Path dir = abs.getParent();
-        Path temp = null;
+        AtomicFiles.Pending pending = null;
         FileChannel ch = null;
         try {
-            Files.createDirectories(dir);
-            // CREATE_NEW with the process umask (createTempFile would make the final file private, mode 0600).
-            for (int attempt = 0; ch == null; attempt++) {
-                temp = dir.resolve("." + abs.getFileName() + "." + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong()) + ".tmp");
-                try {
-                    ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW);
-                } catch (java.nio.file.FileAlreadyExistsException e) {
-                    if (attempt > 8) throw e;
-                    temp = null;
-                }
-            }
+            Path dir = target.toAbsolutePath().getParent();
+            if (dir != null) Files.createDirectories(dir);
+            pending = AtomicFiles.start(target);
+            ch = FileChannel.open(pending.temp(), StandardOpenOption.WRITE);
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0, header.length);
             writeFully(ch, len);
             writeFully(ch, ByteBuffer.wrap(header));
-            return new SafetensorsWriter(abs, temp, ch, List.copyOf(specs));
+            return new SafetensorsWriter(target, pending, ch, List.copyOf(specs));
         } catch (IOException e) {
             closeQuietly(ch);
-            deleteQuietly(temp);
+            if (pending != null) pending.close();
             throw new UncheckedIOException(target + ": cannot write: " + e.getMessage(), e);
         }
     }
@@ -249,7 +238,7 @@ public final class SafetensorsWriter implements AutoCloseable {
         try {
             writeFully(ch, buf);
         } catch (IOException e) {
-            throw new UncheckedIOException(temp + ": write failed: " + e.getMessage(), e);
+            throw new UncheckedIOException(target + ": write failed: " + e.getMessage(), e);
         }
         buf.clear();
     }
@@ -262,13 +251,8 @@ public final class SafetensorsWriter implements AutoCloseable {
                     + writtenInCurrent + " of " + specs.get(current).numel() + " values written)");
         flush();
         try {
-            ch.force(true);
             ch.close();
-            try {
-                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
+            pending.commit();
             committed = true;
         } catch (IOException e) {
             throw new UncheckedIOException(target + ": cannot finish writing: " + e.getMessage(), e);
@@ -282,7 +266,7 @@ public final class SafetensorsWriter implements AutoCloseable {
         if (closed) return;
         closed = true;
         closeQuietly(ch);
-        if (!committed) deleteQuietly(temp);
+        pending.close();
     }
 
     /** Writes whole heap tensors to path in one dtype (F32, F16 or BF16), in the map's order. */
@@ -305,15 +289,6 @@ public final class SafetensorsWriter implements AutoCloseable {
             ch.close();
         } catch (IOException ignored) {
             // nothing more to do: the file is deleted or already complete
-        }
-    }
-
-    private static void deleteQuietly(Path p) {
-        if (p == null) return;
-        try {
-            Files.deleteIfExists(p);
-        } catch (IOException ignored) {
-            // best effort: a leftover hidden .tmp file is harmless
         }
     }
 }

@@ -2,7 +2,8 @@ package dev.jdiffusion.cli;
 
 import dev.jdiffusion.golden.Golden;
 import dev.jdiffusion.image.Images;
-import dev.jdiffusion.image.SafetensorsWriter;
+import dev.jdiffusion.weights.DType;
+import dev.jdiffusion.weights.SafetensorsWriter;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.SafetensorsFile;
 import org.junit.jupiter.api.Test;
@@ -80,14 +81,14 @@ class VaeCommandTest {
         assertFalse(Files.exists(out));
         // wrong latent channel count
         Path lat = dir.resolve("lat16.safetensors");
-        SafetensorsWriter.write(lat, Map.of("latent", Tensor.zeros(1, 16, 4, 4)), null);
+        SafetensorsWriter.write(lat, Map.of("latent", Tensor.zeros(1, 16, 4, 4)), DType.F32, null);
         Path png = dir.resolve("o.png");
         r = run("vae", "decode", "--vae", vae, "--latent", lat.toString(), "-o", png.toString());
         assertEquals(1, r.code);
         assertTrue(r.err.contains("16 channels"), r.err);
         assertOneLine(r);
         // unwritable output
-        SafetensorsWriter.write(lat, Map.of("latent", Tensor.zeros(1, 4, 4, 4)), null);
+        SafetensorsWriter.write(lat, Map.of("latent", Tensor.zeros(1, 4, 4, 4)), DType.F32, null);
         r = run("vae", "decode", "--vae", vae, "--latent", lat.toString(), "-o", dir.resolve("no/such/o.png").toString());
         assertEquals(1, r.code);
         assertTrue(r.err.contains("does not exist"), r.err);

@@ -1,8 +1,10 @@
 package dev.jdiffusion.faults;
 
-import dev.jdiffusion.image.AtomicFiles;
+import dev.jdiffusion.io.AtomicFiles;
 import dev.jdiffusion.image.Images;
 import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.weights.DType;
+import dev.jdiffusion.weights.SafetensorsWriter;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -48,6 +50,24 @@ class AtomicWriteFaultsTest {
         Tensor t = Tensor.zeros(3, 64, 64);
         for (int i = 0; i < t.numel(); i++) t.data()[i] = (float) (0.5 + 0.4 * Math.sin(i * 0.37));
         return t;
+    }
+
+    /**
+     * PNGs, latents and every other output get the mode a plain file gets under the process's umask (as a shell's
+     * {@code >} would make it), not createTempFile's 0600; the reference is a file created without attributes.
+     */
+    @Test void outputsGetThePermissionsOfAPlainFile(@TempDir Path dir) throws IOException {
+        assumeFalse(!dir.getFileSystem().supportedFileAttributeViews().contains("posix"), "POSIX file system");
+        var plain = Files.getPosixFilePermissions(Files.createFile(dir.resolve("plain")));
+        Path png = dir.resolve("a.png"), st = dir.resolve("a.safetensors"), raw = dir.resolve("a.bin");
+        Images.writePng(png, image(), Map.of("parameters", "x"));
+        SafetensorsWriter.write(st, Map.of("latent", Tensor.zeros(1, 4, 2, 2)), DType.F32, Map.of());
+        AtomicFiles.write(raw, tmp -> Files.write(tmp, new byte[]{1, 2, 3}));
+        for (Path p : List.of(png, st, raw))
+            assertEquals(PosixFilePermissions.toString(plain), PosixFilePermissions.toString(Files.getPosixFilePermissions(p)), p.toString());
+        // an existing target is replaced by a file with the same plain mode, not kept private
+        Images.writePng(png, image(), Map.of());
+        assertEquals(plain, Files.getPosixFilePermissions(png));
     }
 
     @Test void aFullDiskLeavesNoPartialFileAndOneLineOfError(@TempDir Path dir) throws IOException {

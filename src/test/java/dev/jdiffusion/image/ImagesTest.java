@@ -1,7 +1,6 @@
 package dev.jdiffusion.image;
 
 import dev.jdiffusion.tensor.Tensor;
-import dev.jdiffusion.weights.SafetensorsFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -106,23 +105,6 @@ class ImagesTest {
         assertTrue(e.getMessage().contains("absent.png"), e.getMessage());
         e = assertThrows(IOException.class, () -> Images.read(dir));
         assertTrue(e.getMessage().contains("folder"), e.getMessage());
-    }
-
-    @Test
-    void safetensorsWriterRoundTrips(@TempDir Path dir) throws IOException {
-        Map<String, Tensor> m = new LinkedHashMap<>();
-        m.put("latent", new Tensor(new float[]{1.5f, -2f, Float.MIN_VALUE, 3e38f, 0f, 7f}, 1, 1, 2, 3));
-        m.put("odd", new Tensor(new float[]{42f}, 1));
-        Path f = dir.resolve("x.safetensors");
-        SafetensorsWriter.write(f, m, Map.of("k", "v"));
-        try (SafetensorsFile s = SafetensorsFile.open(f)) {
-            assertArrayEquals(m.get("latent").data(), s.get("latent").toFloatArray());
-            assertArrayEquals(new long[]{1, 1, 2, 3}, s.get("latent").shape());
-            assertArrayEquals(new float[]{42f}, s.get("odd").toFloatArray());
-            assertEquals("v", s.metadata().get("k"));
-            assertEquals(0, s.dataStart() % 8);
-        }
-        assertThrows(IOException.class, () -> SafetensorsWriter.write(dir.resolve("no/x.safetensors"), m, null));
     }
 
     private static Map<String, Object> linked(Object... kv) {

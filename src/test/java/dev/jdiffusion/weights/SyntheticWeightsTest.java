@@ -56,8 +56,8 @@ class SyntheticWeightsTest {
             for (String comp : new String[]{Checkpoint.UNET, Checkpoint.VAE, Checkpoint.TEXT_ENCODER, Checkpoint.SCHEDULER, Checkpoint.TOKENIZER})
                 assertTrue(c.has(comp), comp);
             assertEquals(768, c.config(Checkpoint.UNET).get("cross_attention_dim").asInt());
-            assertEquals(ModelFamily.SD1, ModelFamily.of(c).name());
-            assertTrue(ModelFamily.of(c).evidence().contains("768"), ModelFamily.of(c).evidence());
+            assertEquals(dev.jdiffusion.pipeline.ModelFamily.SD1, dev.jdiffusion.pipeline.ModelFamily.of(c).family());
+            assertTrue(dev.jdiffusion.pipeline.ModelFamily.of(c).evidence().contains("768"), dev.jdiffusion.pipeline.ModelFamily.of(c).evidence());
             TensorSource u = c.tensors(Checkpoint.UNET);
             for (float v : u.get("conv_in.bias").toFloatArray()) assertEquals(0f, v);
             for (float v : u.get("norm.weight").toFloatArray()) assertEquals(1f, v);

@@ -54,8 +54,7 @@ public final class UNet2DConditionModel {
      * {@link dev.jdiffusion.weights.ModelFormatException}.
      */
     public static UNet2DConditionModel load(TensorSource tensors, JsonNode configOrNull) {
-        UNetConfig c = configOrNull != null ? UNetConfig.fromJson(configOrNull) : UNetConfig.infer(tensors);
-        return load(tensors, c);
+        return load(tensors, UNetConfig.resolve(configOrNull, tensors));
     }
 
     /** Loads with an already resolved config. */

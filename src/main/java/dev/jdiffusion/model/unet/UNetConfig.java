@@ -65,6 +65,11 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
     /** Down-sampling factor of the whole model (2^(levels-1)). */
     public int downFactor() { return 1 << (levels() - 1); }
 
+    /** The config from config.json when there is one, else inferred from the tensor shapes ({@link #infer}). */
+    public static UNetConfig resolve(JsonNode configOrNull, TensorSource t) {
+        return configOrNull != null ? fromJson(configOrNull) : infer(t);
+    }
+
     /** Parses a diffusers {@code unet/config.json}; rejects features this engine does not implement. */
     public static UNetConfig fromJson(JsonNode c) {
         String cls = c.path("_class_name").asText("UNet2DConditionModel");

@@ -2,10 +2,10 @@ package dev.jdiffusion.model.vae;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.jdiffusion.golden.Golden;
-import dev.jdiffusion.image.SafetensorsWriter;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.Checkpoint;
 import dev.jdiffusion.weights.DType;
+import dev.jdiffusion.weights.SafetensorsWriter;
 import dev.jdiffusion.weights.ModelFormatException;
 import dev.jdiffusion.weights.SafetensorsFile;
 import dev.jdiffusion.weights.TensorSource;
@@ -127,11 +127,11 @@ class AutoencoderKLTest {
             Map<String, Tensor> orig = new LinkedHashMap<>(), diff = new LinkedHashMap<>();
             for (String n : single.names())
                 if (n.startsWith("first_stage_model.")) orig.put(n.substring("first_stage_model.".length()), Tensor.of(single.get(n)));
-            SafetensorsWriter.write(tmp.resolve("original.safetensors"), orig, Map.of());
+            SafetensorsWriter.write(tmp.resolve("original.safetensors"), orig, DType.F32, Map.of());
             try (TensorSource s = Checkpoint.openWeights(VAE)) {
                 for (String n : s.names()) diff.put(n, Tensor.of(s.get(n)));
             }
-            SafetensorsWriter.write(tmp.resolve("diffusers.safetensors"), diff, Map.of());
+            SafetensorsWriter.write(tmp.resolve("diffusers.safetensors"), diff, DType.F32, Map.of());
         }
         for (String f : new String[]{"original.safetensors", "diffusers.safetensors"}) {
             try (ImageAutoencoder a = Autoencoders.open(tmp.resolve(f))) {
