@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ModelFamilyTest {
     @Test
     void generateAndInfoAgree() {
-        for (ModelOptions o : List.of(ModelOptions.of(TinyModels.sd1()), ModelOptions.of(TinyModels.sd1SingleFile()), TinyModels.lcm())) {
+        for (ModelOptions o : List.of(ModelOptions.of(TinyModels.sd1()), ModelOptions.of(TinyModels.sd1SingleFile()).withConfig(TinyModels.sd1()), TinyModels.lcm())) {
             ModelFamily loaded;
             try (StableDiffusion sd = StableDiffusion.load(o)) {
                 loaded = sd.family();
