@@ -102,7 +102,10 @@ final class Winograd {
             Entry e = it.next();
             if (!e.dead()) continue;
             Matrix m = e.weight.get();
-            if (m != null) m.winograd = null;
+            if (m != null) {
+                m.winograd = null;
+                m.winogradLowRank = null;
+            }
             cached -= e.bytes;
             it.remove();
         }
@@ -154,16 +157,12 @@ final class Winograd {
         Matrix.LowRankFilters c = weight.winogradLowRank;
         if (c != null && c.key() == lowRank) return c.filters();
         if (tiles >= PER_CALL_TILES) return transformFilters(weight, cout, cin);
-        long bytes = 64L * cout * cin, limit = tiles < 256 ? CACHE_BUDGET / 2 : CACHE_BUDGET;
         synchronized (weight) {
             c = weight.winogradLowRank;
             if (c != null && c.key() == lowRank) return c.filters();
-            if (c == null && CACHED.addAndGet(bytes) > limit) {
-                CACHED.addAndGet(-bytes);
-                return null;
-            }
             float[] u = transformFilters(weight, cout, cin);
-            weight.winogradLowRank = new Matrix.LowRankFilters(lowRank, u);
+            // The slot's bytes are reserved once per weight; later LoRAs replace its filters.
+            if (c != null || reserve(weight, 64L * cout * cin, tiles < 256)) weight.winogradLowRank = new Matrix.LowRankFilters(lowRank, u);
             return u;
         }
     }
