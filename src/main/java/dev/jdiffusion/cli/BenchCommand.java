@@ -69,11 +69,9 @@ final class BenchCommand {
         if (runs < 1 || runs > 100) throw new UsageException("--runs must be between 1 and 100", USAGE);
         String sampler = a.get("--sampler", "lcm");
         float cfg = a.floatValue("--cfg", sampler.equals("lcm") ? 1f : 7.5f);
-        if (a.has("--threads")) {
-            int t = a.intValue("--threads", 0);
-            if (t < 1) throw new UsageException("--threads must be >= 1", USAGE);
-            Parallel.setThreads(t);
-        }
+        int threads = a.intValue("--threads", 0);
+        if (a.has("--threads") && (threads < 1 || threads > Parallel.MAX_THREADS))
+            throw new UsageException("--threads must be from 1 to " + Parallel.MAX_THREADS, USAGE);
         int deviceExit = DeviceOption.check(a, "bench", err, USAGE);
         if (deviceExit != 0) return deviceExit;
         Path model = a.has("--model") ? Path.of(a.get("--model")) : synthetic(a, err);
@@ -88,7 +86,7 @@ final class BenchCommand {
         boolean json = a.flag("--json");
         PrintStream log = json ? err : out;
         ModelOptions opts = ModelOptions.of(model).withTaesd(a.path("--taesd")).withTaesdDecode(a.has("--taesd"))
-                .withLowMemory(a.flag("--low-memory"));
+                .withLowMemory(a.flag("--low-memory")).withThreads(threads);
         if (a.flag("--profile")) Profiler.enable(true);
 
         MemorySampler mem = MemorySampler.start();
@@ -96,7 +94,7 @@ final class BenchCommand {
         try (StableDiffusion sd = StableDiffusion.load(opts)) {
             double loadS = (System.nanoTime() - l0) / 1e9;
             log.printf(Locale.ROOT, "model %s (%s), loaded in %.1f s; %d threads, %d-bit vectors%n", model, sd.family(), loadS,
-                    Parallel.threads(), FloatVector.SPECIES_PREFERRED.vectorBitSize());
+                    sd.threads(), FloatVector.SPECIES_PREFERRED.vectorBitSize());
             if (!a.flag("--no-warmup")) {
                 log.println("warm-up run (1 step) ...");
                 sd.generate(GenerationRequest.builder("warm up").sampler(sampler).steps(1).size(w, h).batch(batch).guidanceScale(cfg).seed(1).build());
@@ -147,7 +145,7 @@ final class BenchCommand {
                 o.put("peak_rss_file_bytes", peaks.file());
                 o.put("heap_max_bytes", Runtime.getRuntime().maxMemory());
                 o.put("low_memory", a.flag("--low-memory"));
-                o.put("threads", Parallel.threads());
+                o.put("threads", sd.threads());
                 o.put("vector_bits", FloatVector.SPECIES_PREFERRED.vectorBitSize());
                 o.put("cpu", cpu);
                 o.put("cores", Runtime.getRuntime().availableProcessors());
@@ -162,7 +160,7 @@ final class BenchCommand {
                 out.println(m.writerWithDefaultPrettyPrinter().writeValueAsString(o));
             } else {
                 out.printf(Locale.ROOT, "%ncpu %s, %d cores, %d threads, %d-bit vectors%n", cpu, Runtime.getRuntime().availableProcessors(),
-                        Parallel.threads(), FloatVector.SPECIES_PREFERRED.vectorBitSize());
+                        sd.threads(), FloatVector.SPECIES_PREFERRED.vectorBitSize());
                 out.printf(Locale.ROOT, "%-14s %10s %12s %10s%n", "component", "median s", "GFLOP", "GFLOP/s");
                 row(out, "text encoder", teS, teFlops);
                 row(out, "unet step", unetS, unetFlops);

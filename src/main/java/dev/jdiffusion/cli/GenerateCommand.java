@@ -2,7 +2,6 @@ package dev.jdiffusion.cli;
 
 import dev.jdiffusion.io.AtomicFiles;
 import dev.jdiffusion.image.Images;
-import dev.jdiffusion.kernels.Parallel;
 import dev.jdiffusion.pipeline.GenerationException;
 import dev.jdiffusion.pipeline.GenerationRequest;
 import dev.jdiffusion.pipeline.GenerationResult;
@@ -117,11 +116,10 @@ final class GenerateCommand {
             if (Files.isDirectory(numbered(output, i))) throw new UsageException("output " + numbered(output, i) + " is a folder", USAGE);
         int deviceExit = DeviceOption.check(a, "generate", err, USAGE);
         if (deviceExit != 0) return deviceExit;
-        if (threads > 0) Parallel.setThreads(threads);
 
         ModelOptions opts = ModelOptions.of(model).withVae(a.path("--vae")).withTaesd(a.path("--taesd"))
                 .withTokenizer(a.path("--tokenizer")).withTextEncoder(a.path("--text-encoder")).withConfig(a.path("--config"))
-                .withTaesdDecode(a.flag("--fast-decode")).withLowMemory(a.flag("--low-memory"));
+                .withTaesdDecode(a.flag("--fast-decode")).withLowMemory(a.flag("--low-memory")).withThreads(threads);
         if (a.flag("--fast-decode") && !a.has("--taesd")) throw new UsageException("--fast-decode needs --taesd", USAGE);
         boolean quiet = a.flag("--quiet");
         CleanupOnExit.install();

@@ -146,15 +146,15 @@ public record MemoryEstimate(long textEncoder, long unet, long vae) {
     }
 
     /**
-     * Throws when the estimate exceeds the heap that is free. "In use" counts garbage not yet collected, so a
-     * request that seems not to fit is checked again after a full collection before it is refused.
+     * Throws when the estimate exceeds the maximum heap. What is in use now is mostly garbage of earlier runs that
+     * the collector reclaims as needed, so the limit is the maximum itself (no collection is forced to measure it).
      *
      * @param what the request in words (e.g. "512x512, batch 2"), for the message
      */
     public void requireFits(String what) {
-        if (!CHECK_ENABLED || total() <= availableHeap()) return;
-        System.gc();
-        check(availableHeap(), Runtime.getRuntime().maxMemory(), what);
+        if (!CHECK_ENABLED) return;
+        long max = Runtime.getRuntime().maxMemory();
+        check(max, max, what);
     }
 
     /** Throws an IllegalArgumentException stating the estimate, the limit and what to do when total() exceeds available. */

@@ -217,21 +217,6 @@ public final class ModelComponents implements AutoCloseable {
     /** The LoRAs set now. */
     public List<LoraApplier.Weighted> appliedLoras() { return appliedLoras; }
 
-    /** Committed Java heap above which {@link #trimHeap} collects. */
-    static final long TRIM_HEAP_ABOVE = 512L << 20;
-
-    /**
-     * Gives the Java heap that the decode grew back to the operating system: the VAE's full-size activations need
-     * far more heap than the U-Net, and a heap left at that size would sit in memory beside the U-Net's weights in
-     * the next generation. Runs a full collection (a fraction of a second with the small live set left after a
-     * generation) when more than {@value #TRIM_HEAP_ABOVE} bytes are committed; with G1 (the launcher's choice) the
-     * heap then shrinks to a small multiple of what is live. Off with {@code -Djdiffusion.trimHeap=false}.
-     */
-    public void trimHeap() {
-        if ("false".equals(System.getProperty("jdiffusion.trimHeap"))) return;
-        if (Runtime.getRuntime().totalMemory() > TRIM_HEAP_ABOVE) System.gc();
-    }
-
     /** True in low-memory mode ({@link ModelOptions#withLowMemory}). */
     public boolean lowMemory() { return options.lowMemory(); }
 

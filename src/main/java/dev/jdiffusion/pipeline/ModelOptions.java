@@ -1,6 +1,7 @@
 package dev.jdiffusion.pipeline;
 
 import dev.jdiffusion.gpu.Device;
+import dev.jdiffusion.kernels.Parallel;
 
 import java.nio.file.Path;
 import java.util.Objects;
@@ -17,12 +18,28 @@ import java.util.Objects;
  *                          line (no usable GPU, or the GPU path not wired yet)
  * @param lowMemory         trade some decode speed for a much smaller resident set: the VAE decodes in small tiles
  *                          (see {@link #withLowMemory})
+ * @param threads           compute threads for this model's generations; 0 (the default) takes
+ *                          {@code -Djdiffusion.threads}, else the available cores. Models of the same size share one
+ *                          pool, whose threads stop when the last of them closes (see {@link Parallel})
  */
 public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Path textEncoder, Path config,
-                           boolean useTaesdForDecode, String device, boolean lowMemory) {
+                           boolean useTaesdForDecode, String device, boolean lowMemory, int threads) {
+    /**
+     * Checks the model path, the device name and the thread count.
+     *
+     * @throws IllegalArgumentException an unknown device, or threads outside 0..{@value Parallel#MAX_THREADS}
+     */
     public ModelOptions {
         Objects.requireNonNull(model, "model");
         device = device == null ? "cpu" : Device.normalize(device);
+        if (threads < 0 || threads > Parallel.MAX_THREADS)
+            throw new IllegalArgumentException("threads must be from 1 to " + Parallel.MAX_THREADS + " (0: the default), got " + threads);
+    }
+
+    /** Options with the default thread count (the record before the threads field). */
+    public ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Path textEncoder, Path config,
+                        boolean useTaesdForDecode, String device, boolean lowMemory) {
+        this(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, 0);
     }
 
     /** Options on the CPU without low-memory mode (the record before the device and lowMemory fields). */
@@ -33,20 +50,20 @@ public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Pat
     /** Just the model. */
     public static ModelOptions of(Path model) { return new ModelOptions(model, null, null, null, null, null, false, "cpu", false); }
 
-    public ModelOptions withVae(Path p) { return new ModelOptions(model, p, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory); }
-    public ModelOptions withTaesd(Path p) { return new ModelOptions(model, vae, p, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory); }
-    public ModelOptions withTokenizer(Path p) { return new ModelOptions(model, vae, taesd, p, textEncoder, config, useTaesdForDecode, device, lowMemory); }
-    public ModelOptions withTextEncoder(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, p, config, useTaesdForDecode, device, lowMemory); }
+    public ModelOptions withVae(Path p) { return new ModelOptions(model, p, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads); }
+    public ModelOptions withTaesd(Path p) { return new ModelOptions(model, vae, p, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads); }
+    public ModelOptions withTokenizer(Path p) { return new ModelOptions(model, vae, taesd, p, textEncoder, config, useTaesdForDecode, device, lowMemory, threads); }
+    public ModelOptions withTextEncoder(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, p, config, useTaesdForDecode, device, lowMemory, threads); }
     /** A diffusers folder (with unet/, vae/, text_encoder/, scheduler/ configs) describing a single-file checkpoint. */
-    public ModelOptions withConfig(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, p, useTaesdForDecode, device, lowMemory); }
-    public ModelOptions withTaesdDecode(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, on, device, lowMemory); }
+    public ModelOptions withConfig(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, p, useTaesdForDecode, device, lowMemory, threads); }
+    public ModelOptions withTaesdDecode(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, on, device, lowMemory, threads); }
 
     /**
      * Where to compute: "cpu", "auto" or "cuda[:N]".
      *
      * @throws IllegalArgumentException any other name
      */
-    public ModelOptions withDevice(String d) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, d, lowMemory); }
+    public ModelOptions withDevice(String d) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, d, lowMemory, threads); }
 
     /**
      * Low-memory mode: the VAE decodes in tiles of {@link ModelComponents#LOW_MEMORY_TILE} latent pixels (blended at
@@ -55,5 +72,13 @@ public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Pat
      * released as components and U-Net modules finish (see {@link ModelComponents}). With the launcher's small heap
      * for this mode, SD 1.5 at 512 x 512 stays under 0.7 GB resident.
      */
-    public ModelOptions withLowMemory(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, on); }
+    public ModelOptions withLowMemory(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, on, threads); }
+
+    /**
+     * Compute threads for this model (0: {@code -Djdiffusion.threads}, else all cores). The count changes speed
+     * only: images are bit-identical for any count.
+     *
+     * @throws IllegalArgumentException n outside 0..{@value Parallel#MAX_THREADS}
+     */
+    public ModelOptions withThreads(int n) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, n); }
 }

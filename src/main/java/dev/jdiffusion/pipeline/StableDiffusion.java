@@ -1,5 +1,6 @@
 package dev.jdiffusion.pipeline;
 
+import dev.jdiffusion.kernels.Parallel;
 import dev.jdiffusion.model.unet.UNet2DConditionModel;
 import dev.jdiffusion.sampling.Scheduler;
 import dev.jdiffusion.sampling.DdimScheduler;
@@ -18,6 +19,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -32,27 +35,46 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Thread safety: an instance may be shared by any number of threads. Generations run one at a time, in
  * arrival order (each already uses every core); each caller gets exactly the images it would get alone.
- * Closing releases the mapped weight files; a generation in progress finishes first.
+ *
+ * <p>Closing releases the mapped weight files and the model's hold on its compute pool (see {@link ModelOptions#threads}):
+ * a generation in progress finishes first; generations still waiting for their turn end at once with a
+ * {@link CancellationException}, and later calls fail with an {@link IllegalStateException}.
  */
 public final class StableDiffusion implements AutoCloseable {
     private final ModelComponents parts;
     private final PromptEncoder prompts;
-    private final ReentrantLock lock = new ReentrantLock(true);
-    private volatile boolean closed;
-    /** True once a generation has run: the weight matrices the kernels convert on first use are on the heap. */
+    private final Parallel.Lease pool;
+    /** Guards the queue: tickets are served in arrival order, one generation at a time. */
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition turn = lock.newCondition();
+    private long nextTicket, serving;
+    private Thread running;
+    private boolean closed, released;
 
-    private StableDiffusion(ModelComponents parts) {
+    private StableDiffusion(ModelComponents parts, Parallel.Lease pool) {
         this.parts = parts;
+        this.pool = pool;
         this.prompts = new PromptEncoder(parts.tokenizer(), parts.textEncoder());
     }
 
     /** Loads a diffusers folder or single-file checkpoint. */
     public static StableDiffusion load(java.nio.file.Path model) { return load(ModelOptions.of(model)); }
 
-    /** Loads a model with optional replacement parts. All validation happens here, before any generation. */
+    /**
+     * Loads a model with optional replacement parts. All validation happens here, before any generation.
+     *
+     * @throws IllegalArgumentException bad options, e.g. a malformed {@code -Djdiffusion.threads}
+     * @throws ModelFormatException     missing or malformed model files
+     */
     public static StableDiffusion load(ModelOptions options) {
         dev.jdiffusion.gpu.Device.forPipeline(options.device());
-        return new StableDiffusion(ModelComponents.load(options));
+        Parallel.Lease pool = Parallel.lease(options.threads());
+        try {
+            return new StableDiffusion(ModelComponents.load(options), pool);
+        } catch (RuntimeException | Error e) {
+            pool.close();
+            throw e;
+        }
     }
 
     /** The model family, which sets the request defaults. */
@@ -60,6 +82,9 @@ public final class StableDiffusion implements AutoCloseable {
 
     /** Short model name used in the parameters text. */
     public String modelName() { return parts.name(); }
+
+    /** The number of compute threads this model's generations use. */
+    public int threads() { return pool.threads(); }
 
     /** The loaded parts (for tools and tests). */
     public ModelComponents components() { return parts; }
@@ -83,10 +108,9 @@ public final class StableDiffusion implements AutoCloseable {
      * @param trace          receives each step's tensors, or null
      */
     public GenerationResult generate(GenerationRequest req, Tensor initialLatents, NoiseSource noise, StepTrace trace) {
-        lock.lock();
+        enter();
         try {
-            if (closed) throw new IllegalStateException("model is closed");
-            return run(req, initialLatents, noise, trace == null ? StepTrace.NONE : trace);
+            return pool.call(() -> run(req, initialLatents, noise, trace == null ? StepTrace.NONE : trace));
         } catch (OutOfMemoryError e) {
             throw new GenerationException("out of memory generating " + describe(req) + " (Java heap maximum "
                     + MemoryEstimate.gib(Runtime.getRuntime().maxMemory()) + "); use a smaller size or batch, or give Java more heap "
@@ -97,7 +121,47 @@ public final class StableDiffusion implements AutoCloseable {
                     + "overwritten; reading its mapped pages failed); reload the model, and replace model files only when no "
                     + "process uses them", e);
         } finally {
+            leave();
+        }
+    }
+
+    /** Waits for this caller's turn (arrival order); throws when the model is or gets closed meanwhile. */
+    private void enter() {
+        lock.lock();
+        try {
+            if (closed) throw new IllegalStateException("model is closed");
+            long ticket = nextTicket++;
+            while (running != null || serving != ticket) {
+                turn.awaitUninterruptibly();
+                if (closed) throw new CancellationException("the model was closed while this generation waited for its turn; nothing was generated");
+            }
+            serving++;
+            running = Thread.currentThread();
+        } finally {
             lock.unlock();
+        }
+    }
+
+    /** Ends this caller's turn: wakes the next one, or finishes a close that came meanwhile. */
+    private void leave() {
+        lock.lock();
+        try {
+            running = null;
+            if (closed) release();
+            turn.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Frees the model's resources once (lock held, nothing running). */
+    private void release() {
+        if (released) return;
+        released = true;
+        try {
+            parts.close();
+        } finally {
+            pool.close();
         }
     }
 
@@ -264,7 +328,6 @@ public final class StableDiffusion implements AutoCloseable {
         Tensor fin = (lcmSampler && denoised != null) ? denoised : latents;
         Tensor images = parts.decode(fin);
         parts.releaseWeights(Checkpoint.VAE);
-        parts.trimHeap();
         trace.onDecode(fin, images);
         long t3 = System.nanoTime();
         List<Tensor> out = new ArrayList<>();
@@ -331,13 +394,19 @@ public final class StableDiffusion implements AutoCloseable {
         return new Tensor(d, s);
     }
 
+    /**
+     * Closes the model: generations waiting for their turn end with a {@link CancellationException} at once; a
+     * generation in progress finishes, then the weights and the compute pool are released. Called from inside a
+     * generation (e.g. a progress listener), it returns at once and the release follows that generation.
+     */
     @Override public void close() {
         lock.lock();
         try {
-            if (!closed) {
-                closed = true;
-                parts.close();
-            }
+            closed = true;
+            turn.signalAll();
+            if (running == Thread.currentThread()) return;
+            while (running != null) turn.awaitUninterruptibly();
+            release();
         } finally {
             lock.unlock();
         }

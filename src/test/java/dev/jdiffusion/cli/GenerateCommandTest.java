@@ -99,13 +99,8 @@ class GenerateCommandTest {
         VaeCommandTest.Result r = run("generate", "-m", file, "--config", cfg.toString(), "-p", "a cabin in the snow", "--steps", "2", "-W", "64",
                 "-H", "48", "--seed", "1234", "-q", "-o", a.toString());
         assertEquals(0, r.code(), r.err());
-        int threads = dev.jdiffusion.kernels.Parallel.threads();
-        try {
-            r = run(gen(b, "--threads", "1", "-q"));
-            assertEquals(0, r.code(), r.err());
-        } finally {
-            dev.jdiffusion.kernels.Parallel.setThreads(threads);
-        }
+        r = run(gen(b, "--threads", "1", "-q"));
+        assertEquals(0, r.code(), r.err());
         assertArrayEquals(Images.toUint8(Images.read(a)), Images.toUint8(Images.read(b)), "single file differs from the folder");
         r = run(gen(dir.resolve("eta.png"), "--sampler", "ddim", "--eta", "0.5", "-q"));
         assertEquals(0, r.code(), r.err());

@@ -19,6 +19,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static dev.jdiffusion.pipeline.TinyModels.same;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -149,5 +150,66 @@ class ConcurrencyTest {
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    @Test void closeCancelsTheQueuedGenerationsAtOnce() throws Exception {
+        StableDiffusion sd = StableDiffusion.load(TinyModels.sd1());
+        CountDownLatch running = new CountDownLatch(1), release = new CountDownLatch(1);
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            // the first run holds its turn until released; three more queue behind it
+            Future<Tensor> first = pool.submit(() -> sd.generate(request(2, 0).steps(2).progress(e -> {
+                running.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException ex) {
+                    Thread.currentThread().interrupt();
+                }
+            }).build()).images().get(0));
+            assertTrue(running.await(30, TimeUnit.SECONDS));
+            AtomicInteger queuedSteps = new AtomicInteger();
+            List<Future<Tensor>> queued = new ArrayList<>();
+            for (int i = 0; i < 3; i++)
+                queued.add(pool.submit(() -> sd.generate(request(3, 0).progress(e -> queuedSteps.incrementAndGet()).build()).images().get(0)));
+            Thread.sleep(200); // let them queue
+            Thread closer = Thread.ofPlatform().start(sd::close);
+            // the queued runs end without waiting for the running one
+            for (Future<Tensor> f : queued) {
+                java.util.concurrent.ExecutionException e = assertThrows(java.util.concurrent.ExecutionException.class, () -> f.get(30, TimeUnit.SECONDS));
+                assertTrue(e.getCause() instanceof CancellationException && e.getCause().getMessage().contains("closed"), String.valueOf(e.getCause()));
+            }
+            assertEquals(0, queuedSteps.get(), "a queued generation ran after close");
+            assertTrue(closer.isAlive(), "close did not wait for the running generation");
+            release.countDown();
+            assertEquals(3, first.get(30, TimeUnit.SECONDS).dim(0), "the running generation did not finish");
+            closer.join(30_000);
+            assertFalse(closer.isAlive());
+            assertThrows(IllegalStateException.class, () -> sd.generate(request(0, 0).build()));
+        } finally {
+            release.countDown();
+            pool.shutdownNow();
+        }
+    }
+
+    @Test void closingTheLastModelStopsItsComputeThreads() throws Exception {
+        // a size no other test uses, so this pool is this test's alone
+        StableDiffusion a = StableDiffusion.load(ModelOptions.of(TinyModels.sd1()).withThreads(5));
+        StableDiffusion b = StableDiffusion.load(ModelOptions.of(TinyModels.sd1()).withThreads(5));
+        a.generate(request(0, 0).build());
+        assertEquals(4, poolThreads(5), "a pool of 5 runs 4 workers beside the caller");
+        a.close();
+        b.generate(request(0, 0).build());
+        assertEquals(4, poolThreads(5), "the pool stopped while another model still uses it");
+        b.close();
+        for (int i = 0; i < 100 && poolThreads(5) > 0; i++) Thread.sleep(20);
+        assertEquals(0, poolThreads(5), "compute threads left after the last model closed");
+    }
+
+    /** Live worker threads of the pool of this many threads (named jdiffusion-compute-K-of-N). */
+    static int poolThreads(int size) {
+        int n = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet())
+            if (t.isAlive() && t.isDaemon() && t.getName().startsWith("jdiffusion-compute-") && t.getName().endsWith("-of-" + size)) n++;
+        return n;
     }
 }
