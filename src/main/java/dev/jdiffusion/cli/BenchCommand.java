@@ -27,7 +27,7 @@ import java.util.Set;
 
 /**
  * {@code jdiffusion bench}: runs the real pipeline (on a model, or on full-size synthetic SD 1.5 weights generated
- * once from the shared manifests), warms up, and reports per-component medians, FLOPs, GFLOP/s, a per-op profile,
+ * once from the manifests in the jar), warms up, and reports per-component medians, FLOPs, GFLOP/s, a per-op profile,
  * the machine's vector width and cores, and peak RSS.
  */
 final class BenchCommand {
@@ -37,7 +37,8 @@ final class BenchCommand {
             usage: jdiffusion bench [--model M | --synthetic sd15] [options]
               --model PATH            a diffusers folder or single-file checkpoint
               --synthetic sd15        full-size random SD 1.5 weights (fp16), generated once under weights/synthetic-sd15
-              --manifests DIR         where sd15-diffusers.json lives (default ../shared/manifests)
+                                      from the tensor manifest and configs in the jar
+              --manifests DIR         read sd15-diffusers.json from DIR instead of the jar
               -W N -H N               image size (default 512x512)
               --steps N               denoising steps (default 4)
               --sampler NAME          sampler (default lcm: one U-Net evaluation per step, as LCM models run)
@@ -187,16 +188,21 @@ final class BenchCommand {
     }
 
     private static Path synthetic(Args a, PrintStream err) {
-        String kind = a.get("--synthetic");
-        if (!kind.equals("sd15")) throw new UsageException("--synthetic knows only sd15, got " + kind, USAGE);
+        String name = a.get("--synthetic");
+        SyntheticWeights.Kind kind;
+        try {
+            kind = SyntheticWeights.kind(name);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--synthetic: " + e.getMessage(), USAGE);
+        }
         Path home = Path.of(System.getProperty("jdiffusion.home", "."));
-        Path dir = home.resolve("weights").resolve("synthetic-sd15");
+        Path dir = home.resolve("weights").resolve("synthetic-" + name);
         if (Files.isRegularFile(dir.resolve("model_index.json"))) return dir;
-        Path manifests = a.has("--manifests") ? Path.of(a.get("--manifests")) : home.resolve("..").resolve("shared").resolve("manifests");
-        Path manifest = manifests.resolve("sd15-diffusers.json");
-        if (!Files.isRegularFile(manifest)) throw new UsageException("no manifest at " + manifest + " (use --manifests DIR)", USAGE);
-        Path tok = home.resolve("..").resolve("shared").resolve("golden").resolve("models").resolve("tiny-sd1").resolve("tokenizer");
-        err.println("generating synthetic SD 1.5 weights (fp16) into " + dir + " ...");
+        Path tok = SyntheticWeights.tokenizerSource(home);
+        if (!a.has("--manifests")) return SyntheticWeights.ensure(kind, dir, tok, 1234, err);
+        Path manifest = Path.of(a.get("--manifests")).resolve(name + "-diffusers.json");
+        if (!Files.isRegularFile(manifest)) throw new UsageException("no manifest at " + manifest + " (--manifests DIR)", USAGE);
+        err.println("generating synthetic " + name + " weights (fp16) into " + dir + " ...");
         SyntheticWeights.generateDiffusers(manifest, dir, tok, DType.F16, 1234, err);
         return dir;
     }

@@ -19,9 +19,11 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * Full-size synthetic Stable Diffusion 1.5 weights for speed and memory measurements when the real weights
- * cannot be downloaded: real tensor names, shapes and file layout (from the manifests in
- * {@code ../shared/manifests/}), random values of a sensible scale, the real SD 1.5 configs.
+ * Full-size synthetic Stable Diffusion weights for speed and memory measurements when the real weights
+ * cannot be downloaded: real tensor names, shapes and file layout, random values of a sensible scale, the real
+ * configs. Everything comes from this jar: each {@link Kind} names its tensor manifest (a gzipped
+ * {@code {file: {tensor: {shape, dtype}}}} resource under {@code dev/jdiffusion/weights/synthetic/}) and its config
+ * files; a new model family adds its manifest resource and one {@link #KINDS} entry.
  *
  * <p>Values: weights uniform with standard deviation {@code 1/sqrt(fan_in)} (fan-in = product of all but the
  * first dimension), 1-D weights (norms) 1, biases 0, {@code position_ids} 0..n-1. They depend only on the
@@ -34,6 +36,48 @@ public final class SyntheticWeights {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int CHUNK = 1 << 16;
 
+    /**
+     * A synthetic model: its name ({@code bench --synthetic NAME}), the bundled manifests of its diffusers folder and
+     * (or null) of its single file, its config files (relative path to content, {@code model_index.json} among
+     * them), and a check that the configs agree with the manifest's shapes (or null).
+     */
+    public record Kind(String name, String diffusersManifest, String singleFileManifest, Map<String, String> configs,
+                       java.util.function.BiConsumer<Map<String, List<TensorSpec>>, String> verify) {}
+
+    /** The synthetic models this jar can write, by name. */
+    public static final Map<String, Kind> KINDS = Map.of(
+            "sd15", new Kind("sd15", "sd15-diffusers.json.gz", "sd15-ldm.json.gz", Sd15Configs.FILES, SyntheticWeights::verifySd15Configs));
+
+    /** The kind of this name; an IllegalArgumentException listing the known ones otherwise. */
+    public static Kind kind(String name) {
+        Kind k = KINDS.get(name);
+        if (k == null) throw new IllegalArgumentException("no synthetic model " + name + "; known: " + String.join(", ", new java.util.TreeSet<>(KINDS.keySet())));
+        return k;
+    }
+
+    /** Reads a manifest bundled in this jar (gzipped JSON under dev/jdiffusion/weights/synthetic/). */
+    public static Map<String, List<TensorSpec>> bundledManifest(String resource) {
+        try (java.io.InputStream in = SyntheticWeights.class.getResourceAsStream("synthetic/" + resource)) {
+            if (in == null) throw new IllegalStateException("manifest " + resource + " is missing from the jar");
+            JsonNode root = JSON.readTree(new java.util.zip.GZIPInputStream(in));
+            return readManifest(root, "manifest " + resource);
+        } catch (IOException e) {
+            throw new UncheckedIOException("manifest " + resource + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The tokenizer files a synthetic model is written with. The one place synthetic weights look for them: the
+     * CLIP BPE files (the same for SD 1.x, 2.x and SDXL), here the golden tiny model's copy ($GOLDEN_DIR or
+     * ../shared/golden) until the jar bundles them; null when absent.
+     */
+    public static Path tokenizerSource(Path home) {
+        String golden = System.getenv("GOLDEN_DIR");
+        Path g = golden != null && !golden.isBlank() ? Path.of(golden) : home.resolve("..").resolve("shared").resolve("golden");
+        Path t = g.resolve("models").resolve("tiny-sd1").resolve("tokenizer");
+        return Files.isRegularFile(t.resolve("vocab.json")) ? t : null;
+    }
+
     /** One tensor of a manifest: name, shape and the dtype it has in the real checkpoint. */
     public record TensorSpec(String name, DType dtype, long[] shape) {}
 
@@ -42,7 +86,10 @@ public final class SyntheticWeights {
      * {shape, dtype}}} (one file). Returns file (null for a flat manifest) to its tensors, in manifest order.
      */
     public static Map<String, List<TensorSpec>> readManifest(Path manifest) {
-        JsonNode root = Checkpoint.readJson(manifest);
+        return readManifest(Checkpoint.readJson(manifest), manifest.toString());
+    }
+
+    static Map<String, List<TensorSpec>> readManifest(JsonNode root, String manifest) {
         if (root == null || !root.isObject() || root.isEmpty()) throw new ModelFormatException(manifest + ": not a tensor manifest (empty or not an object)");
         Map<String, List<TensorSpec>> out = new LinkedHashMap<>();
         JsonNode first = root.elements().next();
@@ -61,7 +108,7 @@ public final class SyntheticWeights {
         return out;
     }
 
-    private static List<TensorSpec> tensors(Path manifest, JsonNode obj) {
+    private static List<TensorSpec> tensors(String manifest, JsonNode obj) {
         if (!obj.isObject()) throw new ModelFormatException(manifest + ": expected an object of tensors");
         List<TensorSpec> list = new ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = obj.fields(); it.hasNext(); ) {
@@ -164,12 +211,20 @@ public final class SyntheticWeights {
     public static void generateDiffusers(Path manifest, Path targetDir, Path tokenizerSource, DType floatType, long seed, PrintStream log) {
         Map<String, List<TensorSpec>> files = readManifest(manifest);
         if (files.containsKey(null)) throw new ModelFormatException(manifest + ": a flat manifest; the diffusers layout needs {file: {tensor: ...}}");
-        verifySd15Configs(files, manifest);
-        writeFolder(files, targetDir, tokenizerSource, floatType, seed, log);
+        verifySd15Configs(files, manifest.toString());
+        writeFolder(files, Sd15Configs.FILES, targetDir, tokenizerSource, floatType, seed, log);
     }
 
-    /** Writes the weight files, the SD 1.5 configs, the tokenizer and finally model_index.json. */
-    static void writeFolder(Map<String, List<TensorSpec>> files, Path targetDir, Path tokenizerSource, DType floatType, long seed, PrintStream log) {
+    /** Writes the kind's diffusers folder from its bundled manifest and configs (see {@link #generateDiffusers}). */
+    public static void generateDiffusers(Kind kind, Path targetDir, Path tokenizerSource, DType floatType, long seed, PrintStream log) {
+        Map<String, List<TensorSpec>> files = bundledManifest(kind.diffusersManifest());
+        if (kind.verify() != null) kind.verify().accept(files, "manifest " + kind.diffusersManifest());
+        writeFolder(files, kind.configs(), targetDir, tokenizerSource, floatType, seed, log);
+    }
+
+    /** Writes the weight files, the configs, the tokenizer and finally model_index.json. */
+    static void writeFolder(Map<String, List<TensorSpec>> files, Map<String, String> configs, Path targetDir, Path tokenizerSource,
+                            DType floatType, long seed, PrintStream log) {
         try {
             Files.createDirectories(targetDir);
             Files.deleteIfExists(targetDir.resolve("model_index.json"));
@@ -179,7 +234,7 @@ public final class SyntheticWeights {
                 writeFile(out, f.getValue(), floatType, seed);
                 log.printf("  %s: %d tensors, %,d bytes, %.1f s%n", f.getKey(), f.getValue().size(), Files.size(out), (System.nanoTime() - t0) / 1e9);
             }
-            for (Map.Entry<String, String> c : Sd15Configs.FILES.entrySet()) {
+            for (Map.Entry<String, String> c : configs.entrySet()) {
                 if (c.getKey().equals("model_index.json")) continue;
                 Path p = targetDir.resolve(c.getKey());
                 Files.createDirectories(p.getParent());
@@ -193,33 +248,36 @@ public final class SyntheticWeights {
             } else {
                 log.println("  warning: no tokenizer folder at " + tokenizerSource + "; tokenizer/ not written");
             }
-            Files.writeString(targetDir.resolve("model_index.json"), Sd15Configs.FILES.get("model_index.json"));
+            Files.writeString(targetDir.resolve("model_index.json"), configs.get("model_index.json"));
         } catch (IOException e) {
             throw new UncheckedIOException(targetDir + ": " + e.getMessage(), e);
         }
     }
 
     /**
-     * The synthetic SD 1.5 folder at dir, generated (fp16, seed 0) unless a complete one is already there
+     * The synthetic model folder at dir, generated (fp16, this seed) unless a complete one is already there
      * ({@code model_index.json} is written last, so its presence means complete). For benchmarks.
      */
-    public static Path ensureSd15(Path dir, Path manifestDir, Path tokenizerSource, PrintStream log) {
+    public static Path ensure(Kind kind, Path dir, Path tokenizerSource, long seed, PrintStream log) {
         if (Files.isRegularFile(dir.resolve("model_index.json"))) return dir;
-        log.println("generating full-size synthetic SD 1.5 weights (fp16) in " + dir + " ...");
-        generateDiffusers(manifestDir.resolve("sd15-diffusers.json"), dir, tokenizerSource, DType.F16, 0, log);
+        log.println("generating full-size synthetic " + kind.name() + " weights (fp16) in " + dir + " ...");
+        generateDiffusers(kind, dir, tokenizerSource, DType.F16, seed, log);
         return dir;
     }
 
     /** Writes the single-file original layout from a flat manifest (sd15-ldm.json). */
     public static void generateSingleFile(Path manifest, Path targetFile, DType floatType, long seed) {
-        Map<String, List<TensorSpec>> files = readManifest(manifest);
+        writeSingleFile(readManifest(manifest), manifest.toString(), targetFile, floatType, seed);
+    }
+
+    static void writeSingleFile(Map<String, List<TensorSpec>> files, String manifest, Path targetFile, DType floatType, long seed) {
         if (!files.containsKey(null) || files.size() != 1)
             throw new ModelFormatException(manifest + ": expected a flat manifest {tensor: {shape, dtype}} for a single file");
         writeFile(targetFile, files.get(null), floatType, seed);
     }
 
     /** Checks that the SD 1.5 configs written agree with the manifest's shapes; throws naming the mismatch. */
-    static void verifySd15Configs(Map<String, List<TensorSpec>> files, Path manifest) {
+    static void verifySd15Configs(Map<String, List<TensorSpec>> files, String manifest) {
         Map<String, long[]> shapes = new LinkedHashMap<>();
         files.forEach((f, ts) -> ts.forEach(t -> shapes.put(f + ":" + t.name(), t.shape())));
         JsonNode unet = json("unet/config.json"), vae = json("vae/config.json"), te = json("text_encoder/config.json");
@@ -244,7 +302,7 @@ public final class SyntheticWeights {
             throw new ModelFormatException(manifest + ": text encoder does not have " + layers + " layers as the config says");
     }
 
-    private static void expect(Path manifest, Map<String, long[]> shapes, String key, long... expected) {
+    private static void expect(String manifest, Map<String, long[]> shapes, String key, long... expected) {
         long[] s = shapes.get(key);
         if (s == null) throw new ModelFormatException(manifest + ": missing tensor " + key);
         if (!Arrays.equals(s, expected))
@@ -262,7 +320,8 @@ public final class SyntheticWeights {
     static final String USAGE = """
             usage: make-synthetic [--dir weights/synthetic-sd15] [--fp32|--bf16] [--seed N] [--manifests DIR]
                                   [--tokenizer DIR] [--single-file [PATH]] [--only-single-file]
-              writes full-size synthetic Stable Diffusion 1.5 weights (random values, real names, shapes and configs)""";
+              writes full-size synthetic Stable Diffusion 1.5 weights (random values, real names, shapes and configs)
+              from the manifests bundled in the jar (--manifests DIR: sd15-diffusers.json and sd15-ldm.json there)""";
 
     /** Command-line entry point (tools/make-synthetic). */
     public static void main(String[] args) {
@@ -272,9 +331,8 @@ public final class SyntheticWeights {
     /** Runs the generator with command-line arguments; returns the exit code. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
         Path dir = Path.of("weights", "synthetic-sd15");
-        Path manifests = Path.of("..", "shared", "manifests");
-        String golden = System.getenv("GOLDEN_DIR");
-        Path tokenizer = (golden != null && !golden.isBlank() ? Path.of(golden) : Path.of("..", "shared", "golden")).resolve("models/tiny-sd1/tokenizer");
+        Path manifests = null;
+        Path tokenizer = tokenizerSource(Path.of("."));
         DType dtype = DType.F16;
         long seed = 0;
         Path single = null;
@@ -307,16 +365,19 @@ public final class SyntheticWeights {
             return 2;
         }
         if (single != null && single.toString().isEmpty()) single = dir.resolveSibling(dir.getFileName() + ".safetensors");
+        Kind sd15 = kind("sd15");
         try {
             long t0 = System.nanoTime();
             if (diffusers) {
                 out.println("make-synthetic: " + dtype + " diffusers folder " + dir + " (seed " + seed + ")");
-                generateDiffusers(manifests.resolve("sd15-diffusers.json"), dir, tokenizer, dtype, seed, out);
+                if (manifests != null) generateDiffusers(manifests.resolve("sd15-diffusers.json"), dir, tokenizer, dtype, seed, out);
+                else generateDiffusers(sd15, dir, tokenizer, dtype, seed, out);
             }
             if (single != null) {
                 long t1 = System.nanoTime();
                 out.println("make-synthetic: " + dtype + " single file " + single);
-                generateSingleFile(manifests.resolve("sd15-ldm.json"), single, dtype, seed);
+                if (manifests != null) generateSingleFile(manifests.resolve("sd15-ldm.json"), single, dtype, seed);
+                else writeSingleFile(bundledManifest(sd15.singleFileManifest()), sd15.singleFileManifest(), single, dtype, seed);
                 out.printf("  %,d bytes, %.1f s%n", Files.size(single), (System.nanoTime() - t1) / 1e9);
             }
             out.printf("make-synthetic: done in %.1f s%n", (System.nanoTime() - t0) / 1e9);

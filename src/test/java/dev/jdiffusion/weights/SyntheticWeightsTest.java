@@ -43,7 +43,7 @@ class SyntheticWeightsTest {
         Map<String, List<SyntheticWeights.TensorSpec>> files = SyntheticWeights.readManifest(manifest("m.json", NESTED));
         Path out = dir.resolve("model");
         Path tok = Golden.dir().resolve("models/tiny-sd1/tokenizer");
-        SyntheticWeights.writeFolder(files, out, tok, DType.F16, 7, new PrintStream(new ByteArrayOutputStream()));
+        SyntheticWeights.writeFolder(files, Sd15Configs.FILES, out, tok, DType.F16, 7, new PrintStream(new ByteArrayOutputStream()));
         for (var f : files.entrySet())
             try (SafetensorsFile sf = SafetensorsFile.open(out.resolve(f.getKey()))) {
                 assertEquals(f.getValue().stream().map(SyntheticWeights.TensorSpec::name).toList(), List.copyOf(sf.names()));
@@ -114,11 +114,11 @@ class SyntheticWeightsTest {
         Path m = Golden.dir().resolveSibling("manifests").resolve("sd15-diffusers.json");
         if (!Files.isRegularFile(m)) return;
         var files = SyntheticWeights.readManifest(m);
-        SyntheticWeights.verifySd15Configs(files, m);
+        SyntheticWeights.verifySd15Configs(files, m.toString());
         assertEquals(3, files.size());
         ModelFormatException e = assertThrows(ModelFormatException.class,
                 () -> SyntheticWeights.verifySd15Configs(Map.of("unet/diffusion_pytorch_model.safetensors",
-                        List.of(new SyntheticWeights.TensorSpec("conv_in.weight", DType.F16, new long[]{320, 4, 3, 3}))), m));
+                        List.of(new SyntheticWeights.TensorSpec("conv_in.weight", DType.F16, new long[]{320, 4, 3, 3}))), m.toString()));
         assertTrue(e.getMessage().contains("missing tensor"), e.getMessage());
         Path ldm = m.resolveSibling("sd15-ldm.json");
         if (Files.isRegularFile(ldm)) assertEquals(1, SyntheticWeights.readManifest(ldm).size());
@@ -130,5 +130,33 @@ class SyntheticWeightsTest {
         assertTrue(err.toString().contains("unknown option --bogus"));
         assertEquals(1, SyntheticWeights.run(new String[]{"--manifests", dir.resolve("none").toString(), "--dir", dir.resolve("o").toString()},
                 new PrintStream(new ByteArrayOutputStream()), new PrintStream(err)));
+    }
+
+    /** The manifests bundled in the jar: every kind's agrees with its configs, and with the shared copy where present. */
+    @Test void bundledManifestsNeedNothingOutsideTheJar() {
+        for (SyntheticWeights.Kind k : SyntheticWeights.KINDS.values()) {
+            var files = SyntheticWeights.bundledManifest(k.diffusersManifest());
+            if (k.verify() != null) k.verify().accept(files, k.diffusersManifest());
+            assertTrue(k.configs().containsKey("model_index.json"), k.name());
+            for (String f : files.keySet()) assertTrue(k.configs().containsKey(f.substring(0, f.indexOf('/')) + "/config.json"), k.name() + ": no config for " + f);
+            if (k.singleFileManifest() != null) assertEquals(1, SyntheticWeights.bundledManifest(k.singleFileManifest()).size());
+        }
+        Path shared = Golden.dir().resolveSibling("manifests");
+        for (String n : new String[]{"sd15-diffusers", "sd15-ldm"}) {
+            Path m = shared.resolve(n + ".json");
+            if (!Files.isRegularFile(m)) continue;
+            var want = SyntheticWeights.readManifest(m);
+            var got = SyntheticWeights.bundledManifest(n + ".json.gz");
+            assertEquals(want.keySet(), got.keySet());
+            for (var e : want.entrySet()) {
+                var g = got.get(e.getKey());
+                assertEquals(e.getValue().size(), g.size(), n);
+                for (int i = 0; i < g.size(); i++) {
+                    assertEquals(e.getValue().get(i).name(), g.get(i).name());
+                    assertTrue(java.util.Arrays.equals(e.getValue().get(i).shape(), g.get(i).shape()), e.getValue().get(i).name());
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> SyntheticWeights.kind("sd99"));
     }
 }
