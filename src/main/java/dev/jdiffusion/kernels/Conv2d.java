@@ -10,6 +10,15 @@ package dev.jdiffusion.kernels;
 public final class Conv2d {
     private Conv2d() {}
 
+    /** Fewest input and output channels for which a 3x3 convolution may keep Winograd-transformed filters. */
+    public static final int WINOGRAD_MIN_CHANNELS = Winograd.MIN_CHANNELS;
+
+    /**
+     * Java heap the Winograd filter cache may hold, process-wide ({@code -Djdiffusion.winogradCacheMB}, default a
+     * quarter of the maximum heap): part of what a generation needs beside its activations.
+     */
+    public static long winogradCacheBudget() { return Winograd.budget(); }
+
     /** Output size of one spatial dimension. */
     public static int outSize(int in, int k, int stride, int pad0, int pad1) {
         return (in + pad0 + pad1 - k) / stride + 1;

@@ -124,6 +124,13 @@ final class Winograd {
         }
     }
 
+    /** Bytes the filter cache may hold in all (process-wide). */
+    static long budget() {
+        synchronized (LOCK) {
+            return budget;
+        }
+    }
+
     /**
      * The transformed filters to run a stride-1, padding-1 3x3 conv of this weight with Winograd, or null when the
      * direct conv should run: too few channels or tiles. The answer depends on the shape only; the cache decides

@@ -1,5 +1,6 @@
 package dev.jdiffusion.pipeline;
 
+import dev.jdiffusion.kernels.Conv2d;
 import dev.jdiffusion.model.clip.ClipTextConfig;
 import dev.jdiffusion.model.unet.UNetConfig;
 import dev.jdiffusion.model.vae.AutoencoderKL;
@@ -7,12 +8,13 @@ import dev.jdiffusion.model.vae.AutoencoderKL;
 import java.util.Locale;
 
 /**
- * The Java heap a generation needs at its peak, estimated from the model's shapes before anything is allocated, so
- * that a request that cannot fit is refused with a clear message instead of running out of memory half-way.
+ * The memory a generation needs at its peak, estimated from the model's shapes before anything is allocated, so
+ * that a request that cannot fit is refused in one line (what it needs, what there is, what to change) instead of
+ * running out of memory half-way or being killed by the operating system. It is decided here, from what this JVM
+ * and this machine have ({@link Runtime#maxMemory()}, the physical memory the OS reports), whatever flags or
+ * launcher started the JVM.
  *
- * <p>The three phases run one after another, so the peak is the largest of them, plus the weight matrices' heap
- * copies while they are not yet resident (the kernels convert each mapped weight matrix to a float array once, on
- * first use, and keep it):
+ * <p>Java heap: the three phases run one after another, so the activations' peak is the largest of them:
  * <ul>
  *   <li>text encoder: every prompt chunk's activations (batch x 2 with classifier-free guidance, times the chunks);
  *   <li>U-Net: the skip tensors of the down path, the largest resnet's working set at each level (the widest up
@@ -24,21 +26,38 @@ import java.util.Locale;
  *       tile when {@link AutoencoderKL} tiles (latents above {@link AutoencoderKL#AUTO_TILE_LATENT_PIXELS} pixels),
  *       plus the output images (kept twice while they are split per image).
  * </ul>
- * Calibrated against SD 1.5's shapes; it is an estimate (within a few tens of percent), meant to catch requests that
- * are far too big, not to squeeze the last megabyte. Weights are not counted: they stay in the mapped files (the
- * kernels convert F16/BF16 panels while packing) and convolutions pack their input panels on the fly, with no
+ * To that peak come the caches that live as long as the model: the Winograd filter cache (the transformed filters
+ * of the U-Net's 3x3 convolutions, at most its process-wide budget, see {@link Conv2d#winogradCacheBudget()}), and
+ * the small tensors the model keeps on the heap (the token embedding table, biases, norm scales).
+ *
+ * <p>Resident memory (compared with the machine's physical memory): the heap above, the mapped weight pages
+ * resident at the peak (weights are used in place from the mapped files and released per component and, for the
+ * U-Net, per module, see {@link ModelComponents}: the largest of the text encoder, one U-Net module and the VAE),
+ * and the JVM's own memory (code, metaspace, GC structures, thread stacks).
+ *
+ * <p>Calibrated against SD 1.5's shapes; it is an estimate (within a few tens of percent), meant to catch requests
+ * that are far too big, not to squeeze the last megabyte. Convolutions pack their input panels on the fly, with no
  * unfolded copy of the input ({@link #CONV_UNFOLD} is 0; set it if a kernel ever unfolds again).
  *
- * @param textEncoder peak bytes while the prompts are encoded
- * @param unet        peak bytes during a denoising step
- * @param vae         peak bytes while the latents are decoded, output images included
+ * @param textEncoder peak heap bytes of activations while the prompts are encoded
+ * @param unet        peak heap bytes of activations during a denoising step
+ * @param vae         peak heap bytes while the latents are decoded, output images included
+ * @param caches      heap bytes of caches kept with the model (the Winograd filter cache, at most its budget)
+ * @param model       heap bytes of the tensors the loaded model keeps on the heap
+ * @param weights     bytes of mapped weight pages resident at the peak (outside the heap)
+ * @param lowMemoryVae the decode's peak heap bytes in low-memory mode, or -1 when the model already runs in it
+ *                    (or it would not help)
  */
-public record MemoryEstimate(long textEncoder, long unet, long vae) {
+public record MemoryEstimate(long textEncoder, long unet, long vae, long caches, long model, long weights, long lowMemoryVae) {
     /** Floats per input channel per output pixel that a 3x3 convolution unfolds: 0 (implicit GEMM, no im2col buffer). */
     static final int CONV_UNFOLD = 0;
     /** SD's VAE decoder (block_out_channels), the reference for the decoder's widths. */
     private static final int[] SD_VAE_BLOCKS = {128, 256, 512, 512};
     private static final double GIB = 1024.0 * 1024 * 1024;
+    /** The JVM's memory beside the heap: JIT code, metaspace, thread stacks (measured ~0.2 GB), plus GC structures. */
+    static final long JVM_NATIVE = 256L << 20;
+    /** Heap kept by a loaded model beside its embedding table (configs, biases, norm scales, tokenizer). */
+    static final long MODEL_HEAP = 32L << 20;
     /**
      * System property {@code jdiffusion.memoryCheck}: {@code false} turns the refusal off (the run then fails with a
      * {@link GenerationException} if the heap really runs out), for when the estimate is too cautious.
@@ -46,8 +65,14 @@ public record MemoryEstimate(long textEncoder, long unet, long vae) {
     public static final String CHECK_PROPERTY = "jdiffusion.memoryCheck";
     private static final boolean CHECK_ENABLED = !"false".equalsIgnoreCase(System.getProperty(CHECK_PROPERTY));
 
-    /** The peak: the largest phase. */
-    public long total() { return Math.max(textEncoder, Math.max(unet, vae)); }
+    /** The Java heap the run needs: the largest phase's activations, the caches and the model's own heap. */
+    public long heap() { return Math.max(textEncoder, Math.max(unet, vae)) + caches + model; }
+
+    /** The same as {@link #heap()}: the figure compared with the maximum heap. */
+    public long total() { return heap(); }
+
+    /** The process's resident memory at the peak: the heap, the resident weight pages and the JVM's own memory. */
+    public long resident() { return heap() + weights + JVM_NATIVE + heap() / 32; }
 
     /**
      * Estimates a text-to-image or image-to-image run.
@@ -63,12 +88,21 @@ public record MemoryEstimate(long textEncoder, long unet, long vae) {
         int prompts = batch * (cfg ? 2 : 1);
         int f = 8; // latents are 1/8 of the image, as the pipeline draws them
         int lh = Math.max(1, height / f), lw = Math.max(1, width / f);
-        long text = textEncoderFloats(parts.textEncoder().config(), parts.tokenizer().maxLength(), prompts, promptChunks);
-        long embeds = (long) prompts * promptChunks * parts.tokenizer().maxLength() * parts.textEncoder().config().hiddenSize();
+        ClipTextConfig tc = parts.textEncoder().config();
+        long text = textEncoderFloats(tc, parts.tokenizer().maxLength(), prompts, promptChunks);
+        long embeds = (long) prompts * promptChunks * parts.tokenizer().maxLength() * tc.hiddenSize();
         long unet = unetFloats(parts.unet().config(), prompts, lh, lw, promptChunks * parts.tokenizer().maxLength())
                 + embeds + 12L * prompts * parts.unet().config().inChannels() * lh * lw;
-        long vae = decodeFloats(parts, batch, lh, lw);
-        return new MemoryEstimate(4 * text, 4 * unet, 4 * vae);
+        AutoencoderKL kl = parts.vae();
+        long vae = decodeFloats(parts, batch, lh, lw, kl == null ? AutoencoderKL.Tiling.OFF : kl.tiling(), kl == null ? 0 : kl.tileSize());
+        long lowVae = -1;
+        if (!parts.lowMemory() && kl != null && !parts.decodesWithTaesd()) {
+            long v = decodeFloats(parts, batch, lh, lw, AutoencoderKL.Tiling.ON, ModelComponents.LOW_MEMORY_TILE);
+            if (v < vae) lowVae = 4 * v;
+        }
+        long caches = Math.min(Conv2d.winogradCacheBudget(), parts.winogradFilterBytes());
+        long model = 4L * tc.vocabSize() * tc.hiddenSize() + MODEL_HEAP;
+        return new MemoryEstimate(4 * text, 4 * unet, 4 * vae, caches, model, parts.residentWeightBytes(), lowVae);
     }
 
     static long textEncoderFloats(ClipTextConfig c, int len, int prompts, int chunks) {
@@ -107,7 +141,7 @@ public record MemoryEstimate(long textEncoder, long unet, long vae) {
     }
 
     /** Decode peak in floats (the KL VAE, or TAESD when it decodes). */
-    static long decodeFloats(ModelComponents parts, int batch, int lh, int lw) {
+    static long decodeFloats(ModelComponents parts, int batch, int lh, int lw, AutoencoderKL.Tiling tiling, int tile) {
         AutoencoderKL vae = parts.vae();
         long images = 2L * batch * 3 * (8L * lh) * (8L * lw);
         if (parts.decodesWithTaesd() || vae == null) {
@@ -116,9 +150,8 @@ public record MemoryEstimate(long textEncoder, long unet, long vae) {
             return px * (3L * 64 * batch + CONV_UNFOLD * 64L) + images;
         }
         int f = vae.spatialFactor();
-        int tile = vae.tileSize();
         boolean bigger = lh > tile || lw > tile;
-        boolean tiled = switch (vae.tiling()) {
+        boolean tiled = switch (tiling) {
             case OFF -> false;
             case ON -> bigger;
             case AUTO -> bigger && (long) lh * lw > AutoencoderKL.AUTO_TILE_LATENT_PIXELS;
@@ -139,40 +172,64 @@ public record MemoryEstimate(long textEncoder, long unet, long vae) {
 
     private static int ceilDiv(int a, int b) { return (a + b - 1) / b; }
 
-    /** Heap the JVM may still grow into: the maximum (-Xmx) minus what is in use now. */
-    public static long availableHeap() {
-        Runtime rt = Runtime.getRuntime();
-        return rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+    /** The machine's physical memory as the OS reports it to this JVM (a container's limit inside one), or -1. */
+    public static long physicalMemory() {
+        try {
+            if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os)
+                return os.getTotalMemorySize();
+        } catch (RuntimeException | LinkageError e) {
+            // no management module: no physical limit known
+        }
+        return -1;
     }
 
     /**
-     * Throws when the estimate exceeds the maximum heap. What is in use now is mostly garbage of earlier runs that
-     * the collector reclaims as needed, so the limit is the maximum itself (no collection is forced to measure it).
+     * Throws when the run cannot fit: its heap over the maximum heap, or its resident memory over the machine's
+     * physical memory. No collection is forced to decide: what the heap holds now beyond the model and its caches is
+     * garbage of earlier runs that the collector reclaims as needed.
      *
      * @param what the request in words (e.g. "512x512, batch 2"), for the message
      */
     public void requireFits(String what) {
         if (!CHECK_ENABLED) return;
-        long max = Runtime.getRuntime().maxMemory();
-        check(max, max, what);
+        check(Runtime.getRuntime().maxMemory(), physicalMemory(), what);
     }
 
-    /** Throws an IllegalArgumentException stating the estimate, the limit and what to do when total() exceeds available. */
-    public void check(long available, long maxHeap, String what) {
-        if (total() <= available) return;
-        long suggest = (long) Math.ceil((total() + (maxHeap - available)) * 1.25 / GIB);
-        throw new IllegalArgumentException(String.format(Locale.ROOT,
-                "not enough memory for %s: it needs about %s of Java heap (%s) but only %s of the %s maximum is free; "
-                        + "use a smaller size or batch, or give Java more heap, e.g. JDIFFUSION_JAVA_OPTS=-Xmx%dg "
-                        + "(-D" + CHECK_PROPERTY + "=false skips this check)",
-                what, gib(total()), breakdown(), gib(Math.max(0, available)), gib(maxHeap), Math.max(1, suggest)));
+    /**
+     * Throws an IllegalArgumentException, one line, when the run does not fit in maxHeap bytes of Java heap or
+     * physical bytes of memory (ignored when not positive): what it needs, what there is, and what to change.
+     */
+    public void check(long maxHeap, long physical, String what) {
+        boolean ram = physical > 0 && resident() > physical;
+        if (!ram && heap() <= maxHeap) return;
+        boolean lowHelps = lowMemoryVae >= 0 && lowMemoryHeap() < heap();
+        String low = lowHelps ? String.format(Locale.ROOT, "low-memory mode (--low-memory, ModelOptions.withLowMemory; heap %s)", gib(lowMemoryHeap())) : null;
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "not enough memory for %s: it needs about %s of Java heap (%s)",
+                what, gib(heap()), breakdown()));
+        if (ram) {
+            sb.append(String.format(Locale.ROOT, " and about %s resident with the weights and the JVM, but this machine has %s; "
+                    + "use a smaller size or batch", gib(resident()), gib(physical)));
+            if (lowHelps && resident() - heap() + lowMemoryHeap() <= physical) sb.append(", or ").append(low);
+        } else {
+            long xmx = (long) Math.ceil(heap() * 1.15 / GIB);
+            sb.append(String.format(Locale.ROOT, " but the Java heap maximum is %s; give Java more heap (-Xmx%dg; for the jdiffusion "
+                    + "launcher JDIFFUSION_JAVA_OPTS=-Xmx%dg)", gib(maxHeap), Math.max(1, xmx), Math.max(1, xmx)));
+            if (lowHelps && lowMemoryHeap() <= maxHeap) sb.append(", or use ").append(low);
+            sb.append(", or a smaller size or batch");
+        }
+        sb.append(" (-D" + CHECK_PROPERTY + "=false skips this check)");
+        throw new IllegalArgumentException(sb.toString());
     }
 
-    /** The phases in words. */
+    /** {@link #heap()} with the decode of low-memory mode. */
+    long lowMemoryHeap() {
+        return lowMemoryVae < 0 ? heap() : Math.max(textEncoder, Math.max(unet, lowMemoryVae)) + caches + model;
+    }
+
+    /** The parts in words. */
     public String breakdown() {
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "text encoder %s, U-Net %s, VAE decode %s",
-                gib(textEncoder), gib(unet), gib(vae)));
-        return sb.toString();
+        return String.format(Locale.ROOT, "text encoder %s, U-Net %s, VAE decode %s, caches %s, model %s",
+                gib(textEncoder), gib(unet), gib(vae), gib(caches), gib(model));
     }
 
     static String gib(long bytes) {
@@ -180,5 +237,7 @@ public record MemoryEstimate(long textEncoder, long unet, long vae) {
                 : String.format(Locale.ROOT, "%d MiB", Math.max(1, Math.round(bytes / (1024.0 * 1024))));
     }
 
-    @Override public String toString() { return gib(total()) + " (" + breakdown() + ")"; }
+    @Override public String toString() {
+        return gib(heap()) + " of heap (" + breakdown() + "), " + gib(resident()) + " resident (weights " + gib(weights) + ")";
+    }
 }

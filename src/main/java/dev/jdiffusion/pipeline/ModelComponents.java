@@ -217,6 +217,32 @@ public final class ModelComponents implements AutoCloseable {
     /** The LoRAs set now. */
     public List<LoraApplier.Weighted> appliedLoras() { return appliedLoras; }
 
+    /**
+     * Bytes of mapped weight pages resident at a generation's peak: the largest of the text encoder, the VAE and the
+     * U-Net (one module of it where pages are released module by module).
+     */
+    public long residentWeightBytes() {
+        long max = 0;
+        for (Map.Entry<String, WeightPages> e : pages.entrySet())
+            max = Math.max(max, e.getKey().equals(Checkpoint.UNET) && WeightPages.available() ? e.getValue().largestModuleBytes() : e.getValue().bytes());
+        if (!pages.containsKey(Checkpoint.VAE) && vae != null) max = Math.max(max, vaeFileBytes());
+        return max;
+    }
+
+    private long vaeFileBytes() {
+        try {
+            return options.vae() != null && Files.isRegularFile(options.vae()) ? Files.size(options.vae()) : 0;
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+    }
+
+    /** Bytes of Winograd-transformed filters the U-Net's 3x3 convolutions could cache (before the cache's budget). */
+    public long winogradFilterBytes() {
+        WeightPages p = pages.get(Checkpoint.UNET);
+        return p == null ? 0 : p.winogradFilterBytes(dev.jdiffusion.kernels.Conv2d.WINOGRAD_MIN_CHANNELS);
+    }
+
     /** True in low-memory mode ({@link ModelOptions#withLowMemory}). */
     public boolean lowMemory() { return options.lowMemory(); }
 

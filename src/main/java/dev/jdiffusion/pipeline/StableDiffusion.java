@@ -92,8 +92,8 @@ public final class StableDiffusion implements AutoCloseable {
     /**
      * Generates the request's images. Blocks while another generation on this instance runs.
      *
-     * @throws IllegalArgumentException a bad request, or one that cannot fit in the Java heap (checked before any
-     *                                  compute, see {@link MemoryEstimate})
+     * @throws IllegalArgumentException a bad request, or one that cannot fit in the Java heap or the machine's memory
+     *                                  (checked before any compute, see {@link MemoryEstimate})
      * @throws GenerationException      the heap ran out during the run; the model stays usable
      * @throws ModelFormatException     a mapped weight file was truncated or overwritten on disk while in use
      */
@@ -113,8 +113,8 @@ public final class StableDiffusion implements AutoCloseable {
             return pool.call(() -> run(req, initialLatents, noise, trace == null ? StepTrace.NONE : trace));
         } catch (OutOfMemoryError e) {
             throw new GenerationException("out of memory generating " + describe(req) + " (Java heap maximum "
-                    + MemoryEstimate.gib(Runtime.getRuntime().maxMemory()) + "); use a smaller size or batch, or give Java more heap "
-                    + "(JDIFFUSION_JAVA_OPTS=-Xmx...); the model is still loaded and usable", e);
+                    + MemoryEstimate.gib(Runtime.getRuntime().maxMemory()) + "); use a smaller size or batch, low-memory mode (--low-memory), "
+                    + "or give Java more heap (-Xmx; for the jdiffusion launcher JDIFFUSION_JAVA_OPTS=-Xmx...); the model is still loaded and usable", e);
         } catch (InternalError e) {
             if (!isMappingFault(e)) throw e;
             throw new ModelFormatException(parts.weightFiles() + ": a weight file changed on disk while in use (truncated or "
@@ -180,8 +180,8 @@ public final class StableDiffusion implements AutoCloseable {
     }
 
     /**
-     * The heap the request needs at its peak, estimated from the model's shapes (see {@link MemoryEstimate}); the
-     * generation refuses a request whose estimate exceeds the free heap.
+     * The memory the request needs at its peak, estimated from the model's shapes (see {@link MemoryEstimate}); the
+     * generation refuses a request whose heap exceeds the maximum heap or whose resident memory exceeds the machine's.
      *
      * @throws IllegalArgumentException a prompt longer than {@link GenerationRequest#MAX_PROMPT_CHUNKS} chunks
      */

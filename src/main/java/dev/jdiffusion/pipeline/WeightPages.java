@@ -94,6 +94,53 @@ final class WeightPages {
         return out;
     }
 
+    /** Bytes of every tensor of the source. */
+    long bytes() {
+        long sum = 0;
+        for (String n : source.names()) {
+            TensorView t = source.find(n);
+            if (t != null && t.segment() != null) sum += t.segment().byteSize();
+        }
+        return sum;
+    }
+
+    /**
+     * Bytes of the largest module whose pages {@link #release} drops as a unit during a U-Net step: a name up to
+     * its last numeric part among the first four ({@code up_blocks.1.attentions.0}, {@code mid_block.resnets.0}),
+     * else its first part ({@code conv_in}).
+     */
+    long largestModuleBytes() {
+        Map<String, Long> by = new java.util.HashMap<>();
+        for (String n : source.names()) {
+            TensorView t = source.find(n);
+            if (t != null && t.segment() != null) by.merge(module(n), t.segment().byteSize(), Long::sum);
+        }
+        long max = 0;
+        for (long b : by.values()) max = Math.max(max, b);
+        return max;
+    }
+
+    static String module(String name) {
+        String[] parts = name.split("\\.");
+        int cut = 1;
+        for (int i = 1; i < Math.min(4, parts.length - 1); i++) if (!parts[i].isEmpty() && parts[i].chars().allMatch(Character::isDigit)) cut = i + 1;
+        return String.join(".", java.util.Arrays.copyOf(parts, Math.min(cut, parts.length)));
+    }
+
+    /**
+     * Bytes of the Winograd-transformed filters the kernels may cache for this source's 3x3 convolutions of at
+     * least {@code minChannels} input and output channels: 16 floats per (output, input) channel pair.
+     */
+    long winogradFilterBytes(int minChannels) {
+        long sum = 0;
+        for (String n : source.names()) {
+            TensorView t = source.find(n);
+            if (t == null || t.rank() != 4 || t.dim(2) != 3 || t.dim(3) != 3) continue;
+            if (t.dim(0) >= minChannels && t.dim(1) >= minChannels) sum += 64L * t.dim(0) * t.dim(1);
+        }
+        return sum;
+    }
+
     private static boolean madvise(long address, long length) {
         try {
             return (int) MADVISE.invokeExact(MemorySegment.ofAddress(address), length, MADV_DONTNEED) == 0;
