@@ -198,7 +198,7 @@ final class BenchCommand {
         Path home = Path.of(System.getProperty("jdiffusion.home", "."));
         Path dir = home.resolve("weights").resolve("synthetic-" + name);
         if (Files.isRegularFile(dir.resolve("model_index.json"))) return dir;
-        Path tok = SyntheticWeights.tokenizerSource(home);
+        Path tok = SyntheticWeights.tokenizerSource();
         if (!a.has("--manifests")) return SyntheticWeights.ensure(kind, dir, tok, 1234, err);
         Path manifest = Path.of(a.get("--manifests")).resolve(name + "-diffusers.json");
         if (!Files.isRegularFile(manifest)) throw new UsageException("no manifest at " + manifest + " (--manifests DIR)", USAGE);

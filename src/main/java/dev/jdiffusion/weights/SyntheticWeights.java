@@ -67,16 +67,11 @@ public final class SyntheticWeights {
     }
 
     /**
-     * The tokenizer files a synthetic model is written with. The one place synthetic weights look for them: the
-     * CLIP BPE files (the same for SD 1.x, 2.x and SDXL), here the golden tiny model's copy ($GOLDEN_DIR or
-     * ../shared/golden) until the jar bundles them; null when absent.
+     * The tokenizer folder a synthetic model is written with, the one place synthetic weights look for one: none,
+     * since the engine's bundled CLIP tokenizer (the same BPE for SD 1.x, 2.x and SDXL) serves a model folder
+     * without {@code tokenizer/}. make-synthetic's {@code --tokenizer DIR} still copies a folder in.
      */
-    public static Path tokenizerSource(Path home) {
-        String golden = System.getenv("GOLDEN_DIR");
-        Path g = golden != null && !golden.isBlank() ? Path.of(golden) : home.resolve("..").resolve("shared").resolve("golden");
-        Path t = g.resolve("models").resolve("tiny-sd1").resolve("tokenizer");
-        return Files.isRegularFile(t.resolve("vocab.json")) ? t : null;
-    }
+    public static Path tokenizerSource() { return null; }
 
     /** One tensor of a manifest: name, shape and the dtype it has in the real checkpoint. */
     public record TensorSpec(String name, DType dtype, long[] shape) {}
@@ -245,8 +240,8 @@ public final class SyntheticWeights {
                 for (String n : new String[]{"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"})
                     if (Files.isRegularFile(tokenizerSource.resolve(n)))
                         Files.copy(tokenizerSource.resolve(n), tok.resolve(n), StandardCopyOption.REPLACE_EXISTING);
-            } else {
-                log.println("  warning: no tokenizer folder at " + tokenizerSource + "; tokenizer/ not written");
+            } else if (tokenizerSource != null) {
+                log.println("  warning: no tokenizer folder at " + tokenizerSource + "; tokenizer/ not written (the bundled CLIP tokenizer applies)");
             }
             Files.writeString(targetDir.resolve("model_index.json"), configs.get("model_index.json"));
         } catch (IOException e) {
@@ -332,7 +327,7 @@ public final class SyntheticWeights {
     public static int run(String[] args, PrintStream out, PrintStream err) {
         Path dir = Path.of("weights", "synthetic-sd15");
         Path manifests = null;
-        Path tokenizer = tokenizerSource(Path.of("."));
+        Path tokenizer = tokenizerSource();
         DType dtype = DType.F16;
         long seed = 0;
         Path single = null;
