@@ -30,10 +30,12 @@ final class GenerateCommand {
               -n, --negative TEXT     what to avoid (classifier-free guidance models)
               --steps N               denoising steps (default: LCM 4, others 25)
               --sampler NAME          lcm, ddim, euler, euler_a, dpmpp_2m, dpmpp_2m_karras
-              --cfg X                 guidance scale (default: LCM 8 as embedding, others 7.5)
-              --seed S                seed (default: random, printed)
+              --cfg X                 guidance scale (default: LCM models 8, as an embedding; --sampler lcm on
+                                      other models 1, i.e. no guidance; others 7.5)
+              --seed S                seed (default or -1: random; printed and recorded in the PNG);
+                                      image i of a batch uses S + i
               -W, --width N  -H, --height N   image size, multiples of 8 (default: model's native size)
-              --batch N               images per run (written as out-1.png, out-2.png, ...)
+              --batch N               images per run (written as out-1.png, out-2.png, ..., each with its seed)
               --init-image F --strength X     image-to-image from F, strength in (0, 1] (default 0.8)
               --vae F                 replacement VAE (file or folder)
               --taesd F               TAESD decoder (+encoder) folder or file: previews, and --fast-decode
@@ -68,9 +70,6 @@ final class GenerateCommand {
         String sampler = a.get("--sampler");
         if (sampler != null && !Schedulers.NAMES.contains(sampler.toLowerCase(Locale.ROOT)))
             throw new UsageException("unknown sampler '" + sampler + "' (known: " + String.join(", ", Schedulers.NAMES) + ")", USAGE);
-        int steps = a.intValue("--steps", 0);
-        if (a.has("--steps") && (steps < 1 || steps > GenerationRequest.MAX_STEPS))
-            throw new UsageException("--steps must be between 1 and " + GenerationRequest.MAX_STEPS + ", got " + steps, USAGE);
         float strength = a.floatValue("--strength", 0.8f);
         if (a.has("--strength") && !a.has("--init-image")) throw new UsageException("--strength needs --init-image", USAGE);
         if (a.floatValue("--eta", 0f) != 0f && !"ddim".equalsIgnoreCase(sampler))
@@ -93,24 +92,7 @@ final class GenerateCommand {
             if (iw % 8 != 0 || ih % 8 != 0)
                 throw new UsageException("init image " + a.get("--init-image") + " is " + iw + "x" + ih + "; its sides must be multiples of 8", USAGE);
         }
-        GenerationRequest.Builder b;
-        try {
-            b = GenerationRequest.builder(prompt)
-                    .negativePrompt(a.get("--negative", ""))
-                    .sampler(sampler)
-                    .steps(steps)
-                    .size(a.intValue("--width", 0), a.intValue("--height", 0))
-                    .batch(a.intValue("--batch", 1))
-                    .clipSkip(a.intValue("--clip-skip", 1))
-                    .eta(a.floatValue("--eta", 0f))
-                    .strength(strength)
-                    .initImage(init);
-            if (a.has("--cfg")) b.guidanceScale(a.floatValue("--cfg", 0f));
-            if (a.has("--seed")) b.seed(a.longValue("--seed", 0));
-            b.build();
-        } catch (IllegalArgumentException e) {
-            throw new UsageException(e.getMessage(), USAGE);
-        }
+        GenerationRequest.Builder b = request(a, prompt, sampler, strength, init);
         int batch = a.intValue("--batch", 1);
         for (int i = 1; batch > 1 && i <= batch; i++)
             if (Files.isDirectory(numbered(output, i))) throw new UsageException("output " + numbered(output, i) + " is a folder", USAGE);
@@ -128,6 +110,7 @@ final class GenerateCommand {
             double load = (System.nanoTime() - t0) / 1e9;
             ProgressBar bar = new ProgressBar(err, System.console() != null && !quiet, quiet);
             GenerationRequest req = b.progress(bar::onStep).build();
+            for (String note : sd.notes(req)) err.println("jdiffusion generate: note: " + note);
             GenerationResult r;
             try {
                 r = sd.generate(req);
@@ -140,7 +123,7 @@ final class GenerateCommand {
             List<Path> written = new ArrayList<>();
             for (int i = 0; i < r.images().size(); i++) {
                 Path p = r.images().size() == 1 ? output : numbered(output, i + 1);
-                Images.writePng(p, r.images().get(i), Map.of("parameters", r.parameters()));
+                Images.writePng(p, r.images().get(i), Map.of("parameters", r.parameters(i)));
                 written.add(p);
             }
             StableDiffusion.Resolved res = sd.resolve(req);
@@ -151,6 +134,37 @@ final class GenerateCommand {
                     (System.nanoTime() - t0) / 1e9);
             return 0;
         }
+    }
+
+    /** The request field each option sets, for the builder's range errors (the builder checks every range). */
+    private static final Map<String, String> FLAG_OF = Map.of(GenerationRequest.STEPS, "--steps", GenerationRequest.WIDTH, "-W/--width",
+            GenerationRequest.HEIGHT, "-H/--height", GenerationRequest.BATCH, "--batch", GenerationRequest.CLIP_SKIP, "--clip-skip",
+            GenerationRequest.GUIDANCE, "--cfg", GenerationRequest.STRENGTH, "--strength", GenerationRequest.ETA, "--eta",
+            GenerationRequest.INIT_IMAGE, "--init-image");
+
+    /**
+     * The request the options describe, each option set only when given (unset ones take the model's defaults).
+     * Ranges are checked once, by the builder; its error is reported with the option's name.
+     */
+    private static GenerationRequest.Builder request(Args a, String prompt, String sampler, float strength, Tensor init) {
+        GenerationRequest.Builder b = GenerationRequest.builder(prompt).negativePrompt(a.get("--negative", "")).sampler(sampler)
+                .batch(a.intValue("--batch", 1)).clipSkip(a.intValue("--clip-skip", 1)).eta(a.floatValue("--eta", 0f))
+                .strength(strength).initImage(init);
+        if (a.has("--steps")) b.steps(a.intValue("--steps", 0));
+        if (a.has("--width")) b.width(a.intValue("--width", 0));
+        if (a.has("--height")) b.height(a.intValue("--height", 0));
+        if (a.has("--cfg")) b.guidanceScale(a.floatValue("--cfg", 0f));
+        long seed = a.longValue("--seed", -1);
+        if (seed != -1) b.seed(seed); // -1 (A1111's convention) or no --seed: a random seed, printed and recorded
+        try {
+            b.build();
+        } catch (GenerationRequest.InvalidFieldException e) {
+            String flag = FLAG_OF.get(e.field());
+            throw new UsageException(flag == null ? e.getMessage() : flag + e.getMessage().substring(e.field().length()), USAGE);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage(), USAGE);
+        }
+        return b;
     }
 
     /**

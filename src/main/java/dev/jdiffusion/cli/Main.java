@@ -38,13 +38,14 @@ public final class Main {
                 case "pull" -> PullCommand.run(rest, out, err);
                 default -> {
                     err.println("jdiffusion: unknown command '" + args[0] + "'");
-                    err.println(USAGE);
+                    err.println("see 'jdiffusion --help'");
                     yield 2;
                 }
             };
         } catch (UsageException e) {
+            // the error and where the options are, not the whole usage (which would scroll the error away)
             err.println("jdiffusion " + args[0] + ": " + e.getMessage());
-            if (e.usage() != null) err.println(e.usage());
+            err.println("see 'jdiffusion " + args[0] + " --help'");
             return 2;
         } catch (java.io.IOException | java.io.UncheckedIOException e) {
             err.println("jdiffusion " + args[0] + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()));

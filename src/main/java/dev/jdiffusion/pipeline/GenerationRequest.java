@@ -27,7 +27,7 @@ public final class GenerationRequest {
     private final float guidanceScale, strength, eta;
     private final Long seed;
     private final Tensor initImage;
-    private final boolean previews;
+    private final boolean previews, sharedBatchNoise;
     private final ProgressListener progress;
     private final CancellationToken cancellation;
 
@@ -46,6 +46,7 @@ public final class GenerationRequest {
         seed = b.seed;
         initImage = b.initImage;
         previews = b.previews;
+        sharedBatchNoise = b.sharedBatchNoise;
         progress = b.progress;
         cancellation = b.cancellation;
     }
@@ -67,8 +68,10 @@ public final class GenerationRequest {
     public float guidanceScale() { return guidanceScale; }
     public float strength() { return strength; }
     public float eta() { return eta; }
-    /** The seed, or null to draw one (the result reports the seed used). */
+    /** The seed, or null to draw one (the result reports the seed used). Image i of a batch uses seed + i. */
     public Long seed() { return seed; }
+    /** True: the whole batch's noise comes from one generator of the seed, as diffusers draws it. */
+    public boolean sharedBatchNoise() { return sharedBatchNoise; }
     /** Init image [1, 3, H, W] in [0, 1] for image-to-image, or null. */
     public Tensor initImage() { return initImage; }
     public boolean previews() { return previews; }
@@ -82,7 +85,7 @@ public final class GenerationRequest {
         private float guidanceScale = Float.NaN, strength = 0.8f, eta = 0f;
         private Long seed;
         private Tensor initImage;
-        private boolean previews, guidanceSet;
+        private boolean previews, guidanceSet, stepsSet, widthSet, heightSet, sharedBatchNoise;
         private ProgressListener progress = ProgressListener.NONE;
         private CancellationToken cancellation = new CancellationToken();
 
@@ -95,21 +98,25 @@ public final class GenerationRequest {
          */
         public Builder negativePrompt(String n) { negativePrompt = n == null ? "" : n; return this; }
         public Builder sampler(String s) { sampler = s; return this; }
-        /** Denoising steps, 1 to {@link #MAX_STEPS}; 0 (the default) takes the family's default. */
-        public Builder steps(int s) { steps = s; return this; }
+        /** Denoising steps, 1 to {@link #MAX_STEPS}; left unset, the family's default. */
+        public Builder steps(int s) { steps = s; stepsSet = true; return this; }
         /**
-         * Image size in pixels: multiples of 8 up to {@link #MAX_SIDE}; 0 (the default) takes the init image's size,
-         * else the family's native size.
+         * Image size in pixels: multiples of 8 from 8 to {@link #MAX_SIDE}; left unset, the init image's size, else
+         * the family's native size.
          */
-        public Builder size(int w, int h) { width = w; height = h; return this; }
-        public Builder width(int w) { width = w; return this; }
-        public Builder height(int h) { height = h; return this; }
+        public Builder size(int w, int h) { return width(w).height(h); }
+        public Builder width(int w) { width = w; widthSet = true; return this; }
+        public Builder height(int h) { height = h; heightSet = true; return this; }
         /**
-         * Images per run, 1 to {@link #MAX_BATCH}. As in diffusers the seed draws the whole batch's latents at once:
-         * with a deterministic sampler image 0 is the single-image run's image, and the others are not the images
-         * of other seeds (they continue the same random stream).
+         * Images per run, 1 to {@link #MAX_BATCH}. Image i gets its own seed, seed + i (as the popular UIs do), so
+         * each image is the one a single-image run of its seed gives, and its parameters reproduce it alone.
          */
         public Builder batch(int b) { batch = b; return this; }
+        /**
+         * Draw the whole batch's noise from one generator of the seed, as diffusers does (image 0 is still the seed's
+         * single-image result; the others continue the same random stream and cannot be reproduced alone).
+         */
+        public Builder sharedBatchNoise(boolean on) { sharedBatchNoise = on; return this; }
         /** 1 = last layer (default), 2 = penultimate layer through the final norm, ... */
         public Builder clipSkip(int c) { clipSkip = c; return this; }
         /**
@@ -128,26 +135,48 @@ public final class GenerationRequest {
         public Builder progress(ProgressListener l) { progress = l == null ? ProgressListener.NONE : l; return this; }
         public Builder cancellation(CancellationToken t) { cancellation = Objects.requireNonNull(t); return this; }
 
-        /** Validates and builds; throws IllegalArgumentException naming the bad field. */
+        /**
+         * Validates and builds. This is the one place where every field's range is checked (the CLI relies on it
+         * and names its flag for the {@link InvalidFieldException#field()}).
+         *
+         * @throws InvalidFieldException naming the bad field
+         */
         public GenerationRequest build() {
-            if (steps < 0 || steps > MAX_STEPS) throw new IllegalArgumentException("steps must be between 1 and " + MAX_STEPS + ", got " + steps);
-            checkSide("width", width);
-            checkSide("height", height);
-            if (batch < 1 || batch > MAX_BATCH) throw new IllegalArgumentException("batch must be between 1 and " + MAX_BATCH + ", got " + batch);
-            if (clipSkip < 1 || clipSkip > 12) throw new IllegalArgumentException("clip skip must be between 1 and 12, got " + clipSkip);
+            if (stepsSet && (steps < 1 || steps > MAX_STEPS)) throw bad(STEPS, "must be between 1 and " + MAX_STEPS + ", got " + steps);
+            if (widthSet) checkSide(WIDTH, width);
+            if (heightSet) checkSide(HEIGHT, height);
+            if (batch < 1 || batch > MAX_BATCH) throw bad(BATCH, "must be between 1 and " + MAX_BATCH + ", got " + batch);
+            if (clipSkip < 1 || clipSkip > 12) throw bad(CLIP_SKIP, "must be between 1 and 12, got " + clipSkip);
             if (guidanceSet && !(Float.isFinite(guidanceScale) && guidanceScale >= 0 && guidanceScale <= 100))
-                throw new IllegalArgumentException("guidance scale must be between 0 and 100, got " + guidanceScale);
-            if (!(strength > 0f && strength <= 1f)) throw new IllegalArgumentException("strength must be in (0, 1], got " + strength);
-            if (!(eta >= 0f && eta <= 1f)) throw new IllegalArgumentException("eta must be in [0, 1], got " + eta);
+                throw bad(GUIDANCE, "must be between 0 and 100, got " + guidanceScale);
+            if (!(strength > 0f && strength <= 1f)) throw bad(STRENGTH, "must be in (0, 1], got " + strength);
+            if (!(eta >= 0f && eta <= 1f)) throw bad(ETA, "must be in [0, 1], got " + eta);
             if (initImage != null && (initImage.rank() != 4 || initImage.dim(0) != 1 || initImage.dim(1) != 3))
-                throw new IllegalArgumentException("init image must be [1, 3, H, W], got " + initImage);
+                throw bad(INIT_IMAGE, "must be [1, 3, H, W], got " + initImage);
             return new GenerationRequest(this);
         }
 
         private static void checkSide(String name, int v) {
-            if (v == 0) return;
-            if (v < 8 || v > MAX_SIDE || v % 8 != 0)
-                throw new IllegalArgumentException(name + " must be a multiple of 8 between 8 and " + MAX_SIDE + ", got " + v);
+            if (v < 8 || v > MAX_SIDE || v % 8 != 0) throw bad(name, "must be a multiple of 8 between 8 and " + MAX_SIDE + ", got " + v);
         }
+    }
+
+    /** Field names, as {@link InvalidFieldException#field()} gives them. */
+    public static final String STEPS = "steps", WIDTH = "width", HEIGHT = "height", BATCH = "batch", CLIP_SKIP = "clip skip",
+            GUIDANCE = "guidance scale", STRENGTH = "strength", ETA = "eta", INIT_IMAGE = "init image";
+
+    private static InvalidFieldException bad(String field, String what) { return new InvalidFieldException(field, field + " " + what); }
+
+    /** A request field out of its range; the message starts with the field's name. */
+    public static final class InvalidFieldException extends IllegalArgumentException {
+        private final String field;
+
+        public InvalidFieldException(String field, String message) {
+            super(message);
+            this.field = field;
+        }
+
+        /** The field, one of the names above ({@link #STEPS}, {@link #WIDTH}, ...). */
+        public String field() { return field; }
     }
 }

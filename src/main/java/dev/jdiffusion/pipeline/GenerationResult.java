@@ -8,9 +8,16 @@ import java.util.Map;
 /**
  * The images of one request and how they were made.
  *
- * @param images     one tensor [3, H, W] in [0, 1] per image
- * @param seed       the seed used (drawn when the request had none)
- * @param parameters the generation parameters in the text form other tools read (A1111 "parameters")
- * @param timings    seconds per phase: "text_encoder", "unet" (all steps), "vae", "total"
+ * @param images          one tensor [3, H, W] in [0, 1] per image
+ * @param seed            the seed used (drawn when the request had none); image i used seed + i
+ * @param imageParameters per image, the generation parameters in the text form other tools read (A1111
+ *                        "parameters"), with that image's seed: each reproduces its image alone
+ * @param timings         seconds per phase: "text_encoder", "unet" (all steps), "vae", "total"
  */
-public record GenerationResult(List<Tensor> images, long seed, String parameters, Map<String, Double> timings) {}
+public record GenerationResult(List<Tensor> images, long seed, List<String> imageParameters, Map<String, Double> timings) {
+    /** The first image's parameters. */
+    public String parameters() { return imageParameters.get(0); }
+
+    /** Image i's parameters. */
+    public String parameters(int i) { return imageParameters.get(i); }
+}

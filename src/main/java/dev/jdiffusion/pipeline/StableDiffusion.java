@@ -8,7 +8,6 @@ import dev.jdiffusion.sampling.LcmScheduler;
 import dev.jdiffusion.sampling.NoiseSource;
 import dev.jdiffusion.sampling.StepResult;
 import dev.jdiffusion.sampling.Schedulers;
-import dev.jdiffusion.sampling.TorchGenerator;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.Checkpoint;
 import dev.jdiffusion.weights.ModelFormatException;
@@ -246,7 +245,7 @@ public final class StableDiffusion implements AutoCloseable {
         cancel.check(); // cancelled while it waited for the lock: no work at all
         Resolved r = resolve(req);
         boolean lcmUnet = parts.unet().config().timeCondProjDim() > 0;
-        boolean cfg = !lcmUnet && r.guidance() > 1f;
+        boolean cfg = usesCfg(r);
         int batch = req.batch();
         Scheduler scheduler = Schedulers.create(r.sampler(), parts.schedulerConfig());
         if (req.eta() > 0f) {
@@ -283,18 +282,18 @@ public final class StableDiffusion implements AutoCloseable {
         // 2. Initial latents from the seed, as diffusers draws them.
         int lc = parts.unet().config().inChannels();
         int lh = r.height() / 8, lw = r.width() / 8;
-        TorchGenerator gen = new TorchGenerator(r.seed());
+        BatchNoise gen = BatchNoise.of(r.seed(), batch, req.sharedBatchNoise());
         NoiseSource stepNoise = noiseOverride != null ? noiseOverride : gen;
         Tensor latents;
         if (req.initImage() == null) {
-            latents = initialLatents != null ? copy(initialLatents) : gen.randn(batch, lc, lh, lw);
+            latents = initialLatents != null ? copy(initialLatents) : gen.next(batch, lc, lh, lw);
             if (!java.util.Arrays.equals(latents.shape(), new int[]{batch, lc, lh, lw}))
                 throw new IllegalArgumentException("initial latents are " + latents + ", expected [" + batch + ", " + lc + ", " + lh + ", " + lw + "]");
             scale(latents, scheduler.initNoiseSigma());
         } else {
             Tensor init = Img2Img.encode(parts, req.initImage(), batch, gen);
             parts.releaseWeights(Checkpoint.VAE);
-            Tensor noise = gen.randn(batch, lc, lh, lw);
+            Tensor noise = gen.next(batch, lc, lh, lw);
             latents = scheduler.addNoise(init, noise, startStep);
         }
 
@@ -342,21 +341,46 @@ public final class StableDiffusion implements AutoCloseable {
         timings.put("unet", (t2 - t1) / 1e9);
         timings.put("vae", (t3 - t2) / 1e9);
         timings.put("total", (t3 - t0) / 1e9);
-        return new GenerationResult(List.copyOf(out), r.seed(), parameters(req, r), java.util.Collections.unmodifiableMap(timings));
+        List<String> params = new ArrayList<>();
+        for (int b = 0; b < batch; b++) params.add(parameters(req, r, b));
+        return new GenerationResult(List.copyOf(out), r.seed(), List.copyOf(params), java.util.Collections.unmodifiableMap(timings));
     }
 
-    /** The A1111-style parameters text. */
-    String parameters(GenerationRequest req, Resolved r) {
+    /** True when the request runs classifier-free guidance (a second U-Net pass on the negative prompt). */
+    private boolean usesCfg(Resolved r) { return parts.unet().config().timeCondProjDim() <= 0 && r.guidance() > 1f; }
+
+    /**
+     * What a request sets that this model ignores, or sets implicitly, in words for the user (none when all is
+     * used): a negative prompt without classifier-free guidance, and the LCM sampler's guidance of 1 on an SD model.
+     */
+    public List<String> notes(GenerationRequest req) {
+        Resolved r = resolve(req);
+        List<String> notes = new ArrayList<>();
+        boolean lcmUnet = parts.unet().config().timeCondProjDim() > 0;
+        if (r.sampler().equals("lcm") && !lcmUnet && Float.isNaN(req.guidanceScale()))
+            notes.add("the lcm sampler on this " + family() + " model (not LCM-distilled) runs without classifier-free guidance (CFG 1); set a guidance scale (--cfg) to use it");
+        if (!req.negativePrompt().isEmpty() && !usesCfg(r))
+            notes.add("the negative prompt (-n) is ignored: " + (lcmUnet ? "LCM models run without classifier-free guidance"
+                    : "classifier-free guidance is off (guidance scale " + r.guidance() + " <= 1)"));
+        return notes;
+    }
+
+    /**
+     * The A1111-style parameters text of image {@code image} of the batch: what was used, with that image's seed (so
+     * that it reproduces the image alone); a negative prompt is written only where it was used (with CFG).
+     */
+    String parameters(GenerationRequest req, Resolved r, int image) {
         StringBuilder sb = new StringBuilder(req.prompt());
-        if (!req.negativePrompt().isEmpty()) sb.append("\nNegative prompt: ").append(req.negativePrompt());
+        if (!req.negativePrompt().isEmpty() && usesCfg(r)) sb.append("\nNegative prompt: ").append(req.negativePrompt());
         sb.append("\nSteps: ").append(r.steps())
                 .append(", Sampler: ").append(r.sampler())
                 .append(", CFG scale: ").append(r.guidance())
-                .append(", Seed: ").append(r.seed())
+                .append(", Seed: ").append(BatchNoise.imageSeed(r.seed(), image, req.sharedBatchNoise()))
                 .append(", Size: ").append(r.width()).append('x').append(r.height())
                 .append(", Model: ").append(modelName());
         if (req.clipSkip() > 1) sb.append(", Clip skip: ").append(req.clipSkip());
         if (req.initImage() != null) sb.append(", Denoising strength: ").append(req.strength());
+        if (req.sharedBatchNoise() && req.batch() > 1) sb.append(", Batch size: ").append(req.batch()).append(", Batch pos: ").append(image);
         sb.append(", Version: jdiffusion");
         return sb.toString();
     }

@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
@@ -56,7 +57,7 @@ class GenerateCommandTest {
         assertArrayEquals(Images.toUint8(img), Images.toUint8(Images.read(again)));
     }
 
-    @Test void batchWritesNumberedFiles(@TempDir Path dir) throws IOException {
+    @Test void batchWritesNumberedFilesEachWithItsOwnSeed(@TempDir Path dir) throws IOException {
         VaeCommandTest.Result r = run(gen(dir.resolve("out.png"), "--batch", "2", "-q"));
         assertEquals(0, r.code(), r.err());
         assertFalse(Files.exists(dir.resolve("out.png")));
@@ -64,6 +65,56 @@ class GenerateCommandTest {
         assertArrayEquals(new int[]{1, 3, 48, 64}, a.shape());
         assertFalse(Arrays.equals(Images.toUint8(a), Images.toUint8(b)));
         assertEquals("", r.err(), "--quiet prints no progress");
+        assertTrue(Images.readPngText(dir.resolve("out-1.png")).get("parameters").contains("Seed: 1234,"));
+        assertTrue(Images.readPngText(dir.resolve("out-2.png")).get("parameters").contains("Seed: 1235,"));
+        // image 2 alone, from the seed its PNG records
+        Path alone = dir.resolve("alone.png");
+        String[] args = gen(alone, "-q");
+        args[Arrays.asList(args).indexOf("--seed") + 1] = "1235";
+        assertEquals(0, run(args).code());
+        assertArrayEquals(Images.toUint8(b), Images.toUint8(Images.read(alone)), "out-2.png is not reproduced by its recorded seed");
+    }
+
+    /** The seed recorded in a PNG's parameters. */
+    static long recordedSeed(Path png) throws IOException {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("Seed: (-?\\d+),").matcher(Images.readPngText(png).get("parameters"));
+        assertTrue(m.find(), "no seed recorded in " + png);
+        return Long.parseLong(m.group(1));
+    }
+
+    @Test void seedMinusOneIsRandomAndRecorded(@TempDir Path dir) throws IOException {
+        Path a = dir.resolve("a.png"), b = dir.resolve("b.png"), again = dir.resolve("again.png");
+        String[] args = gen(a, "-q");
+        args[Arrays.asList(args).indexOf("--seed") + 1] = "-1";
+        VaeCommandTest.Result r = run(args);
+        assertEquals(0, r.code(), r.err());
+        long seed = recordedSeed(a);
+        assertTrue(r.out().contains("seed " + seed), r.out());
+        args[Arrays.asList(args).indexOf("-o") + 1] = b.toString();
+        assertEquals(0, run(args).code());
+        assertTrue(seed != recordedSeed(b), "two runs with --seed -1 drew the same seed " + seed);
+        String[] rerun = gen(again, "-q");
+        rerun[Arrays.asList(rerun).indexOf("--seed") + 1] = Long.toString(seed);
+        assertEquals(0, run(rerun).code());
+        assertArrayEquals(Images.toUint8(Images.read(a)), Images.toUint8(Images.read(again)), "the recorded seed does not reproduce the image");
+    }
+
+    @Test void ignoredSettingsAreSaidOnceAndNotRecorded(@TempDir Path dir) throws IOException {
+        Path base = Path.of(MODEL), out = dir.resolve("lcm.png");
+        VaeCommandTest.Result r = run("generate", "-m", Golden.resolve("models/tiny-lcm").toString(), "--text-encoder",
+                base.resolve("text_encoder").toString(), "--vae", base.resolve("vae").toString(), "-p", "a fox", "-n", "blurry",
+                "-W", "64", "-H", "64", "--steps", "2", "--seed", "1", "-o", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals(1, r.err().lines().filter(l -> l.contains("note:")).count(), r.err());
+        assertTrue(r.err().contains("note: the negative prompt (-n) is ignored: LCM models run without classifier-free guidance"), r.err());
+        assertFalse(Images.readPngText(out).get("parameters").contains("Negative prompt"), "an unused negative prompt was recorded");
+        // the lcm sampler on an SD model: says it runs without guidance, and records CFG 1
+        r = run(gen(dir.resolve("sd-lcm.png"), "--sampler", "lcm"));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("note: the lcm sampler on this SD1 model (not LCM-distilled) runs without classifier-free guidance (CFG 1)"), r.err());
+        assertTrue(Images.readPngText(dir.resolve("sd-lcm.png")).get("parameters").contains("CFG scale: 1.0,"));
+        r = run(gen(dir.resolve("sd-lcm-cfg.png"), "--sampler", "lcm", "--cfg", "2"));
+        assertFalse(r.err().contains("note:"), r.err());
     }
 
     @Test void imageToImage(@TempDir Path dir) throws Exception {
@@ -113,14 +164,15 @@ class GenerateCommandTest {
         assertEquals(0, run("generate", "-h").code());
     }
 
-    /** A bad command line: exit code, one message line naming the problem, then (for usage errors) the usage. */
+    /** A bad command line: exit code, one message line naming the problem, then (for usage errors) where help is. */
     static void fails(int code, String expect, Path dir, String... args) throws IOException {
         long before = files(dir);
         VaeCommandTest.Result r = run(args);
         assertEquals(code, r.code(), String.join(" ", args) + "\n" + r.err());
         String first = r.err().lines().findFirst().orElse("");
         assertTrue(first.startsWith("jdiffusion generate: ") && first.contains(expect), "first line '" + first + "' should say " + expect);
-        if (code == 2) assertTrue(r.err().contains("usage: jdiffusion generate"), "no usage hint: " + r.err());
+        if (code == 2) assertEquals(List.of(first, "see 'jdiffusion generate --help'"), r.err().lines().toList(),
+                "a usage error is its line and the help hint, not the whole usage");
         else assertEquals(1, r.err().lines().count(), "more than one line: " + r.err());
         assertEquals(before, files(dir), "a failed run wrote a file: " + String.join(" ", args));
         assertEquals("", r.out());
@@ -132,13 +184,19 @@ class GenerateCommandTest {
         fails(2, "--steps", dir, gen(out, "--steps", "0"));
         fails(2, "--steps", dir, gen(out, "--steps", "-3"));
         fails(2, "--steps must be an integer", dir, gen(out, "--steps", "many"));
-        fails(2, "width", dir, gen(out, "-W", "100"));
+        fails(2, "-W/--width must be a multiple of 8", dir, gen(out, "-W", "100"));
+        fails(2, "-W/--width must be a multiple of 8 between 8 and 4096, got 0", dir, gen(out, "-W", "0"));
+        fails(2, "-W/--width", dir, gen(out, "-W", "-64"));
+        fails(2, "-H/--height", dir, gen(out, "-H", "0"));
+        fails(2, "--steps must be between 1 and", dir, gen(out, "--steps", "0"));
+        fails(2, "--clip-skip must be between 1 and 12", dir, gen(out, "--clip-skip", "0"));
+        fails(2, "--batch must be between 1 and", dir, gen(out, "--batch", "-1"));
         fails(2, "--strength needs --init-image", dir, gen(out, "--strength", "0.5"));
         Path init = VaeCommandTest.photo(dir, 64, 48);
         fails(2, "strength", dir, gen(out, "--init-image", init.toString(), "--strength", "2"));
         fails(2, "batch", dir, gen(out, "--batch", "0"));
         fails(2, "--cfg must be a number", dir, gen(out, "--cfg", "NaN"));
-        fails(2, "guidance", dir, gen(out, "--cfg", "-2"));
+        fails(2, "--cfg must be between 0 and 100", dir, gen(out, "--cfg", "-2"));
         fails(2, "missing --prompt", dir, "generate", "-m", MODEL, "-o", out.toString());
         fails(2, "missing --model", dir, "generate", "-p", "x", "-o", out.toString());
         fails(2, "unknown option --colour", dir, gen(out, "--colour", "red"));

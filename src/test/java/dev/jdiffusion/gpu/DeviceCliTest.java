@@ -54,7 +54,7 @@ class DeviceCliTest {
     @Test void bogusDeviceIsAUsageError(@TempDir Path dir) {
         Result r = run("generate", "-m", MODEL, "-p", "x", "-o", dir.resolve("o.png").toString(), "--device", "bogus");
         assertEquals(2, r.code(), r.err());
-        assertTrue(r.err().startsWith("jdiffusion generate: --device must be auto, cpu, cuda or cuda:N, got 'bogus'\nusage:"), r.err());
+        assertTrue(r.err().startsWith("jdiffusion generate: --device must be auto, cpu, cuda or cuda:N, got 'bogus'\nsee 'jdiffusion generate --help'"), r.err());
         Result b = run("bench", "--model", MODEL, "--device=gpu");
         assertEquals(2, b.code(), b.err());
         assertTrue(b.err().startsWith("jdiffusion bench: --device must be auto, cpu, cuda or cuda:N, got 'gpu'"), b.err());

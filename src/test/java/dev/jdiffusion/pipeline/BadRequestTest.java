@@ -27,6 +27,9 @@ class BadRequestTest {
 
     @Test void builderValidatesEveryField() {
         rejects("steps", b -> b.steps(-1));
+        rejects("steps", b -> b.steps(0));
+        rejects("width", b -> b.width(0));
+        rejects("height", b -> b.size(64, 0));
         rejects("steps", b -> b.steps(GenerationRequest.MAX_STEPS + 1));
         rejects("width", b -> b.size(100, 64));
         rejects("height", b -> b.size(64, 100));
@@ -47,8 +50,8 @@ class BadRequestTest {
         assertThrows(NullPointerException.class, () -> GenerationRequest.builder(null));
     }
 
-    @Test void zeroAndUnsetMeanTheFamilyDefaults() {
-        GenerationRequest r = GenerationRequest.builder("a cat").steps(0).size(0, 0).seed(3).build();
+    @Test void unsetMeansTheFamilyDefaults() {
+        GenerationRequest r = GenerationRequest.builder("a cat").seed(3).build();
         assertEquals(0, r.steps());
         assertTrue(Float.isNaN(r.guidanceScale()), "unset guidance reads as NaN");
         assertDoesNotThrow(() -> GenerationRequest.builder("").guidanceScale(0f).strength(1f).build());

@@ -55,9 +55,9 @@ class StableDiffusionTest {
     }
 
     @Test void batchImagesAreDistinctAndReproducible() {
-        // diffusers draws the whole [B, 4, h, w] latent at once: image 0's latents are the single run's draws and
-        // image 1 continues the same random stream, so with a deterministic sampler image 0 equals the single run.
-        GenerationRequest req = small("a lighthouse", 11).sampler("euler").batch(2).build();
+        // diffusers' one generator for the whole [B, 4, h, w] latent (shared batch noise): image 0's latents are the
+        // single run's draws and image 1 continues the same random stream
+        GenerationRequest req = small("a lighthouse", 11).sampler("euler").batch(2).sharedBatchNoise(true).build();
         GenerationResult a = sd.generate(req), b = sd.generate(req);
         assertImages(a.images(), 2, 64, 64);
         assertFalse(same(a.images().get(0), a.images().get(1)), "batch images are equal");
@@ -67,6 +67,20 @@ class StableDiffusionTest {
         assertTrue(same(single, a.images().get(0)), "batch image 0 differs from the single run: max diff "
                 + TinyModels.maxDiff(single, a.images().get(0)));
         assertFalse(same(single, a.images().get(1)));
+        assertTrue(a.parameters(1).contains("Seed: 11, ") && a.parameters(1).contains("Batch pos: 1"), a.parameters(1));
+    }
+
+    /** The default: image i of a batch is the single-image run of seed + i, and its parameters say that seed. */
+    @Test void everyBatchImageHasItsOwnSeed() {
+        for (String sampler : List.of("euler_a", "ddim")) { // ancestral: fresh noise each step, per image too
+            GenerationResult batch = sd.generate(small("a lighthouse", 7).sampler(sampler).batch(3).build());
+            for (int i = 0; i < 3; i++) {
+                assertTrue(batch.parameters(i).contains("Seed: " + (7 + i) + ","), batch.parameters(i));
+                Tensor alone = sd.generate(small("a lighthouse", 7 + i).sampler(sampler).build()).images().get(0);
+                assertTrue(same(alone, batch.images().get(i)), sampler + ": batch image " + i + " differs from seed " + (7 + i)
+                        + " alone: max diff " + TinyModels.maxDiff(alone, batch.images().get(i)));
+            }
+        }
     }
 
     @Test void unsetSeedIsDrawnAndReported() {
@@ -161,6 +175,9 @@ class StableDiffusionTest {
         GenerationResult r = sd.generate(small("a tree at night", 2).initImage(TinyModels.batched(first)).strength(0.6f).batch(2).build());
         assertImages(r.images(), 2, 64, 64);
         assertFalse(same(r.images().get(0), r.images().get(1)), "batch images share their noise");
+        // each image-to-image batch image is its seed's single run, the VAE's sample included
+        Tensor alone = sd.generate(small("a tree at night", 3).initImage(TinyModels.batched(first)).strength(0.6f).build()).images().get(0);
+        assertTrue(same(alone, r.images().get(1)), "image 1 differs from seed 3 alone: " + TinyModels.maxDiff(alone, r.images().get(1)));
     }
 
     @Test void initImageSizeMismatchIsRejected() {
