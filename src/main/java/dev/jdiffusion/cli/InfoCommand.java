@@ -52,6 +52,7 @@ final class InfoCommand {
                 p = p.toAbsolutePath().getParent();
             if (Files.isDirectory(p)) {
                 if (isComponentFolder(p)) describeComponentFolder(p, out);
+                else if (isAutoencoderFolder(p)) describeAutoencoderFolder(p, out);
                 else describeCheckpoint(p, out);
             } else {
                 describeFile(p, out);
@@ -68,6 +69,35 @@ final class InfoCommand {
     private static boolean isComponentFolder(Path p) {
         return !Files.exists(p.resolve("model_index.json")) && !Files.isDirectory(p.resolve(Checkpoint.UNET))
                 && Files.isRegularFile(p.resolve("config.json"));
+    }
+
+    /** A folder of autoencoder weights without a config.json (a TAESD folder: the taesd.py encoder/decoder files). */
+    private static boolean isAutoencoderFolder(Path p) {
+        if (Files.exists(p.resolve("model_index.json")) || Files.isDirectory(p.resolve(Checkpoint.UNET))) return false;
+        try (var s = Files.list(p)) {
+            return s.anyMatch(f -> f.getFileName().toString().endsWith(".safetensors"));
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
+    /** What the engine makes of an autoencoder folder (as --taesd or --vae takes it), and its weight files. */
+    private static void describeAutoencoderFolder(Path p, PrintStream out) {
+        try (dev.jdiffusion.model.vae.ImageAutoencoder ae = dev.jdiffusion.model.vae.Autoencoders.open(p)) {
+            out.println("autoencoder: " + p);
+            out.println("kind:       " + (ae instanceof dev.jdiffusion.model.vae.AutoencoderKL ? "AutoencoderKL (VAE)" : "tiny autoencoder (TAESD family)"));
+            out.println("latents:    " + ae.latentChannels() + " channels, 1/" + ae.spatialFactor() + " of the image's side");
+            out.println("parts:      " + (ae.canEncode() ? "encoder" : "no encoder") + ", " + (ae.canDecode() ? "decoder" : "no decoder"));
+        }
+        out.println("files:");
+        try (var files = Files.list(p)) {
+            for (Path f : files.filter(f -> f.getFileName().toString().endsWith(".safetensors")).sorted().toList())
+                try (SafetensorsFile sf = SafetensorsFile.open(f)) {
+                    out.printf("  %-24s %s%n", f.getFileName(), Stats.of(sf, n -> true).line());
+                }
+        } catch (java.io.IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Parameter count (floating tensors), bytes and elements per dtype of a set of tensors. */

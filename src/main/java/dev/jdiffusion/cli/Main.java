@@ -16,7 +16,19 @@ public final class Main {
               info PATH        describe a model folder, checkpoint or .safetensors file
               vae encode|decode  images to latents and back (jdiffusion vae --help)
               pull [REPO_ID]   download a diffusers model from the Hugging Face Hub into weights/
+              --version        version, JDK and vector width
             run 'jdiffusion COMMAND --help' for a command's options""";
+
+    /** "jdiffusion VERSION", then the JDK and the vector width the kernels use, one line each. */
+    static String version() {
+        String v = Main.class.getPackage().getImplementationVersion();
+        Runtime.Version rt = Runtime.version();
+        return "jdiffusion " + (v == null ? "(development build)" : v) + "\n"
+                + "JDK " + rt + " (" + System.getProperty("java.vendor", "?") + ", " + System.getProperty("java.home") + ")\n"
+                + "vectors " + jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit ("
+                + jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length() + " floats), "
+                + Runtime.getRuntime().availableProcessors() + " cores, " + System.getProperty("os.arch") + " " + System.getProperty("os.name");
+    }
 
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
@@ -27,6 +39,10 @@ public final class Main {
         if (args.length == 0 || args[0].equals("-h") || args[0].equals("--help")) {
             (args.length == 0 ? err : out).println(USAGE);
             return args.length == 0 ? 2 : 0;
+        }
+        if (args[0].equals("--version") || args[0].equals("version")) {
+            out.println(version());
+            return 0;
         }
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         try {

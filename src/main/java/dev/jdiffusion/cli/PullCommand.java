@@ -89,7 +89,16 @@ final class PullCommand {
         Path target = dir.resolve(name);
         try {
             out.println("pull: " + repo + " @ " + revision + " from " + hub.endpoint());
-            RepoListing listing = hub.list(repo, revision);
+            RepoListing listing;
+            try {
+                listing = hub.list(repo, revision);
+            } catch (HubException e) {
+                if (!unreachable(e.getCause())) throw e;
+                err.println("pull: cannot reach the hub at " + hub.endpoint() + " (" + e.getCause().getClass().getSimpleName()
+                        + "); without network, use a model on disk: jdiffusion generate -m PATH, a diffusers folder or a "
+                        + "single-file .safetensors checkpoint");
+                return 1;
+            }
             List<HubFile> want = FileSelection.select(listing.files());
             if (want.stream().noneMatch(f -> f.path().equals("model_index.json")))
                 throw new HubException(repo + ": not a diffusers repository (no model_index.json at " + revision + ")");
@@ -132,6 +141,15 @@ final class PullCommand {
             err.println("pull: " + e.getMessage());
             return 1;
         }
+    }
+
+    /** True for the failures of having no network or no route to the hub (not an HTTP error from it). */
+    static boolean unreachable(Throwable t) {
+        for (; t != null; t = t.getCause())
+            if (t instanceof java.net.ConnectException || t instanceof java.net.UnknownHostException
+                    || t instanceof java.net.NoRouteToHostException || t instanceof java.net.http.HttpConnectTimeoutException)
+                return true;
+        return false;
     }
 
     private static String value(String[] args, int i, String option) {

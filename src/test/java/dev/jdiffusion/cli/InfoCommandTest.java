@@ -13,6 +13,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -62,6 +63,25 @@ class InfoCommandTest {
         assertTrue(r.out().contains("model.diffusion_model.*"), r.out());
         assertTrue(r.out().contains("family:     SD 1.x"), r.out());
         assertTrue(r.out().contains("bundled CLIP vocabulary"), r.out());
+    }
+
+    @Test void versionNamesTheJdkAndVectorWidth() {
+        Result r = run("--version");
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertEquals(3, lines.size(), r.out());
+        assertTrue(lines.get(0).startsWith("jdiffusion "), r.out());
+        assertTrue(lines.get(1).startsWith("JDK " + Runtime.version()), r.out());
+        assertTrue(lines.get(2).startsWith("vectors " + jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize() + "-bit"), r.out());
+    }
+
+    @Test void taesdFolder() {
+        Result r = run("info", model("taesd").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("kind:       tiny autoencoder (TAESD family)"), r.out());
+        assertTrue(r.out().contains("latents:    4 channels, 1/8"), r.out());
+        assertTrue(r.out().contains("parts:      encoder, decoder"), r.out());
+        assertTrue(r.out().contains("taesd_decoder.safetensors") && r.out().contains("params"), r.out());
     }
 
     @Test void componentFolder() {

@@ -198,5 +198,7 @@ class PullCommandTest {
                 new PrintStream(new ByteArrayOutputStream()), new PrintStream(e), Map.of(), false);
         assertEquals(1, code);
         assertEquals(1, e.toString().strip().lines().count(), e.toString());
+        assertTrue(e.toString().startsWith("pull: cannot reach the hub at http://127.0.0.1:1 (ConnectException); without network, "
+                + "use a model on disk: jdiffusion generate -m PATH"), e.toString());
     }
 }
