@@ -18,11 +18,11 @@ import java.util.Arrays;
 public final class Attention {
     private Attention() {}
 
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = KernelConfig.SPECIES;
     private static final int L = S.length();
     private static final int MR = GemmKernel.MR, NR = GemmKernel.NR;
-    private static final int BQ = MR * 16;
-    private static final int BK = NR * 4;
+    /** Query and key tile sizes: about 64 x 192 on every ISA (multiples of the micro-kernel's MR and NR). */
+    private static final int BQ = KernelConfig.ATTENTION_QUERIES, BK = KernelConfig.ATTENTION_KEYS;
 
     /** Per-thread tile buffers, reused while the head size and padded key count stay the same. */
     private static final ThreadLocal<Tile> TILES = new ThreadLocal<>();
@@ -82,7 +82,7 @@ public final class Attention {
     /** Per-task buffers and the tile loop. */
     private static final class Tile {
         final int d, dPad, lkPad;
-        final float[] qp, s, o, m, l, lanes = new float[L], acc = new float[MR * NR];
+        final float[] qp, s, sp, o, m, l, lanes = new float[L], acc = new float[MR * NR];
 
         Tile(int d, int dPad, int lkPad) {
             this.d = d;
@@ -90,6 +90,7 @@ public final class Attention {
             this.lkPad = lkPad;
             qp = new float[BQ * d];
             s = new float[BQ * BK];
+            sp = new float[BQ * BK];
             o = new float[BQ * dPad];
             m = new float[BQ];
             l = new float[BQ];
@@ -121,10 +122,11 @@ public final class Attention {
                         GemmKernel.apply(acc, MR, NR, s, p * bkPad + qq, bkPad, scale, 0f, true, null, 0, null, 0);
                     }
                 softmaxStep(rows, i0, j0, bk, bkPad, causal);
+                packP(rows, rowsPad, bkPad);
                 for (int p = 0; p < rowsPad; p += MR)
                     for (int c = 0; c < dPad; c += NR)
                     {
-                        GemmKernel.microRows(bkPad, s, p * bkPad, bkPad, vp, vo + c * lkPad + j0 * NR, acc);
+                        GemmKernel.micro(bkPad, sp, p * bkPad, vp, vo + c * lkPad + j0 * NR, acc);
                         GemmKernel.apply(acc, MR, NR, o, p * dPad + c, dPad, 1f, 0f, false, null, 0, null, 0);
                     }
             }
@@ -135,6 +137,22 @@ public final class Attention {
                 for (int ub = S.loopBound(d); t < ub; t += L)
                     FloatVector.fromArray(S, o, i * dPad + t).mul(inv).intoArray(out, dst + t);
                 for (; t < d; t++) out[dst + t] = o[i * dPad + t] * inv;
+            }
+        }
+
+        /** P (rows of bkPad in s) into MR-row panels in sp, as the micro-kernel reads A; rows past rows are zero. */
+        private void packP(int rows, int rowsPad, int bkPad) {
+            for (int p = 0; p < rowsPad; p += MR) {
+                int base = p * bkPad;
+                for (int r = 0; r < MR; r++) {
+                    int i = p + r;
+                    if (i < rows) {
+                        int so = i * bkPad;
+                        for (int k = 0; k < bkPad; k++) sp[base + k * MR + r] = s[so + k];
+                    } else {
+                        for (int k = 0; k < bkPad; k++) sp[base + k * MR + r] = 0f;
+                    }
+                }
             }
         }
 

@@ -8,8 +8,9 @@ import jdk.incubator.vector.VectorSpecies;
  * C[M x N] = alpha * A[M x K] * B[K x N] (+ beta * C, + a bias per row or per column).
  *
  * <p>BLIS-style: B is packed in KC x NC blocks into NR-wide column panels, A in MC x KC blocks into
- * MR-high row panels, and a register-blocked MR x NR micro-kernel (4 rows x 3 vectors of
- * {@link FloatVector#SPECIES_PREFERRED}: 12 accumulators, 4 broadcasts per 12 FMAs) runs over the packed panels. Callers supply packers, so operands can be
+ * MR-high row panels, and a register-blocked MR x NR micro-kernel ({@link MicroKernels}, its
+ * shape chosen per ISA by {@link KernelConfig}, e.g. 4 rows x 3 vectors with AVX-512, 6 x 2 with AVX2) runs over
+ * the packed panels. Callers supply packers, so operands can be
  * transposed, strided, converted from F16/BF16 or gathered (im2col) while packing, with no full copy.
  *
  * <p>Parallel over a grid of C tiles, one task per tile running the whole K loop (one barrier per call).
@@ -19,13 +20,12 @@ import jdk.incubator.vector.VectorSpecies;
 final class GemmKernel {
     private GemmKernel() {}
 
-    static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> S = KernelConfig.SPECIES;
     static final int L = S.length();
-    static final int MR = 4;
-    static final int NR = 3 * L;
-    static final int KC = 256;
-    static final int MC = MR * 24;
-    static final int NC = NR * Math.max(1, 3072 / NR);
+    /** Micro-kernel rows and columns, chosen per ISA by {@link KernelConfig}. */
+    static final int MR = KernelConfig.MICRO_ROWS;
+    static final int NR = KernelConfig.MICRO_COLS;
+    static final int KC = KernelConfig.KC, MC = KernelConfig.MC, NC = KernelConfig.NC;
 
     /** Packs rows [i0, i0+mc) x columns [k0, k0+kc) of A into MR-row panels: dst[(p*kc + k)*MR + r], zero padded. */
     interface PackA {
@@ -201,93 +201,29 @@ final class GemmKernel {
             }
     }
 
-    /**
-     * The MR x NR (4 rows x 3 vectors) register-blocked micro-kernel over packed panels; writes the accumulators
-     * to t (MR rows of NR). Kept free of epilogue logic so that C2 keeps all twelve accumulators in registers.
-     */
-    static void micro(int kc, float[] a, int ao, float[] b, int bo, float[] t) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00;
-        FloatVector c10 = c00, c11 = c00, c12 = c00;
-        FloatVector c20 = c00, c21 = c00, c22 = c00;
-        FloatVector c30 = c00, c31 = c00, c32 = c00;
-        for (int k = 0; k < kc; k++, ao += MR, bo += NR) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bo);
-            FloatVector b1 = FloatVector.fromArray(S, b, bo + L);
-            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
-            FloatVector x = FloatVector.broadcast(S, a[ao]);
-            c00 = b0.fma(x, c00);
-            c01 = b1.fma(x, c01);
-            c02 = b2.fma(x, c02);
-            x = FloatVector.broadcast(S, a[ao + 1]);
-            c10 = b0.fma(x, c10);
-            c11 = b1.fma(x, c11);
-            c12 = b2.fma(x, c12);
-            x = FloatVector.broadcast(S, a[ao + 2]);
-            c20 = b0.fma(x, c20);
-            c21 = b1.fma(x, c21);
-            c22 = b2.fma(x, c22);
-            x = FloatVector.broadcast(S, a[ao + 3]);
-            c30 = b0.fma(x, c30);
-            c31 = b1.fma(x, c31);
-            c32 = b2.fma(x, c32);
-        }
-        c00.intoArray(t, 0);
-        c01.intoArray(t, L);
-        c02.intoArray(t, 2 * L);
-        c10.intoArray(t, NR);
-        c11.intoArray(t, NR + L);
-        c12.intoArray(t, NR + 2 * L);
-        c20.intoArray(t, 2 * NR);
-        c21.intoArray(t, 2 * NR + L);
-        c22.intoArray(t, 2 * NR + 2 * L);
-        c30.intoArray(t, 3 * NR);
-        c31.intoArray(t, 3 * NR + L);
-        c32.intoArray(t, 3 * NR + 2 * L);
+    private static final int KIND = kind();
+
+    private static int kind() {
+        for (int i = 0; i < KernelConfig.SHAPES.length; i++)
+            if (KernelConfig.SHAPES[i][0] == MR && KernelConfig.SHAPES[i][1] * L == NR) return i;
+        throw new IllegalStateException("no micro-kernel " + MR + "x" + NR / L);
     }
 
     /**
-     * The micro-kernel with A read in place, row-major with row stride lda (A(r, k) = a[ao + r*lda + k]),
-     * instead of from a packed panel. Writes the MR x NR accumulators to t like {@link #micro}.
+     * The MR x NR register-blocked micro-kernel over packed panels (A: MR-row panel, B: NR-column panel, kc deep);
+     * writes the accumulators to t (MR rows of NR). Kept free of epilogue logic so that C2 keeps the accumulators
+     * in registers. KIND is a constant, so C2 compiles this to a direct call of the one shape.
      */
-    static void microRows(int kc, float[] a, int ao, int lda, float[] b, int bo, float[] t) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00;
-        FloatVector c10 = c00, c11 = c00, c12 = c00;
-        FloatVector c20 = c00, c21 = c00, c22 = c00;
-        FloatVector c30 = c00, c31 = c00, c32 = c00;
-        int a1 = ao + lda, a2 = ao + 2 * lda, a3 = ao + 3 * lda;
-        for (int k = 0; k < kc; k++, bo += NR) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bo);
-            FloatVector b1 = FloatVector.fromArray(S, b, bo + L);
-            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
-            FloatVector x = FloatVector.broadcast(S, a[ao + k]);
-            c00 = b0.fma(x, c00);
-            c01 = b1.fma(x, c01);
-            c02 = b2.fma(x, c02);
-            x = FloatVector.broadcast(S, a[a1 + k]);
-            c10 = b0.fma(x, c10);
-            c11 = b1.fma(x, c11);
-            c12 = b2.fma(x, c12);
-            x = FloatVector.broadcast(S, a[a2 + k]);
-            c20 = b0.fma(x, c20);
-            c21 = b1.fma(x, c21);
-            c22 = b2.fma(x, c22);
-            x = FloatVector.broadcast(S, a[a3 + k]);
-            c30 = b0.fma(x, c30);
-            c31 = b1.fma(x, c31);
-            c32 = b2.fma(x, c32);
+    static void micro(int kc, float[] a, int ao, float[] b, int bo, float[] t) {
+        switch (KIND) {
+            case 0 -> MicroKernels.k4x3(kc, a, ao, b, bo, t);
+            case 1 -> MicroKernels.k6x2(kc, a, ao, b, bo, t);
+            case 2 -> MicroKernels.k8x3(kc, a, ao, b, bo, t);
+            case 3 -> MicroKernels.k4x2(kc, a, ao, b, bo, t);
+            case 4 -> MicroKernels.k8x2(kc, a, ao, b, bo, t);
+            case 5 -> MicroKernels.k6x3(kc, a, ao, b, bo, t);
+            default -> MicroKernels.k12x2(kc, a, ao, b, bo, t);
         }
-        c00.intoArray(t, 0);
-        c01.intoArray(t, L);
-        c02.intoArray(t, 2 * L);
-        c10.intoArray(t, NR);
-        c11.intoArray(t, NR + L);
-        c12.intoArray(t, NR + 2 * L);
-        c20.intoArray(t, 2 * NR);
-        c21.intoArray(t, 2 * NR + L);
-        c22.intoArray(t, 2 * NR + 2 * L);
-        c30.intoArray(t, 3 * NR);
-        c31.intoArray(t, 3 * NR + L);
-        c32.intoArray(t, 3 * NR + 2 * L);
     }
 
     // ---- packers for heap arrays ----

@@ -1,6 +1,8 @@
 package dev.jdiffusion.bench;
 
 import dev.jdiffusion.kernels.Gemm;
+import dev.jdiffusion.kernels.KernelConfig;
+import dev.jdiffusion.kernels.Parallel;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -40,6 +42,7 @@ public final class GemmDuel {
         Arrays.sort(ours);
         Arrays.sort(blas);
         double mo = ours[rounds / 2], mb = blas[rounds / 2];
+        System.out.printf(Locale.ROOT, "%s, %d threads%n", KernelConfig.describe(), Parallel.threads());
         System.out.printf(Locale.ROOT, "sgemm %d^3, %d interleaved rounds: ours median %.1f best %.1f GFLOP/s; OpenBLAS median %.1f best %.1f GFLOP/s; ratio of medians %.2f, of bests %.2f%n",
                 n, rounds, mo, ours[rounds - 1], mb, blas[rounds - 1], mo / mb, ours[rounds - 1] / blas[rounds - 1]);
     }

@@ -1,0 +1,115 @@
+package dev.jdiffusion.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.util.Locale;
+
+/**
+ * The one place where the kernels' per-ISA choices are made, once, at class initialisation, from what the
+ * running JVM offers: the vector species C2 compiles to ({@link FloatVector#SPECIES_PREFERRED}: 512 bits with
+ * AVX-512, 256 with AVX2 or {@code -XX:UseAVX=2}, 128 with NEON or {@code -XX:MaxVectorSize=16}) and the number
+ * of vector registers, read from the VM's {@code UseAVX} flag (x86: 32 registers at UseAVX 3, i.e. AVX-512, else
+ * 16; AArch64: 32). Nothing else in the kernels may assume a width, a register count or a tile size.
+ *
+ * <p>The GEMM micro-kernel shape (rows x vectors of accumulators) must fit the register file with its B vectors
+ * and a broadcast: 4 x 3 (12 + 3 + 1 = 16) spills on 16 registers, 6 x 2 (12 + 2 + 1 = 15) does not. The
+ * choice does not change any result's bits: every C element is one FMA chain over k ascending in every shape.
+ * {@code -Djdiffusion.microKernel=RxV} (e.g. {@code 6x2}) overrides the choice, for benchmarks.
+ */
+public final class KernelConfig {
+    private KernelConfig() {}
+
+    /** The vector species every kernel uses. */
+    static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+    /** Float lanes per vector. */
+    static final int LANES = SPECIES.length();
+    /** The JVM's UseAVX level on x86 (0-3), or -1 where the flag does not exist (other CPUs) or cannot be read. */
+    static final int USE_AVX = vmIntFlag("UseAVX");
+    /** Vector registers C2 may allocate (the proxy for how many accumulators a micro-kernel may keep). */
+    static final int VECTOR_REGISTERS = vectorRegisters(System.getProperty("os.arch"), USE_AVX);
+    /** The micro-kernel shapes there are (rows x vectors); see {@link MicroKernels}. */
+    static final int[][] SHAPES = {{4, 3}, {6, 2}, {8, 3}, {4, 2}, {8, 2}, {6, 3}, {12, 2}};
+    private static final int[] SHAPE = shape(System.getProperty("jdiffusion.microKernel"), VECTOR_REGISTERS, LANES);
+    /** Micro-kernel rows (MR) and vectors (NR / LANES). */
+    static final int MICRO_ROWS = SHAPE[0], MICRO_VECTORS = SHAPE[1];
+    /** Micro-kernel columns (NR). */
+    static final int MICRO_COLS = MICRO_VECTORS * LANES;
+    /** GEMM K block: the same on every ISA (it fixes the summation order, which {@link FewRows} reproduces). */
+    static final int KC = 256;
+    /** GEMM row block (packed A, about 96 x KC floats: stays in L2) and column block (packed B, about KC x 3072). */
+    static final int MC = roundUp(96, MICRO_ROWS), NC = MICRO_COLS * Math.max(1, 3072 / MICRO_COLS);
+    /** Attention query and key tiles: about 64 x 192 on every ISA, multiples of the micro-kernel's rows / columns. */
+    static final int ATTENTION_QUERIES = roundUp(64, MICRO_ROWS), ATTENTION_KEYS = roundUp(192, MICRO_COLS);
+
+    /** Width of the vectors the kernels use, in bits. */
+    public static int vectorBits() { return SPECIES.vectorBitSize(); }
+
+    /** The JVM's UseAVX level, or -1 where there is none (not x86) or it cannot be read. */
+    public static int useAvx() { return USE_AVX; }
+
+    /** Vector registers assumed (32 with AVX-512 or on AArch64, else 16). */
+    public static int vectorRegisters() { return VECTOR_REGISTERS; }
+
+    /** The micro-kernel chosen, as "rows x columns (rows x vectors)", e.g. "4x48 (4x3 vectors)". */
+    public static String microKernel() {
+        return MICRO_ROWS + "x" + MICRO_VECTORS * LANES + " (" + MICRO_ROWS + "x" + MICRO_VECTORS + " vectors)";
+    }
+
+    /** The shapes chosen (for bench reports): name to value. */
+    public static java.util.Map<String, Object> shapes() {
+        var m = new java.util.LinkedHashMap<String, Object>();
+        m.put("micro_kernel", MICRO_ROWS + "x" + MICRO_COLS);
+        m.put("micro_rows", MICRO_ROWS);
+        m.put("micro_vectors", MICRO_VECTORS);
+        m.put("gemm_kc", KC);
+        m.put("gemm_mc", MC);
+        m.put("gemm_nc", NC);
+        m.put("attention_query_tile", ATTENTION_QUERIES);
+        m.put("attention_key_tile", ATTENTION_KEYS);
+        m.put("winograd", Winograd.ENABLED ? "F(2x2,3x3)" : "off");
+        return m;
+    }
+
+    private static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
+
+    /** One line for logs and reports. */
+    public static String describe() {
+        return String.format(Locale.ROOT, "%d-bit vectors, UseAVX %s, %d vector registers, micro-kernel %s", vectorBits(),
+                USE_AVX < 0 ? "n/a" : Integer.toString(USE_AVX), VECTOR_REGISTERS, microKernel());
+    }
+
+    static int vectorRegisters(String arch, int useAvx) {
+        String a = arch == null ? "" : arch.toLowerCase(Locale.ROOT);
+        if (a.equals("aarch64") || a.equals("arm64")) return 32;
+        if (a.equals("amd64") || a.equals("x86_64")) return useAvx >= 3 ? 32 : 16;
+        return 16;
+    }
+
+    /**
+     * The micro-kernel shape for a register file and vector length, or the override ("RxV", one of {@link #SHAPES}).
+     * 16 registers: 6 x 2. 32 registers: 4 x 3 with 16 lanes (measured best on Zen 5), 8 x 3 with fewer lanes
+     * (more rows keep the broadcasts per FMA low while 24 accumulators still fit).
+     */
+    static int[] shape(String override, int registers, int lanes) {
+        if (override != null && !override.isBlank()) {
+            String o = override.trim().toLowerCase(Locale.ROOT);
+            for (int[] s : SHAPES)
+                if (o.equals(s[0] + "x" + s[1])) return s;
+            throw new IllegalArgumentException("-Djdiffusion.microKernel=" + override + ": not one of the shapes 4x3, 6x2, 8x3, 4x2, 8x2, 6x3, 12x2");
+        }
+        if (registers < 32) return new int[] {6, 2};
+        return lanes >= 16 ? new int[] {4, 3} : new int[] {8, 3};
+    }
+
+    /** An integer VM flag (HotSpot's diagnostic MXBean), or -1 where it does not exist or cannot be read. */
+    static int vmIntFlag(String name) {
+        try {
+            var bean = java.lang.management.ManagementFactory.getPlatformMXBean(com.sun.management.HotSpotDiagnosticMXBean.class);
+            if (bean == null) return -1;
+            return Integer.parseInt(bean.getVMOption(name).getValue().trim());
+        } catch (RuntimeException | LinkageError e) {
+            return -1;
+        }
+    }
+}
