@@ -2,6 +2,7 @@ package dev.jdiffusion.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jdiffusion.kernels.KernelConfig;
 import dev.jdiffusion.kernels.Parallel;
 import dev.jdiffusion.kernels.Profiler;
 import dev.jdiffusion.model.clip.ClipTextConfig;
@@ -13,7 +14,6 @@ import dev.jdiffusion.pipeline.ModelOptions;
 import dev.jdiffusion.pipeline.StableDiffusion;
 import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.SyntheticWeights;
-import jdk.incubator.vector.FloatVector;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -35,6 +35,7 @@ final class BenchCommand {
 
     static final String USAGE = """
             usage: jdiffusion bench [--model M | --synthetic sd15] [options]
+                   jdiffusion bench --compare A.json B.json ...   (runs saved with --json, side by side)
               --model PATH            a diffusers folder or single-file checkpoint
               --synthetic sd15        full-size random SD 1.5 weights (fp16), generated once under weights/synthetic-sd15
                                       from the tensor manifest and configs in the jar
@@ -55,7 +56,7 @@ final class BenchCommand {
 
     private static final Set<String> VALUED = Set.of("--model", "--synthetic", "--manifests", "--width", "--height", "--steps",
             "--sampler", "--cfg", "--batch", "--taesd", "--threads", "--runs", "--device");
-    private static final Set<String> FLAGS = Set.of("--help", "--json", "--no-warmup", "--profile", "--low-memory");
+    private static final Set<String> FLAGS = Set.of("--help", "--json", "--no-warmup", "--profile", "--low-memory", "--compare");
     private static final Map<String, String> ALIASES = Map.of("-W", "--width", "-H", "--height", "-h", "--help", "-m", "--model");
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws IOException {
@@ -64,6 +65,7 @@ final class BenchCommand {
             out.println(USAGE);
             return 0;
         }
+        if (a.flag("--compare")) return BenchCompare.run(a.positional(), out);
         if (a.has("--model") == a.has("--synthetic")) throw new UsageException("give exactly one of --model or --synthetic sd15", USAGE);
         int w = a.intValue("--width", 512), h = a.intValue("--height", 512), steps = a.intValue("--steps", 4);
         int runs = a.intValue("--runs", 1), batch = a.intValue("--batch", 1);
@@ -94,8 +96,8 @@ final class BenchCommand {
         long l0 = System.nanoTime();
         try (StableDiffusion sd = StableDiffusion.load(opts)) {
             double loadS = (System.nanoTime() - l0) / 1e9;
-            log.printf(Locale.ROOT, "model %s (%s), loaded in %.1f s; %d threads, %d-bit vectors%n", model, sd.family(), loadS,
-                    sd.threads(), FloatVector.SPECIES_PREFERRED.vectorBitSize());
+            log.printf(Locale.ROOT, "model %s (%s), loaded in %.1f s; %d threads, %s%n", model, sd.family(), loadS,
+                    sd.threads(), KernelConfig.describe());
             if (!a.flag("--no-warmup")) {
                 log.println("warm-up run (1 step) ...");
                 sd.generate(GenerationRequest.builder("warm up").sampler(sampler).steps(1).size(w, h).batch(batch).guidanceScale(cfg).seed(1).build());
@@ -147,9 +149,10 @@ final class BenchCommand {
                 o.put("heap_max_bytes", Runtime.getRuntime().maxMemory());
                 o.put("low_memory", a.flag("--low-memory"));
                 o.put("threads", sd.threads());
-                o.put("vector_bits", FloatVector.SPECIES_PREFERRED.vectorBitSize());
+                o.put("vector_bits", KernelConfig.vectorBits());
                 o.put("cpu", cpu);
                 o.put("cores", Runtime.getRuntime().availableProcessors());
+                o.set("machine", machine(m, sd.threads()));
                 o.put("width", w);
                 o.put("height", h);
                 o.put("steps", steps);
@@ -160,8 +163,8 @@ final class BenchCommand {
                 if (Profiler.enabled()) o.set("ops", Profiler.toJson(m));
                 out.println(m.writerWithDefaultPrettyPrinter().writeValueAsString(o));
             } else {
-                out.printf(Locale.ROOT, "%ncpu %s, %d cores, %d threads, %d-bit vectors%n", cpu, Runtime.getRuntime().availableProcessors(),
-                        sd.threads(), FloatVector.SPECIES_PREFERRED.vectorBitSize());
+                out.printf(Locale.ROOT, "%ncpu %s, %d cores, %d threads; %s%n", cpu, Runtime.getRuntime().availableProcessors(),
+                        sd.threads(), KernelConfig.describe());
                 out.printf(Locale.ROOT, "%-14s %10s %12s %10s%n", "component", "median s", "GFLOP", "GFLOP/s");
                 row(out, "text encoder", teS, teFlops);
                 row(out, "unet step", unetS, unetFlops);
@@ -230,6 +233,45 @@ final class BenchCommand {
             return -1;
         }
         return -1;
+    }
+
+    /**
+     * What decides speed on this machine: CPU model and flags (/proc/cpuinfo), cores, threads, OS architecture, JDK,
+     * the JVM's vector flags, and the kernel shapes chosen for them (see bench/README.md for the fields).
+     */
+    static ObjectNode machine(ObjectMapper m, int threads) {
+        ObjectNode o = m.createObjectNode();
+        o.put("cpu", cpuName());
+        var flags = o.putArray("cpu_flags");
+        for (String f : cpuFlags()) flags.add(f);
+        o.put("os_arch", System.getProperty("os.arch"));
+        o.put("cores", Runtime.getRuntime().availableProcessors());
+        o.put("threads", threads);
+        o.put("jdk", System.getProperty("java.vm.vendor") + " " + Runtime.version());
+        var jvm = o.putArray("jvm_flags");
+        for (String f : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+            if (f.startsWith("-XX:") || f.startsWith("-Xmx")) jvm.add(f);
+        o.put("vector_bits", KernelConfig.vectorBits());
+        o.put("use_avx", KernelConfig.useAvx());
+        o.put("vector_registers", KernelConfig.vectorRegisters());
+        ObjectNode k = o.putObject("kernels");
+        for (Map.Entry<String, Object> e : KernelConfig.shapes().entrySet()) {
+            if (e.getValue() instanceof Integer i) k.put(e.getKey(), i);
+            else k.put(e.getKey(), String.valueOf(e.getValue()));
+        }
+        return o;
+    }
+
+    /** The first processor's flags in /proc/cpuinfo ("flags" on x86, "Features" on ARM), empty where absent. */
+    static List<String> cpuFlags() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/cpuinfo")))
+                if (l.startsWith("flags") || l.startsWith("Features"))
+                    return List.of(l.substring(l.indexOf(':') + 1).trim().split("\\s+"));
+        } catch (IOException | RuntimeException e) {
+            // not Linux
+        }
+        return List.of();
     }
 
     static String cpuName() {

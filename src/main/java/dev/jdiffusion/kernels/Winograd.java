@@ -58,7 +58,7 @@ final class Winograd {
     private static final int CHUNK_FLOATS = 1 << 20;
     private static final int MIN_CHUNK_TILES = 512;
 
-    private static final boolean ENABLED = !"false".equalsIgnoreCase(System.getProperty("jdiffusion.winograd", "true"));
+    static final boolean ENABLED = !"false".equalsIgnoreCase(System.getProperty("jdiffusion.winograd", "true"));
     /** Guards {@link #budget}, {@link #cached} and {@link #ENTRIES}. */
     private static final Object LOCK = new Object();
     private static long budget = cacheBudget();

@@ -1,0 +1,140 @@
+package dev.jdiffusion.kernels;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The per-ISA choices (KernelConfig) and that no micro-kernel shape or vector width changes a product's bits. */
+class KernelConfigTest {
+
+    @Test
+    void registerCountFromArchitectureAndUseAvx() {
+        assertEquals(32, KernelConfig.vectorRegisters("amd64", 3));
+        assertEquals(16, KernelConfig.vectorRegisters("amd64", 2));
+        assertEquals(16, KernelConfig.vectorRegisters("x86_64", 1));
+        assertEquals(16, KernelConfig.vectorRegisters("amd64", -1));
+        assertEquals(32, KernelConfig.vectorRegisters("aarch64", -1));
+        assertEquals(16, KernelConfig.vectorRegisters("riscv64", -1));
+    }
+
+    @Test
+    void shapeFitsTheRegisterFile() {
+        for (int lanes : new int[] {4, 8, 16}) {
+            int[] s = KernelConfig.shape(null, 16, lanes);
+            // accumulators + B vectors + one broadcast must fit 16 registers
+            assertTrue(s[0] * s[1] + s[1] + 1 <= 16, "shape " + s[0] + "x" + s[1] + " for 16 registers");
+            int[] t = KernelConfig.shape("", 32, lanes);
+            assertTrue(t[0] * t[1] + t[1] + 1 <= 32, "shape " + t[0] + "x" + t[1] + " for 32 registers");
+        }
+        assertArrayEquals(new int[] {6, 2}, KernelConfig.shape(null, 16, 8));
+        assertArrayEquals(new int[] {4, 3}, KernelConfig.shape(null, 32, 16));
+        assertArrayEquals(new int[] {12, 2}, KernelConfig.shape(" 12X2 ", 32, 16));
+        var e = assertThrows(IllegalArgumentException.class, () -> KernelConfig.shape("5x5", 32, 16));
+        assertTrue(e.getMessage().contains("-Djdiffusion.microKernel=5x5"), e.getMessage());
+    }
+
+    @Test
+    void runningConfigIsConsistent() {
+        assertEquals(KernelConfig.SPECIES.length() * 32, KernelConfig.vectorBits());
+        assertEquals(GemmKernel.NR, KernelConfig.MICRO_VECTORS * KernelConfig.LANES);
+        assertEquals(0, KernelConfig.MC % GemmKernel.MR);
+        assertEquals(0, KernelConfig.NC % GemmKernel.NR);
+        assertEquals(0, KernelConfig.ATTENTION_KEYS % GemmKernel.NR);
+        if (System.getProperty("os.arch").equals("amd64")) assertTrue(KernelConfig.useAvx() >= 0, "UseAVX not read from the VM");
+        assertTrue(KernelConfig.describe().contains(KernelConfig.microKernel()));
+    }
+
+    /** Every shape's kernel equals one scalar fma chain per element over k ascending from zero, bit for bit. */
+    @Test
+    void everyMicroKernelIsTheSameFmaChain() {
+        int L = KernelConfig.LANES, kc = 37;
+        Random r = new Random(3);
+        for (int[] s : KernelConfig.SHAPES) {
+            int mr = s[0], nr = s[1] * L;
+            float[] a = Ref.rand(r, mr * kc), b = Ref.rand(r, kc * nr), t = new float[mr * nr], want = new float[mr * nr];
+            for (int i = 0; i < mr; i++)
+                for (int j = 0; j < nr; j++) {
+                    float acc = 0f;
+                    for (int k = 0; k < kc; k++) acc = Math.fma(b[k * nr + j], a[k * mr + i], acc);
+                    want[i * nr + j] = acc;
+                }
+            switch (mr + "x" + s[1]) {
+                case "4x3" -> MicroKernels.k4x3(kc, a, 0, b, 0, t);
+                case "6x2" -> MicroKernels.k6x2(kc, a, 0, b, 0, t);
+                case "8x3" -> MicroKernels.k8x3(kc, a, 0, b, 0, t);
+                case "4x2" -> MicroKernels.k4x2(kc, a, 0, b, 0, t);
+                case "8x2" -> MicroKernels.k8x2(kc, a, 0, b, 0, t);
+                case "6x3" -> MicroKernels.k6x3(kc, a, 0, b, 0, t);
+                case "12x2" -> MicroKernels.k12x2(kc, a, 0, b, 0, t);
+                default -> throw new AssertionError("no kernel for shape " + mr + "x" + s[1]);
+            }
+            assertArrayEquals(want, t, "micro-kernel " + mr + "x" + s[1]);
+        }
+    }
+
+    /**
+     * GEMM, linear and conv (direct and Winograd) give the same bits under AVX2 (-XX:UseAVX=2) and 128-bit vectors
+     * (-XX:MaxVectorSize=16), each in a child JVM with its own micro-kernel shape, as in this one.
+     */
+    @Test
+    void productsBitIdenticalAcrossVectorWidths() throws Exception {
+        Assumptions.assumeTrue(System.getProperty("os.arch").equals("amd64") && KernelConfig.useAvx() >= 2,
+                "needs an x86 JVM with AVX2 to emulate the narrower ISAs");
+        String here = Probe.digest();
+        for (String flag : new String[] {"-XX:UseAVX=2", "-XX:MaxVectorSize=16"}) {
+            List<String> out = child(flag);
+            assertEquals(2, out.size(), "child output " + out);
+            assertTrue(!out.get(0).equals(KernelConfig.describe()), flag + " did not change the config: " + out.get(0));
+            assertEquals(here, out.get(1), "products under " + flag + " (" + out.get(0) + ") differ from " + KernelConfig.describe());
+        }
+    }
+
+    private static List<String> child(String flag) throws IOException, InterruptedException {
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(javaBin, "--add-modules", "jdk.incubator.vector", flag, "-Djdiffusion.threads=2",
+                "-cp", System.getProperty("java.class.path"), Probe.class.getName()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        List<String> lines = new ArrayList<>();
+        for (String l : new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).split("\n"))
+            if (!l.isBlank()) lines.add(l.trim());
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "child JVM did not finish");
+        assertEquals(0, p.exitValue(), "child JVM failed: " + lines);
+        return lines;
+    }
+
+    /** Child JVM entry: prints the config and a digest of the products' bits. */
+    static final class Probe {
+        public static void main(String[] args) {
+            System.out.println(KernelConfig.describe());
+            System.out.println(digest());
+        }
+
+        static String digest() {
+            Random r = new Random(41);
+            float[] a = Ref.rand(r, 131 * 300), b = Ref.rand(r, 300 * 203), c = new float[131 * 203];
+            Gemm.sgemm(false, true, 131, 203, 300, 1f, a, 0, 300, b, 0, 300, 0f, c, 0, 203);
+            Matrix m = GemmTest.matrix("F16", r, 70, 300, new float[70 * 300]);
+            float[] bias = Ref.rand(r, 72), y = new float[131 * 70];
+            Gemm.linear(a, 0, 131, m, bias, y, 0);
+            float[] x = Ref.rand(r, 64 * 21 * 30), yc = new float[72 * 21 * 30], yw = new float[72 * 21 * 30];
+            Matrix cw = GemmTest.matrix("F16", r, 72, 64 * 9, new float[72 * 64 * 9]);
+            Conv2d.forward(x, 1, 64, 21, 30, cw, 3, 3, bias, 1, 1, yw);
+            Conv2d.forward(x, 1, 64, 21, 30, cw, 3, 3, bias, 2, 1, yc);
+            long h = 17;
+            for (float[] v : new float[][] {c, y, yw, yc})
+                for (float f : v) h = h * 31 + Float.floatToRawIntBits(f);
+            return Long.toHexString(h);
+        }
+    }
+}
