@@ -45,10 +45,8 @@ final class BenchCompare {
 
     /** The side-by-side table of runs named by names. */
     static String table(List<String> names, List<JsonNode> runs) {
-        StringBuilder sb = new StringBuilder();
-        int w = 12;
-        for (String n : names) w = Math.max(w, Math.min(40, Path.of(n).getFileName().toString().length()));
-        String cell = "%" + (w + 2) + "s";
+        List<List<String>> sb = new ArrayList<>();
+        String cell = "";
         line(sb, cell, "", names.stream().map(n -> Path.of(n).getFileName().toString()).toList());
         line(sb, cell, "cpu", runs.stream().map(r -> text(r, "cpu")).toList());
         line(sb, cell, "vectors", runs.stream().map(r -> {
@@ -60,7 +58,7 @@ final class BenchCompare {
         line(sb, cell, "threads", runs.stream().map(r -> r.path("threads").asText("?") + " of " + r.path("cores").asText("?")).toList());
         line(sb, cell, "jdk", runs.stream().map(r -> r.path("machine").path("jdk").asText("?")).toList());
         line(sb, cell, "image", runs.stream().map(r -> r.path("width").asText() + "x" + r.path("height").asText() + " " + r.path("decoder").asText()).toList());
-        sb.append('\n');
+        sb.add(List.of());
         metric(sb, cell, runs, "text encoder", "text_encoder_s", "text_encoder_gflops");
         metric(sb, cell, runs, "unet step", "unet_step_s", "unet_gflops");
         metric(sb, cell, runs, "vae decode", "vae_decode_s", "vae_gflops");
@@ -69,7 +67,8 @@ final class BenchCompare {
         Set<String> ops = new LinkedHashSet<>();
         for (JsonNode r : runs) r.path("ops").fieldNames().forEachRemaining(ops::add);
         if (!ops.isEmpty()) {
-            sb.append("\nprofile (seconds, GFLOP/s, time ratio to the first run)\n");
+            sb.add(List.of());
+            sb.add(List.of("profile (s GFLOP/s x)"));
             for (String op : ops) {
                 List<String> cells = new ArrayList<>();
                 double base = runs.get(0).path("ops").path(op).path("seconds").asDouble(Double.NaN);
@@ -85,10 +84,32 @@ final class BenchCompare {
                 line(sb, cell, op, cells);
             }
         }
+        return render(sb);
+    }
+
+    /** Rows of cells: the first column left-aligned, the others right-aligned, each as wide as its widest cell. */
+    private static String render(List<List<String>> rows) {
+        List<Integer> w = new ArrayList<>();
+        for (List<String> r : rows)
+            if (r.size() > 1)
+                for (int i = 0; i < r.size(); i++) {
+                    if (w.size() <= i) w.add(0);
+                    w.set(i, Math.max(w.get(i), r.get(i).length()));
+                }
+        StringBuilder sb = new StringBuilder();
+        for (List<String> r : rows) {
+            StringBuilder line = new StringBuilder();
+            for (int i = 0; i < r.size(); i++) {
+                if (r.size() == 1) line.append(r.get(i));
+                else if (i == 0) line.append(String.format(Locale.ROOT, "%-" + w.get(0) + "s", r.get(0)));
+                else line.append("   ").append(String.format(Locale.ROOT, "%" + w.get(i) + "s", r.get(i)));
+            }
+            sb.append(line.toString().stripTrailing()).append('\n');
+        }
         return sb.toString();
     }
 
-    private static void metric(StringBuilder sb, String cell, List<JsonNode> runs, String name, String seconds, String gflops) {
+    private static void metric(List<List<String>> sb, String cell, List<JsonNode> runs, String name, String seconds, String gflops) {
         double base = runs.get(0).path(seconds).asDouble(Double.NaN);
         List<String> cells = new ArrayList<>();
         for (JsonNode r : runs) {
@@ -111,9 +132,10 @@ final class BenchCompare {
         return t.length() > 24 ? t.substring(0, 24) : t;
     }
 
-    private static void line(StringBuilder sb, String cell, String name, List<String> cells) {
-        sb.append(String.format(Locale.ROOT, "%-28s", name));
-        for (String c : cells) sb.append(String.format(Locale.ROOT, cell, c));
-        sb.append('\n');
+    private static void line(List<List<String>> sb, String cell, String name, List<String> cells) {
+        List<String> r = new ArrayList<>();
+        r.add(name);
+        r.addAll(cells);
+        sb.add(r);
     }
 }
