@@ -222,7 +222,9 @@ final class GemmKernel {
             case 3 -> MicroKernels.k4x2(kc, a, ao, b, bo, t);
             case 4 -> MicroKernels.k8x2(kc, a, ao, b, bo, t);
             case 5 -> MicroKernels.k6x3(kc, a, ao, b, bo, t);
-            default -> MicroKernels.k12x2(kc, a, ao, b, bo, t);
+            case 6 -> MicroKernels.k12x2(kc, a, ao, b, bo, t);
+            case 7 -> MicroKernels.k5x2(kc, a, ao, b, bo, t);
+            default -> MicroKernels.k3x3(kc, a, ao, b, bo, t);
         }
     }
 

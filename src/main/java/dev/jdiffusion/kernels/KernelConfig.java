@@ -13,7 +13,10 @@ import java.util.Locale;
  * 16; AArch64: 32). Nothing else in the kernels may assume a width, a register count or a tile size.
  *
  * <p>The GEMM micro-kernel shape (rows x vectors of accumulators) must fit the register file with its B vectors
- * and a broadcast: 4 x 3 (12 + 3 + 1 = 16) spills on 16 registers, 6 x 2 (12 + 2 + 1 = 15) does not. The
+ * and the row broadcasts, which C2 loads ahead of the FMAs: rows x vectors + vectors + rows registers. Measured
+ * on Zen 5 under {@code -XX:UseAVX=2} (MicroDuel, one thread, panels in cache, best of 25 interleaved rounds):
+ * 4 x 2 (14 registers) and 3 x 3 (15) 106 GFLOP/s, 5 x 2 (17) 30-44, 6 x 2 (20) 54, 4 x 3 (19) 52-55. So 16
+ * registers get 4 x 2; 32 registers get 4 x 3 with 16 lanes (AVX-512) and 8 x 2 (26) with fewer. The
  * choice does not change any result's bits: every C element is one FMA chain over k ascending in every shape.
  * {@code -Djdiffusion.microKernel=RxV} (e.g. {@code 6x2}) overrides the choice, for benchmarks.
  */
@@ -28,8 +31,11 @@ public final class KernelConfig {
     static final int USE_AVX = vmIntFlag("UseAVX");
     /** Vector registers C2 may allocate (the proxy for how many accumulators a micro-kernel may keep). */
     static final int VECTOR_REGISTERS = vectorRegisters(System.getProperty("os.arch"), USE_AVX);
+    /** Registers a rows x vectors micro-kernel keeps live: accumulators, B vectors, row broadcasts. */
+    static int registersNeeded(int rows, int vectors) { return rows * vectors + vectors + rows; }
+
     /** The micro-kernel shapes there are (rows x vectors); see {@link MicroKernels}. */
-    static final int[][] SHAPES = {{4, 3}, {6, 2}, {8, 3}, {4, 2}, {8, 2}, {6, 3}, {12, 2}};
+    static final int[][] SHAPES = {{4, 3}, {6, 2}, {8, 3}, {4, 2}, {8, 2}, {6, 3}, {12, 2}, {5, 2}, {3, 3}};
     private static final int[] SHAPE = shape(System.getProperty("jdiffusion.microKernel"), VECTOR_REGISTERS, LANES);
     /** Micro-kernel rows (MR) and vectors (NR / LANES). */
     static final int MICRO_ROWS = SHAPE[0], MICRO_VECTORS = SHAPE[1];
@@ -87,19 +93,18 @@ public final class KernelConfig {
     }
 
     /**
-     * The micro-kernel shape for a register file and vector length, or the override ("RxV", one of {@link #SHAPES}).
-     * 16 registers: 6 x 2. 32 registers: 4 x 3 with 16 lanes (measured best on Zen 5), 8 x 3 with fewer lanes
-     * (more rows keep the broadcasts per FMA low while 24 accumulators still fit).
+     * The micro-kernel shape for a register file and vector length, or the override ("RxV", one of {@link #SHAPES}):
+     * 16 registers 4 x 2; 32 registers 4 x 3 with 16 lanes, 8 x 2 with fewer (see the class comment).
      */
     static int[] shape(String override, int registers, int lanes) {
         if (override != null && !override.isBlank()) {
             String o = override.trim().toLowerCase(Locale.ROOT);
             for (int[] s : SHAPES)
                 if (o.equals(s[0] + "x" + s[1])) return s;
-            throw new IllegalArgumentException("-Djdiffusion.microKernel=" + override + ": not one of the shapes 4x3, 6x2, 8x3, 4x2, 8x2, 6x3, 12x2");
+            throw new IllegalArgumentException("-Djdiffusion.microKernel=" + override + ": not one of the shapes 4x3, 6x2, 8x3, 4x2, 8x2, 6x3, 12x2, 5x2, 3x3");
         }
-        if (registers < 32) return new int[] {6, 2};
-        return lanes >= 16 ? new int[] {4, 3} : new int[] {8, 3};
+        if (registers < 32) return new int[] {4, 2};
+        return lanes >= 16 ? new int[] {4, 3} : new int[] {8, 2};
     }
 
     /** An integer VM flag (HotSpot's diagnostic MXBean), or -1 where it does not exist or cannot be read. */

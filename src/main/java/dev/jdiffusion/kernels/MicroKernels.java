@@ -405,4 +405,77 @@ final class MicroKernels {
         c11_1.intoArray(t, 23 * L);
     }
 
+    /** 5 rows x 2 vectors: A panel a[ao + k*5 + r], B panel b[bo + k*2L + j]; accumulators to t (rows of 2L). */
+    static void k5x2(int kc, float[] a, int ao, float[] b, int bo, float[] t) {
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c0_0 = z, c0_1 = z;
+        FloatVector c1_0 = z, c1_1 = z;
+        FloatVector c2_0 = z, c2_1 = z;
+        FloatVector c3_0 = z, c3_1 = z;
+        FloatVector c4_0 = z, c4_1 = z;
+        for (int k = 0; k < kc; k++, ao += 5, bo += 2 * L) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector x = FloatVector.broadcast(S, a[ao]);
+            c0_0 = b0.fma(x, c0_0);
+            c0_1 = b1.fma(x, c0_1);
+            x = FloatVector.broadcast(S, a[ao + 1]);
+            c1_0 = b0.fma(x, c1_0);
+            c1_1 = b1.fma(x, c1_1);
+            x = FloatVector.broadcast(S, a[ao + 2]);
+            c2_0 = b0.fma(x, c2_0);
+            c2_1 = b1.fma(x, c2_1);
+            x = FloatVector.broadcast(S, a[ao + 3]);
+            c3_0 = b0.fma(x, c3_0);
+            c3_1 = b1.fma(x, c3_1);
+            x = FloatVector.broadcast(S, a[ao + 4]);
+            c4_0 = b0.fma(x, c4_0);
+            c4_1 = b1.fma(x, c4_1);
+        }
+        c0_0.intoArray(t, 0 * L);
+        c0_1.intoArray(t, 1 * L);
+        c1_0.intoArray(t, 2 * L);
+        c1_1.intoArray(t, 3 * L);
+        c2_0.intoArray(t, 4 * L);
+        c2_1.intoArray(t, 5 * L);
+        c3_0.intoArray(t, 6 * L);
+        c3_1.intoArray(t, 7 * L);
+        c4_0.intoArray(t, 8 * L);
+        c4_1.intoArray(t, 9 * L);
+    }
+
+    /** 3 rows x 3 vectors: A panel a[ao + k*3 + r], B panel b[bo + k*3L + j]; accumulators to t (rows of 3L). */
+    static void k3x3(int kc, float[] a, int ao, float[] b, int bo, float[] t) {
+        FloatVector z = FloatVector.zero(S);
+        FloatVector c0_0 = z, c0_1 = z, c0_2 = z;
+        FloatVector c1_0 = z, c1_1 = z, c1_2 = z;
+        FloatVector c2_0 = z, c2_1 = z, c2_2 = z;
+        for (int k = 0; k < kc; k++, ao += 3, bo += 3 * L) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            FloatVector b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector x = FloatVector.broadcast(S, a[ao]);
+            c0_0 = b0.fma(x, c0_0);
+            c0_1 = b1.fma(x, c0_1);
+            c0_2 = b2.fma(x, c0_2);
+            x = FloatVector.broadcast(S, a[ao + 1]);
+            c1_0 = b0.fma(x, c1_0);
+            c1_1 = b1.fma(x, c1_1);
+            c1_2 = b2.fma(x, c1_2);
+            x = FloatVector.broadcast(S, a[ao + 2]);
+            c2_0 = b0.fma(x, c2_0);
+            c2_1 = b1.fma(x, c2_1);
+            c2_2 = b2.fma(x, c2_2);
+        }
+        c0_0.intoArray(t, 0 * L);
+        c0_1.intoArray(t, 1 * L);
+        c0_2.intoArray(t, 2 * L);
+        c1_0.intoArray(t, 3 * L);
+        c1_1.intoArray(t, 4 * L);
+        c1_2.intoArray(t, 5 * L);
+        c2_0.intoArray(t, 6 * L);
+        c2_1.intoArray(t, 7 * L);
+        c2_2.intoArray(t, 8 * L);
+    }
+
 }

@@ -33,12 +33,13 @@ class KernelConfigTest {
     void shapeFitsTheRegisterFile() {
         for (int lanes : new int[] {4, 8, 16}) {
             int[] s = KernelConfig.shape(null, 16, lanes);
-            // accumulators + B vectors + one broadcast must fit 16 registers
-            assertTrue(s[0] * s[1] + s[1] + 1 <= 16, "shape " + s[0] + "x" + s[1] + " for 16 registers");
+            // accumulators + B vectors + row broadcasts must fit the register file
+            assertTrue(KernelConfig.registersNeeded(s[0], s[1]) <= 16, "shape " + s[0] + "x" + s[1] + " for 16 registers");
             int[] t = KernelConfig.shape("", 32, lanes);
-            assertTrue(t[0] * t[1] + t[1] + 1 <= 32, "shape " + t[0] + "x" + t[1] + " for 32 registers");
+            assertTrue(KernelConfig.registersNeeded(t[0], t[1]) <= 32, "shape " + t[0] + "x" + t[1] + " for 32 registers");
         }
-        assertArrayEquals(new int[] {6, 2}, KernelConfig.shape(null, 16, 8));
+        assertArrayEquals(new int[] {4, 2}, KernelConfig.shape(null, 16, 8));
+        assertArrayEquals(new int[] {8, 2}, KernelConfig.shape(null, 32, 4));
         assertArrayEquals(new int[] {4, 3}, KernelConfig.shape(null, 32, 16));
         assertArrayEquals(new int[] {12, 2}, KernelConfig.shape(" 12X2 ", 32, 16));
         var e = assertThrows(IllegalArgumentException.class, () -> KernelConfig.shape("5x5", 32, 16));
@@ -78,6 +79,8 @@ class KernelConfigTest {
                 case "8x2" -> MicroKernels.k8x2(kc, a, 0, b, 0, t);
                 case "6x3" -> MicroKernels.k6x3(kc, a, 0, b, 0, t);
                 case "12x2" -> MicroKernels.k12x2(kc, a, 0, b, 0, t);
+                case "5x2" -> MicroKernels.k5x2(kc, a, 0, b, 0, t);
+                case "3x3" -> MicroKernels.k3x3(kc, a, 0, b, 0, t);
                 default -> throw new AssertionError("no kernel for shape " + mr + "x" + s[1]);
             }
             assertArrayEquals(want, t, "micro-kernel " + mr + "x" + s[1]);

@@ -1,0 +1,58 @@
+package dev.jdiffusion.kernels;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * Every micro-kernel shape on its packed panels (an MC x KC block of A against one KC-deep B panel, as the GEMM's
+ * inner loops run them: in cache), interleaved round by round on one thread so that a shared machine's load hits
+ * all shapes alike; prints each shape's median GFLOP/s. Usage: MicroDuel [rounds=15].
+ */
+public final class MicroDuel {
+    private MicroDuel() {}
+
+    public static void main(String[] args) {
+        int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 15;
+        int L = KernelConfig.LANES, kc = KernelConfig.KC;
+        int n = KernelConfig.SHAPES.length;
+        double[][] g = new double[n][rounds];
+        Random r = new Random(5);
+        float[] a = new float[120 * kc], b = new float[4 * 3 * L * kc], t = new float[12 * 3 * L];
+        for (int i = 0; i < a.length; i++) a[i] = r.nextFloat();
+        for (int i = 0; i < b.length; i++) b[i] = r.nextFloat();
+        for (int round = -3; round < rounds; round++)
+            for (int s = 0; s < n; s++) {
+                int mr = KernelConfig.SHAPES[s][0], nv = KernelConfig.SHAPES[s][1];
+                int panels = 96 / mr * mr == 96 ? 96 / mr : 120 / mr, reps = 40;
+                int bPanels = 12 / nv;   // the same B floats per shape: 12 vectors wide in total
+                long t0 = System.nanoTime();
+                for (int rep = 0; rep < reps; rep++)
+                    for (int q = 0; q < bPanels; q++)
+                        for (int p = 0; p < panels; p++) run(s, kc, a, p * mr * kc, b, q * nv * L * kc, t);
+                long dt = System.nanoTime() - t0;
+                if (round >= 0) g[s][round] = 2.0 * reps * bPanels * panels * mr * nv * L * kc / dt;
+            }
+        System.out.println(KernelConfig.describe() + "; single thread, panels in cache");
+        for (int s = 0; s < n; s++) {
+            double[] v = g[s].clone();
+            Arrays.sort(v);
+            System.out.printf(Locale.ROOT, "  %2dx%d vectors (%2dx%-2d): median %.1f GFLOP/s, best %.1f%n", KernelConfig.SHAPES[s][0],
+                    KernelConfig.SHAPES[s][1], KernelConfig.SHAPES[s][0], KernelConfig.SHAPES[s][1] * L, v[rounds / 2], v[rounds - 1]);
+        }
+    }
+
+    private static void run(int s, int kc, float[] a, int ao, float[] b, int bo, float[] t) {
+        switch (s) {
+            case 0 -> MicroKernels.k4x3(kc, a, ao, b, bo, t);
+            case 1 -> MicroKernels.k6x2(kc, a, ao, b, bo, t);
+            case 2 -> MicroKernels.k8x3(kc, a, ao, b, bo, t);
+            case 3 -> MicroKernels.k4x2(kc, a, ao, b, bo, t);
+            case 4 -> MicroKernels.k8x2(kc, a, ao, b, bo, t);
+            case 5 -> MicroKernels.k6x3(kc, a, ao, b, bo, t);
+            case 6 -> MicroKernels.k12x2(kc, a, ao, b, bo, t);
+            case 7 -> MicroKernels.k5x2(kc, a, ao, b, bo, t);
+            default -> MicroKernels.k3x3(kc, a, ao, b, bo, t);
+        }
+    }
+}
