@@ -254,11 +254,7 @@ final class BenchCommand {
         o.put("vector_bits", KernelConfig.vectorBits());
         o.put("use_avx", KernelConfig.useAvx());
         o.put("vector_registers", KernelConfig.vectorRegisters());
-        ObjectNode k = o.putObject("kernels");
-        for (Map.Entry<String, Object> e : KernelConfig.shapes().entrySet()) {
-            if (e.getValue() instanceof Integer i) k.put(e.getKey(), i);
-            else k.put(e.getKey(), String.valueOf(e.getValue()));
-        }
+        o.set("kernels", m.valueToTree(KernelConfig.shapes()));
         return o;
     }
 

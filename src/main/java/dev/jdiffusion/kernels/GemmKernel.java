@@ -215,17 +215,7 @@ final class GemmKernel {
      * in registers. KIND is a constant, so C2 compiles this to a direct call of the one shape.
      */
     static void micro(int kc, float[] a, int ao, float[] b, int bo, float[] t) {
-        switch (KIND) {
-            case 0 -> MicroKernels.k4x3(kc, a, ao, b, bo, t);
-            case 1 -> MicroKernels.k6x2(kc, a, ao, b, bo, t);
-            case 2 -> MicroKernels.k8x3(kc, a, ao, b, bo, t);
-            case 3 -> MicroKernels.k4x2(kc, a, ao, b, bo, t);
-            case 4 -> MicroKernels.k8x2(kc, a, ao, b, bo, t);
-            case 5 -> MicroKernels.k6x3(kc, a, ao, b, bo, t);
-            case 6 -> MicroKernels.k12x2(kc, a, ao, b, bo, t);
-            case 7 -> MicroKernels.k5x2(kc, a, ao, b, bo, t);
-            default -> MicroKernels.k3x3(kc, a, ao, b, bo, t);
-        }
+        MicroKernels.run(KIND, kc, a, ao, b, bo, t);
     }
 
     // ---- packers for heap arrays ----

@@ -15,7 +15,8 @@ import java.util.Locale;
  * <p>The GEMM micro-kernel shape (rows x vectors of accumulators) must fit the register file with its B vectors
  * and the row broadcasts, which C2 loads ahead of the FMAs: rows x vectors + vectors + rows registers. Measured
  * on Zen 5 under {@code -XX:UseAVX=2} (MicroDuel, one thread, panels in cache, best of 25 interleaved rounds):
- * 4 x 2 (14 registers) and 3 x 3 (15) 106 GFLOP/s, 5 x 2 (17) 30-44, 6 x 2 (20) 54, 4 x 3 (19) 52-55. So 16
+ * 4 x 2 (14 registers) and 3 x 3 (15) 106 GFLOP/s, 5 x 2 (17) 30-44, 6 x 2 (20) 54, 4 x 3 (19) 52-55,
+ * 8 x 2 (26) 70, 8 x 3 (35) 79 (shapes only measured are not kept). So 16
  * registers get 4 x 2; 32 registers get 4 x 3 with 16 lanes (AVX-512) and 8 x 2 (26) with fewer. The
  * choice does not change any result's bits: every C element is one FMA chain over k ascending in every shape.
  * {@code -Djdiffusion.microKernel=RxV} (e.g. {@code 6x2}) overrides the choice, for benchmarks.
@@ -35,7 +36,7 @@ public final class KernelConfig {
     static int registersNeeded(int rows, int vectors) { return rows * vectors + vectors + rows; }
 
     /** The micro-kernel shapes there are (rows x vectors); see {@link MicroKernels}. */
-    static final int[][] SHAPES = {{4, 3}, {6, 2}, {8, 3}, {4, 2}, {8, 2}, {6, 3}, {12, 2}, {5, 2}, {3, 3}};
+    static final int[][] SHAPES = {{4, 3}, {6, 2}, {4, 2}, {8, 2}, {3, 3}};
     private static final int[] SHAPE = shape(System.getProperty("jdiffusion.microKernel"), VECTOR_REGISTERS, LANES);
     /** Micro-kernel rows (MR) and vectors (NR / LANES). */
     static final int MICRO_ROWS = SHAPE[0], MICRO_VECTORS = SHAPE[1];
@@ -101,7 +102,7 @@ public final class KernelConfig {
             String o = override.trim().toLowerCase(Locale.ROOT);
             for (int[] s : SHAPES)
                 if (o.equals(s[0] + "x" + s[1])) return s;
-            throw new IllegalArgumentException("-Djdiffusion.microKernel=" + override + ": not one of the shapes 4x3, 6x2, 8x3, 4x2, 8x2, 6x3, 12x2, 5x2, 3x3");
+            throw new IllegalArgumentException("-Djdiffusion.microKernel=" + override + ": not one of the shapes 4x3, 6x2, 4x2, 8x2, 3x3");
         }
         if (registers < 32) return new int[] {4, 2};
         return lanes >= 16 ? new int[] {4, 3} : new int[] {8, 2};

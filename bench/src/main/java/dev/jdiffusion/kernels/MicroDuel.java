@@ -29,7 +29,7 @@ public final class MicroDuel {
                 long t0 = System.nanoTime();
                 for (int rep = 0; rep < reps; rep++)
                     for (int q = 0; q < bPanels; q++)
-                        for (int p = 0; p < panels; p++) run(s, kc, a, p * mr * kc, b, q * nv * L * kc, t);
+                        for (int p = 0; p < panels; p++) MicroKernels.run(s, kc, a, p * mr * kc, b, q * nv * L * kc, t);
                 long dt = System.nanoTime() - t0;
                 if (round >= 0) g[s][round] = 2.0 * reps * bPanels * panels * mr * nv * L * kc / dt;
             }
@@ -42,17 +42,4 @@ public final class MicroDuel {
         }
     }
 
-    private static void run(int s, int kc, float[] a, int ao, float[] b, int bo, float[] t) {
-        switch (s) {
-            case 0 -> MicroKernels.k4x3(kc, a, ao, b, bo, t);
-            case 1 -> MicroKernels.k6x2(kc, a, ao, b, bo, t);
-            case 2 -> MicroKernels.k8x3(kc, a, ao, b, bo, t);
-            case 3 -> MicroKernels.k4x2(kc, a, ao, b, bo, t);
-            case 4 -> MicroKernels.k8x2(kc, a, ao, b, bo, t);
-            case 5 -> MicroKernels.k6x3(kc, a, ao, b, bo, t);
-            case 6 -> MicroKernels.k12x2(kc, a, ao, b, bo, t);
-            case 7 -> MicroKernels.k5x2(kc, a, ao, b, bo, t);
-            default -> MicroKernels.k3x3(kc, a, ao, b, bo, t);
-        }
-    }
 }
