@@ -258,4 +258,63 @@ public final class Images {
         }
         return b.toString();
     }
+
+    /**
+     * Resizes [B, C, H, W] to width x height with a Lanczos-3 filter widened when shrinking (as PIL's
+     * {@code Image.resize(..., LANCZOS)}, which diffusers' image processors use), separably, in float; values are
+     * clamped to [0, 1].
+     */
+    public static Tensor resize(Tensor img, int width, int height) {
+        if (img.rank() != 4 || width < 1 || height < 1) throw new IllegalArgumentException("cannot resize " + img + " to " + width + "x" + height);
+        int b = img.dim(0), c = img.dim(1), h = img.dim(2), w = img.dim(3);
+        if (h == height && w == width) return img;
+        float[] src = img.data(), mid = new float[b * c * h * width], out = new float[b * c * height * width];
+        float[][] kx = new float[width][];
+        int[] x0 = lanczosWeights(w, width, kx);
+        float[][] ky = new float[height][];
+        int[] y0 = lanczosWeights(h, height, ky);
+        for (int p = 0; p < b * c; p++) {
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < width; x++) {
+                    float a = 0;
+                    float[] k = kx[x];
+                    for (int i = 0; i < k.length; i++) a += k[i] * src[(p * h + y) * w + x0[x] + i];
+                    mid[(p * h + y) * width + x] = a;
+                }
+            for (int y = 0; y < height; y++) {
+                float[] k = ky[y];
+                for (int x = 0; x < width; x++) {
+                    float a = 0;
+                    for (int i = 0; i < k.length; i++) a += k[i] * mid[(p * h + y0[y] + i) * width + x];
+                    out[(p * height + y) * width + x] = clamp01(a);
+                }
+            }
+        }
+        return new Tensor(out, b, c, height, width);
+    }
+
+    /** PIL's precompute_coeffs for Lanczos (support 3): per output index, the first input index and normalised weights. */
+    private static int[] lanczosWeights(int in, int out, float[][] weights) {
+        double scale = (double) in / out, fs = Math.max(scale, 1.0), support = 3.0 * fs;
+        int[] first = new int[out];
+        for (int o = 0; o < out; o++) {
+            double center = (o + 0.5) * scale;
+            int lo = Math.max((int) (center - support + 0.5), 0), hi = Math.min((int) (center + support + 0.5), in);
+            double[] k = new double[hi - lo];
+            double sum = 0;
+            for (int i = lo; i < hi; i++) sum += k[i - lo] = lanczos((i - center + 0.5) / fs);
+            float[] f = new float[k.length];
+            for (int i = 0; i < k.length; i++) f[i] = (float) (sum != 0 ? k[i] / sum : 0);
+            first[o] = lo;
+            weights[o] = f;
+        }
+        return first;
+    }
+
+    private static double lanczos(double x) {
+        if (x == 0) return 1;
+        if (x <= -3 || x >= 3) return 0;
+        double px = Math.PI * x;
+        return 3 * Math.sin(px) * Math.sin(px / 3) / (px * px);
+    }
 }

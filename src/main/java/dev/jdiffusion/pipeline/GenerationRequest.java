@@ -30,6 +30,10 @@ public final class GenerationRequest {
     private final boolean previews, sharedBatchNoise;
     private final ProgressListener progress;
     private final CancellationToken cancellation;
+    private final java.util.List<Control> controls;
+    private final Tensor mask;
+    private final int maskBlur;
+    private final boolean composite;
 
     private GenerationRequest(Builder b) {
         prompt = b.prompt;
@@ -49,6 +53,29 @@ public final class GenerationRequest {
         sharedBatchNoise = b.sharedBatchNoise;
         progress = b.progress;
         cancellation = b.cancellation;
+        controls = java.util.List.copyOf(b.controls);
+        mask = b.mask;
+        maskBlur = b.maskBlur;
+        composite = b.composite;
+    }
+
+    /**
+     * One ControlNet with its control image ([1, 3, H, W] in [0, 1], used as is: preprocess it first, e.g. with
+     * {@link dev.jdiffusion.image.Canny}; resized to the output size when it differs), its conditioning scale and the
+     * fraction of the steps it acts on ({@code guidanceStart} to {@code guidanceEnd}, as diffusers'
+     * control_guidance_start / _end).
+     */
+    public record Control(ControlNet net, Tensor image, float scale, float guidanceStart, float guidanceEnd) {
+        public Control {
+            Objects.requireNonNull(net, "controlnet");
+            if (image == null || image.rank() != 4 || image.dim(0) != 1 || image.dim(1) != 3)
+                throw new IllegalArgumentException("control image must be [1, 3, H, W], got " + image);
+            if (!(Float.isFinite(scale) && scale >= 0f && scale <= 10f))
+                throw new IllegalArgumentException("control scale must be between 0 and 10, got " + scale);
+            if (!(guidanceStart >= 0f && guidanceEnd <= 1f && guidanceStart < guidanceEnd))
+                throw new IllegalArgumentException("control guidance start and end must satisfy 0 <= start < end <= 1, got "
+                        + guidanceStart + " and " + guidanceEnd);
+        }
     }
 
     public static Builder builder(String prompt) { return new Builder(prompt); }
@@ -77,6 +104,14 @@ public final class GenerationRequest {
     public boolean previews() { return previews; }
     public ProgressListener progress() { return progress; }
     public CancellationToken cancellation() { return cancellation; }
+    /** The ControlNets, in the order given (their residuals are summed). */
+    public java.util.List<Control> controls() { return controls; }
+    /** Inpainting mask [1, 1, H, W] in [0, 1] (white = repaint), or null. */
+    public Tensor mask() { return mask; }
+    /** Gaussian blur (sigma, pixels) of the mask for the final composite; 0 = none. */
+    public int maskBlur() { return maskBlur; }
+    /** Whether an inpainting result is composited over the init image (outside the mask the original's pixels). */
+    public boolean composite() { return composite; }
 
     /** Builder with validation in {@link #build()}. */
     public static final class Builder {
@@ -88,6 +123,10 @@ public final class GenerationRequest {
         private boolean previews, guidanceSet, stepsSet, widthSet, heightSet, sharedBatchNoise;
         private ProgressListener progress = ProgressListener.NONE;
         private CancellationToken cancellation = new CancellationToken();
+        private final java.util.List<Control> controls = new java.util.ArrayList<>();
+        private Tensor mask;
+        private int maskBlur = 4;
+        private boolean composite = true, strengthSet;
 
         private Builder(String prompt) { this.prompt = Objects.requireNonNull(prompt, "prompt"); }
 
@@ -124,8 +163,8 @@ public final class GenerationRequest {
          * w. Unset takes the family's default; an explicit NaN or infinity is rejected by {@link #build()}.
          */
         public Builder guidanceScale(float g) { guidanceScale = g; guidanceSet = true; return this; }
-        /** Image-to-image: how much of the init image is replaced by noise, in (0, 1]. */
-        public Builder strength(float s) { strength = s; return this; }
+        /** Image-to-image: how much of the init image is replaced by noise, in (0, 1]; default 0.8, with a mask 1. */
+        public Builder strength(float s) { strength = s; strengthSet = true; return this; }
         /** DDIM's eta (0 = deterministic). */
         public Builder eta(float e) { eta = e; return this; }
         public Builder seed(long s) { seed = s; return this; }
@@ -134,6 +173,24 @@ public final class GenerationRequest {
         public Builder previews(boolean p) { previews = p; return this; }
         public Builder progress(ProgressListener l) { progress = l == null ? ProgressListener.NONE : l; return this; }
         public Builder cancellation(CancellationToken t) { cancellation = Objects.requireNonNull(t); return this; }
+        /** Adds a ControlNet acting on every step at scale 1. */
+        public Builder control(ControlNet net, Tensor image) { return control(net, image, 1f, 0f, 1f); }
+        /** Adds a ControlNet with its scale and the fraction of the steps it acts on; several are summed. */
+        public Builder control(ControlNet net, Tensor image, float scale, float guidanceStart, float guidanceEnd) {
+            controls.add(new Control(net, image, scale, guidanceStart, guidanceEnd));
+            return this;
+        }
+        /**
+         * Inpainting: repaint where the mask ([1, 1, H, W] in [0, 1], see {@link Inpainting#maskFromImage}) is white
+         * (binarised at 0.5), starting from the init image (required) at {@link #strength}. An inpainting U-Net
+         * (9 input channels) sees the mask and the masked image; an ordinary one keeps the unmasked part at each step.
+         * A mask of another size than the init image is resized to it.
+         */
+        public Builder mask(Tensor m) { mask = m; return this; }
+        /** Blur of the mask (Gaussian sigma in pixels, 0 to 64) for the final composite; default 4 (A1111's). */
+        public Builder maskBlur(int px) { maskBlur = px; return this; }
+        /** Composite an inpainting result over the init image (default true); false returns the decoded image as is. */
+        public Builder composite(boolean on) { composite = on; return this; }
 
         /**
          * Validates and builds. This is the one place where every field's range is checked (the CLI relies on it
@@ -153,6 +210,11 @@ public final class GenerationRequest {
             if (!(eta >= 0f && eta <= 1f)) throw bad(ETA, "must be in [0, 1], got " + eta);
             if (initImage != null && (initImage.rank() != 4 || initImage.dim(0) != 1 || initImage.dim(1) != 3))
                 throw bad(INIT_IMAGE, "must be [1, 3, H, W], got " + initImage);
+            if (mask != null && (mask.rank() != 4 || mask.dim(0) != 1 || mask.dim(1) != 1))
+                throw bad(MASK, "must be [1, 1, H, W], got " + mask);
+            if (mask != null && initImage == null) throw bad(MASK, "needs an init image to inpaint");
+            if (mask != null && !strengthSet) strength = 1f;
+            if (maskBlur < 0 || maskBlur > 64) throw bad(MASK_BLUR, "must be between 0 and 64 pixels, got " + maskBlur);
             return new GenerationRequest(this);
         }
 
@@ -164,6 +226,8 @@ public final class GenerationRequest {
     /** Field names, as {@link InvalidFieldException#field()} gives them. */
     public static final String STEPS = "steps", WIDTH = "width", HEIGHT = "height", BATCH = "batch", CLIP_SKIP = "clip skip",
             GUIDANCE = "guidance scale", STRENGTH = "strength", ETA = "eta", INIT_IMAGE = "init image";
+    /** Field names of inpainting. */
+    public static final String MASK = "mask", MASK_BLUR = "mask blur";
 
     private static InvalidFieldException bad(String field, String what) { return new InvalidFieldException(field, field + " " + what); }
 

@@ -15,7 +15,13 @@ final class Img2Img {
      */
     static Tensor encode(ModelComponents parts, Tensor image01, int batch, BatchNoise noise) {
         if (parts.vae() == null) return repeat(parts.taesd().encodeImage(image01), batch);
-        LatentDist dist = parts.vae().encode(Images.toSigned(image01));
+        return encodeSigned(parts, Images.toSigned(image01), batch, noise);
+    }
+
+    /** As {@link #encode}, for an image in [-1, 1] (diffusers' masked image, whose repainted pixels are 0). */
+    static Tensor encodeSigned(ModelComponents parts, Tensor signed, int batch, BatchNoise noise) {
+        if (parts.vae() == null) return repeat(parts.taesd().encodeImage(Images.fromSigned(signed)), batch);
+        LatentDist dist = parts.vae().encode(signed);
         int[] shape = dist.mean().shape();
         int per = dist.mean().numel();
         float s = parts.vae().scalingFactor();

@@ -1,7 +1,9 @@
 package dev.jdiffusion.pipeline;
 
 import dev.jdiffusion.kernels.Parallel;
+import dev.jdiffusion.image.Images;
 import dev.jdiffusion.model.unet.UNet2DConditionModel;
+import dev.jdiffusion.model.unet.UNetResiduals;
 import dev.jdiffusion.sampling.Scheduler;
 import dev.jdiffusion.sampling.DdimScheduler;
 import dev.jdiffusion.sampling.LcmScheduler;
@@ -209,6 +211,13 @@ public final class StableDiffusion implements AutoCloseable {
 
         default void onDecode(Tensor latents, Tensor images) {}
 
+        /**
+         * A named intermediate tensor, under diffusers' variable names: inpainting's {@code mask_condition},
+         * {@code mask}, {@code image_latents}, {@code masked_image_latents}, {@code init_latents} (the latents the
+         * loop starts from); each step's summed ControlNet {@code mid_block_res_sample} (before that step's onStep).
+         */
+        default void onTensor(String name, Tensor value) {}
+
         StepTrace NONE = (i, a, b, c, d) -> {};
     }
 
@@ -263,6 +272,17 @@ public final class StableDiffusion implements AutoCloseable {
                     + "raise the strength or the steps (steps x strength must be at least 1)");
         if (req.initImage() != null && parts.vae() == null && !parts.taesd().canEncode())
             throw new IllegalArgumentException("image-to-image needs an image encoder: this model has no VAE and its TAESD has no encoder");
+        int lc = parts.unet().config().outChannels();
+        boolean inpaintUnet = parts.unet().config().inChannels() == 2 * lc + 1;
+        if (inpaintUnet && req.mask() == null)
+            throw new IllegalArgumentException("this is an inpainting model (U-Net with " + parts.unet().config().inChannels()
+                    + " input channels): give an init image and a mask (--init-image, --mask)");
+        if (!inpaintUnet && parts.unet().config().inChannels() != lc)
+            throw new IllegalArgumentException("U-Net with " + parts.unet().config().inChannels() + " input channels and " + lc
+                    + " output channels is not supported");
+        Tensor mask = req.mask();
+        if (mask != null && (mask.dim(2) != r.height() || mask.dim(3) != r.width())) mask = Images.resize(mask, r.width(), r.height());
+        ControlSteps controls = ControlSteps.prepare(req.controls(), parts.unet().config(), modelName(), r.width(), r.height());
 
         // Limits before anything is allocated: prompt length, then the heap the whole run needs.
         List<String> texts = new ArrayList<>();
@@ -280,12 +300,17 @@ public final class StableDiffusion implements AutoCloseable {
         cancel.check();
 
         // 2. Initial latents from the seed, as diffusers draws them.
-        int lc = parts.unet().config().inChannels();
         int lh = r.height() / 8, lw = r.width() / 8;
         BatchNoise gen = BatchNoise.of(r.seed(), batch, req.sharedBatchNoise());
         NoiseSource stepNoise = noiseOverride != null ? noiseOverride : gen;
         Tensor latents;
-        if (req.initImage() == null) {
+        Inpainting inpaint = null;
+        if (mask != null) {
+            inpaint = Inpainting.prepare(parts, req.initImage(), mask, req.strength(), batch, lc, gen, scheduler, startStep, trace);
+            parts.releaseWeights(Checkpoint.VAE);
+            latents = inpaint.initialLatents();
+            trace.onTensor("init_latents", latents);
+        } else if (req.initImage() == null) {
             latents = initialLatents != null ? copy(initialLatents) : gen.next(batch, lc, lh, lw);
             if (!java.util.Arrays.equals(latents.shape(), new int[]{batch, lc, lh, lw}))
                 throw new IllegalArgumentException("initial latents are " + latents + ", expected [" + batch + ", " + lc + ", " + lh + ", " + lw + "]");
@@ -307,10 +332,13 @@ public final class StableDiffusion implements AutoCloseable {
             Tensor model = scheduler.scaleModelInput(latents, i);
             Tensor in = cfg ? concat(model, model) : model;
             float[] ts = repeat(timesteps[i], in.dim(0));
-            Tensor out = parts.unet().forward(in, ts, embeds, lcmCond, null, parts.unetModuleListener());
+            UNetResiduals res = controls == null ? null : controls.residuals(in, ts, embeds, i - startStep, total, trace);
+            if (inpaint != null) in = inpaint.unetInput(in);
+            Tensor out = parts.unet().forward(in, ts, embeds, lcmCond, null, parts.unetModuleListener(), res);
             Tensor pred = cfg ? guide(out, r.guidance()) : out;
             StepResult s = scheduler.step(pred, i, latents, stepNoise);
             latents = s.prevSample();
+            if (inpaint != null) latents = inpaint.blend(latents, scheduler, i, timesteps.length);
             denoised = s.denoised();
             trace.onStep(i, in, pred, latents, denoised);
             int done = i - startStep + 1;
@@ -328,6 +356,7 @@ public final class StableDiffusion implements AutoCloseable {
         Tensor images = parts.decode(fin);
         parts.releaseWeights(Checkpoint.VAE);
         trace.onDecode(fin, images);
+        if (inpaint != null && req.composite()) images = Inpainting.composite(req.initImage(), images, mask, req.maskBlur());
         long t3 = System.nanoTime();
         List<Tensor> out = new ArrayList<>();
         int per = 3 * images.dim(2) * images.dim(3);

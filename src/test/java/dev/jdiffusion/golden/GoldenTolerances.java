@@ -68,6 +68,13 @@ public final class GoldenTolerances {
         return 0;
     }
 
+    /** The absolute tolerance of the row whose "what" column is exactly what (case-insensitive): "latents", not "image_latents". */
+    public static double exactly(String caseName, String what) {
+        for (Row r : rows())
+            if (r.caseName().equals(caseName) && r.what().equalsIgnoreCase(what)) return Double.parseDouble(r.tolerance());
+        return of(caseName, what);
+    }
+
     /** The integer level bound of a row like "at most 1 level". */
     public static int levels(String caseName, String whatContains) {
         String w = whatContains.toLowerCase(Locale.ROOT);

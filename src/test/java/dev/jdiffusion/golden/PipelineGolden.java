@@ -42,7 +42,11 @@ final class PipelineGolden implements GoldenKind {
             if (!Files.isDirectory(model.resolve("text_encoder"))) opts = opts.withTextEncoder(base.resolve("text_encoder"));
             if (!Files.isDirectory(model.resolve("vae"))) opts = opts.withVae(base.resolve("vae"));
 
-            Tensor init = Tensor.of(in.get("init_latents"));
+            String task = info.path("task").asText("");
+            // Inpainting draws its initial latents from the seed (inputs hold the draws: see PipelineReplayTest).
+            Tensor init = in.contains("init_latents") ? Tensor.of(in.get("init_latents")) : null;
+            TensorView expLat = exp.get("latents");
+            int batch = (int) expLat.dim(1), per = (int) (expLat.numel() / expLat.dim(0));
             int h = info.path("height").asInt(), w = info.path("width").asInt();
             GenerationRequest.Builder rb = GenerationRequest.builder(info.path("prompt").asText())
                     .negativePrompt(info.path("negative_prompt").asText(""))
@@ -50,10 +54,30 @@ final class PipelineGolden implements GoldenKind {
                     .guidanceScale((float) info.path("guidance_scale").asDouble())
                     .seed(info.path("seed").asLong())
                     .size(w, h)
-                    .batch(init.dim(0))
+                    .batch(batch)
                     .eta((float) info.path("eta").asDouble(0));
             rb.sampler(lcm ? "lcm" : samplerOf(model));
-            NoiseSource noise = in.contains("noise") ? replay(Tensor.of(in.get("noise"))) : null;
+            // A text-to-image case's "noise" is the sampler's per-step noise; an inpainting case's is its initial noise.
+            NoiseSource noise = task.isEmpty() && in.contains("noise") ? replay(Tensor.of(in.get("noise"))) : null;
+            List<AutoCloseable> closeLater = new ArrayList<>();
+            if (task.equals("controlnet")) {
+                dev.jdiffusion.pipeline.ControlNet cn = dev.jdiffusion.pipeline.ControlNet.load(Golden.resolve(info.get("controlnet").asText()));
+                closeLater.add(cn);
+                Tensor control = Images.read(caseDir.resolve(info.path("control_png").asText()));
+                Golden.compare(name + " control image from " + info.path("control_png").asText(), in.get("control_image").toFloatArray(), control.data(), 0);
+                rb.control(cn, control, (float) info.path("controlnet_conditioning_scale").asDouble(),
+                        (float) info.path("control_guidance_start").asDouble(), (float) info.path("control_guidance_end").asDouble());
+            } else if (task.startsWith("inpaint")) {
+                Tensor image = Images.read(caseDir.resolve(info.path("init_image_png").asText()));
+                Tensor mask = dev.jdiffusion.pipeline.Inpainting.maskFromImage(Images.read(caseDir.resolve(info.path("mask_png").asText())));
+                Golden.compare(name + " input_image from PNG", in.get("input_image").toFloatArray(), image.data(), 0);
+                Golden.compare(name + " mask_image from PNG", in.get("mask_image").toFloatArray(), mask.data(), 0);
+                rb.initImage(image).mask(mask).strength((float) info.path("strength").asDouble()).composite(false);
+            } else if (!task.isEmpty()) {
+                fail(name + ": pipeline task '" + task + "' is not known to the test");
+            }
+            java.util.Map<String, Tensor> named = new java.util.HashMap<>();
+            List<float[]> inputs = new ArrayList<>(), mids = new ArrayList<>();
 
             List<float[]> stepLatents = new ArrayList<>(), preds = new ArrayList<>(), denoised = new ArrayList<>();
             Tensor[] emb = new Tensor[1], decodedIn = new Tensor[1];
@@ -62,6 +86,8 @@ final class PipelineGolden implements GoldenKind {
                 checkIds(sd, in, info);
                 GenerationResult r = sd.generate(rb.build(), init, noise, new StableDiffusion.StepTrace() {
                     @Override public void onStep(int step, Tensor modelInput, Tensor modelOut, Tensor latents, Tensor d) {
+                        inputs.add(modelInput.data().clone());
+                        while (mids.size() < inputs.size()) mids.add(null);
                         stepLatents.add(latents.data().clone());
                         preds.add(modelOut.data().clone());
                         if (d != null) denoised.add(d.data().clone());
@@ -69,13 +95,20 @@ final class PipelineGolden implements GoldenKind {
 
                     @Override public void onEmbeddings(Tensor e) { emb[0] = e; }
 
+                    @Override public void onTensor(String key, Tensor t) {
+                        if (key.equals("mid_block_res_sample")) {
+                            while (mids.size() < inputs.size()) mids.add(null);
+                            mids.add(t.data().clone());
+                        } else named.put(key, new Tensor(t.data().clone(), t.shape()));
+                    }
+
                     @Override public void onDecode(Tensor latents, Tensor images) { decodedIn[0] = latents; }
                 });
-                double tolLat = GoldenTolerances.of(name, "latents");
+                double tolLat = GoldenTolerances.exactly(name, "latents");
                 Golden.compare(name + " prompt_embeds", exp.get("prompt_embeds").toFloatArray(), emb[0].data(), tolLat);
-                float[] lat = exp.get("latents").toFloatArray();
-                int per = init.numel();
+                float[] lat = expLat.toFloatArray();
                 assertEquals(stepLatents.size() + 1, lat.length / per, name + ": number of steps");
+                if (!task.isEmpty()) inpaintAndControlTensors(name, exp, named, inputs, mids, tolLat);
                 for (int s = 0; s < stepLatents.size(); s++)
                     Golden.compare(name + " latents step " + (s + 1), slice(lat, (s + 1) * per, per), stepLatents.get(s), tolLat);
                 String predKey = lcm ? "model_pred" : "noise_pred";
@@ -104,7 +137,47 @@ final class PipelineGolden implements GoldenKind {
                         }
                 System.out.printf("golden %-48s max %d levels, %d of %d values differ (bound %d)%n", name + " uint8", worst, differing, H * W * 3, levels);
                 assertTrue(worst <= levels, name + ": uint8 pixels differ by " + worst + " levels (bound " + levels + ")");
+            } finally {
+                for (AutoCloseable c : closeLater) c.close();
             }
+        }
+    }
+
+    /** The task's intermediate tensors: inpainting's masks and latents, each step's U-Net input and ControlNet mid residual. */
+    private static void inpaintAndControlTensors(String name, SafetensorsFile exp, java.util.Map<String, Tensor> named,
+                                                 List<float[]> inputs, List<float[]> mids, double tolLat) {
+        for (String k : new String[]{"mask", "mask_condition"})
+            if (exp.contains(k)) {
+                assertTrue(named.containsKey(k), name + ": the pipeline reported no " + k);
+                Golden.compare(name + " " + k, exp.get(k).toFloatArray(), named.get(k).data(), 0);
+            }
+        for (String k : new String[]{"masked_image_latents", "image_latents"})
+            if (exp.contains(k) && named.containsKey(k))
+                Golden.compare(name + " " + k, exp.get(k).toFloatArray(), named.get(k).data(), GoldenTolerances.of(name, k));
+        if (exp.contains("init_latents")) {
+            assertTrue(named.containsKey("init_latents"), name + ": the pipeline reported no init_latents");
+            Golden.compare(name + " init_latents", exp.get("init_latents").toFloatArray(), named.get("init_latents").data(), tolLat);
+        }
+        if (exp.contains("latent_model_input")) {
+            float[] e = exp.get("latent_model_input").toFloatArray();
+            int per = e.length / inputs.size();
+            for (int s = 0; s < inputs.size(); s++)
+                Golden.compare(name + " latent_model_input step " + (s + 1), slice(e, s * per, per), inputs.get(s), tolLat);
+        }
+        if (exp.contains("mid_block_res_sample")) {
+            float[] e = exp.get("mid_block_res_sample").toFloatArray(), keep = exp.get("controlnet_keep").toFloatArray();
+            int per = e.length / keep.length, compared = 0;
+            for (int s = 0; s < keep.length; s++) {
+                float[] mine = s < mids.size() ? mids.get(s) : null;
+                if (mine == null) {
+                    // skipped at scale 0: the reference added exact zeros
+                    for (float v : slice(e, s * per, per)) assertTrue(v == 0f, name + ": step " + (s + 1) + " was skipped but the reference's residual is " + v);
+                    continue;
+                }
+                Golden.compare(name + " mid_block_res_sample step " + (s + 1), slice(e, s * per, per), mine, tolLat);
+                compared++;
+            }
+            assertTrue(compared > 0, name + ": no ControlNet step ran");
         }
     }
 
