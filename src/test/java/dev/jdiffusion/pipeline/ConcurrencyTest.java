@@ -46,7 +46,6 @@ class ConcurrencyTest {
     @Test void sharedInstanceGivesEachCallerItsOwnImage() throws Exception {
         Set<String> before = threadNames();
         StableDiffusion sd = StableDiffusion.load(TinyModels.sd1());
-        sd.generate(request(0, 0).build()); // warm-up (see StableDiffusionTest)
 
         Tensor[][] reference = new Tensor[THREADS][PER_THREAD];
         long r0 = System.nanoTime();

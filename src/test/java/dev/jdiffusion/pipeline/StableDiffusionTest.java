@@ -28,10 +28,7 @@ class StableDiffusionTest {
     static StableDiffusion sd;
 
     @BeforeAll static void load() {
-        sd = StableDiffusion.load(TinyModels.sd1());
-        // Warm-up: the first run in a JVM can differ in the last bits (about 2e-6) from later ones while the
-        // vector kernels are still interpreted (Gemm.linear's lane reduction order changes once JIT-compiled).
-        sd.generate(small("warm up", 0).build());
+        sd = StableDiffusion.load(TinyModels.sd1());   // no warm-up: a cold run computes the same bits (ColdStartTest)
     }
 
     @AfterAll static void close() { sd.close(); }
@@ -52,6 +49,21 @@ class StableDiffusionTest {
         }
         Tensor other = sd.generate(small("a red cabin in the snow", 8).build()).images().get(0);
         assertFalse(same(first, other), "another seed gives the same image");
+    }
+
+    /** Image k of a batch equals the image its own latents give alone: no batch entry leaks into another (CFG batch included). */
+    @Test void imageKOfABatchEqualsItsLatentsAlone() {
+        int n = 3, lc = sd.components().unet().config().inChannels(), side = 64 / sd.components().vae().spatialFactor();
+        Tensor latents = new dev.jdiffusion.sampling.TorchGenerator(21).randn(n, lc, side, side);
+        GenerationRequest.Builder req = small("a lighthouse", 21).sampler("euler");
+        GenerationResult batch = sd.generate(req.batch(n).build(), latents, null, null);
+        int per = latents.numel() / n;
+        for (int k = 0; k < n; k++) {
+            float[] zk = java.util.Arrays.copyOfRange(latents.data(), k * per, (k + 1) * per);
+            Tensor alone = sd.generate(req.batch(1).build(), new Tensor(zk, 1, lc, side, side), null, null).images().get(0);
+            assertTrue(same(alone, batch.images().get(k)), "image " + k + " of the batch differs from it alone: max diff "
+                    + TinyModels.maxDiff(alone, batch.images().get(k)));
+        }
     }
 
     @Test void batchImagesAreDistinctAndReproducible() {

@@ -151,6 +151,15 @@ public final class AutoencoderKL implements ImageAutoencoder {
         return TiledDecoder.decode(latents, tile, overlap, spatialFactor(), decoder.outChannels(), decoder::forward);
     }
 
+    /**
+     * The whole batch through the decoder's layers at once, untiled (tests: {@link #decode} goes one image at a time,
+     * and must give what the batched layers give, since every layer treats the images of a batch independently).
+     */
+    Tensor decodeInOnePass(Tensor latents) {
+        checkLatents(latents);
+        return decoder.forward(latents);
+    }
+
     /** An image [n, 3, H, W] in [-1, 1] (H, W multiples of 8 for an exact round trip) to the latent distribution. */
     public LatentDist encode(Tensor image) {
         if (encoder == null) throw new IllegalStateException(description + ": this VAE has no encoder weights");

@@ -1,5 +1,6 @@
 package dev.jdiffusion.model.vae;
 
+import dev.jdiffusion.golden.Golden;
 import dev.jdiffusion.kernels.Upsample;
 import dev.jdiffusion.model.unet.Conv;
 import dev.jdiffusion.tensor.Tensor;
@@ -13,6 +14,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Random;
@@ -57,16 +59,22 @@ class VaeMemoryTest {
 
     @Test
     void batchDecodesLikeEachImageAlone() {
-        try (TensorSource s = Checkpoint.openWeights(AutoencoderKLTest.VAE)) {
-            AutoencoderKL vae = AutoencoderKL.load(s, AutoencoderKLTest.config());
-            Tensor z = VaeTestData.latent(2, vae.latentChannels(), 5, 6, 11);
-            Tensor both = vae.decode(z, AutoencoderKL.Tiling.OFF);
-            int per = z.numel() / 2, img = both.numel() / 2;
-            for (int i = 0; i < 2; i++) {
-                float[] zi = java.util.Arrays.copyOfRange(z.data(), i * per, (i + 1) * per);
-                Tensor one = vae.decode(new Tensor(zi, 1, z.dim(1), 5, 6), AutoencoderKL.Tiling.OFF);
-                assertArrayEquals(one.data(), java.util.Arrays.copyOfRange(both.data(), i * img, (i + 1) * img));
+        // the tiny VAE, and the wide one whose upper levels take the Winograd path
+        for (Path dir : new Path[]{AutoencoderKLTest.VAE, Golden.resolve("models/tiny-vae-wide")})
+            try (TensorSource s = Checkpoint.openWeights(dir)) {
+                AutoencoderKL vae = AutoencoderKL.load(s, Golden.json(dir.resolve("config.json")));
+                int n = 3, h = 5, w = 6;
+                Tensor z = VaeTestData.latent(n, vae.latentChannels(), h, w, 11);
+                Tensor batched = vae.decodeInOnePass(z), looped = vae.decode(z, AutoencoderKL.Tiling.OFF);
+                int per = z.numel() / n, img = batched.numel() / n;
+                for (int i = 0; i < n; i++) {
+                    float[] zi = java.util.Arrays.copyOfRange(z.data(), i * per, (i + 1) * per);
+                    Tensor alone = vae.decodeInOnePass(new Tensor(zi, 1, z.dim(1), h, w));
+                    assertArrayEquals(alone.data(), java.util.Arrays.copyOfRange(batched.data(), i * img, (i + 1) * img),
+                            dir.getFileName() + ": image " + i + " of a batch through the layers differs from it alone");
+                    assertArrayEquals(alone.data(), java.util.Arrays.copyOfRange(looped.data(), i * img, (i + 1) * img),
+                            dir.getFileName() + ": image " + i + " of decode(batch) differs from it alone");
+                }
             }
-        }
     }
 }
