@@ -34,8 +34,10 @@ public final class GenerationRequest {
     private final Tensor mask;
     private final int maskBlur;
     private final boolean composite;
+    private final java.util.List<LoraRef> loras;
 
     private GenerationRequest(Builder b) {
+        loras = java.util.List.copyOf(b.loras);
         prompt = b.prompt;
         negativePrompt = b.negativePrompt;
         sampler = b.sampler;
@@ -112,6 +114,8 @@ public final class GenerationRequest {
     public int maskBlur() { return maskBlur; }
     /** Whether an inpainting result is composited over the init image (outside the mask the original's pixels). */
     public boolean composite() { return composite; }
+    /** LoRAs for this request, applied after the model's own ({@link ModelOptions#withLora}) and the prompt's tags. */
+    public java.util.List<LoraRef> loras() { return loras; }
 
     /** Builder with validation in {@link #build()}. */
     public static final class Builder {
@@ -127,6 +131,7 @@ public final class GenerationRequest {
         private Tensor mask;
         private int maskBlur = 4;
         private boolean composite = true, strengthSet;
+        private final java.util.List<LoraRef> loras = new java.util.ArrayList<>();
 
         private Builder(String prompt) { this.prompt = Objects.requireNonNull(prompt, "prompt"); }
 
@@ -191,6 +196,11 @@ public final class GenerationRequest {
         public Builder maskBlur(int px) { maskBlur = px; return this; }
         /** Composite an inpainting result over the init image (default true); false returns the decoded image as is. */
         public Builder composite(boolean on) { composite = on; return this; }
+        /**
+         * Adds a LoRA file (kohya / A1111, LoCon, diffusers or PEFT .safetensors) at a weight (negative allowed) for
+         * this request only; the model is not reloaded when the next request uses others.
+         */
+        public Builder lora(java.nio.file.Path file, float weight) { loras.add(new LoraRef(file, weight)); return this; }
 
         /**
          * Validates and builds. This is the one place where every field's range is checked (the CLI relies on it

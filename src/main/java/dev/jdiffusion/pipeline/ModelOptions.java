@@ -23,7 +23,7 @@ import java.util.Objects;
  *                          pool, whose threads stop when the last of them closes (see {@link Parallel})
  */
 public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Path textEncoder, Path config,
-                           boolean useTaesdForDecode, String device, boolean lowMemory, int threads) {
+                           boolean useTaesdForDecode, String device, boolean lowMemory, int threads, Adapters adapters) {
     /**
      * Checks the model path, the device name and the thread count.
      *
@@ -34,6 +34,55 @@ public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Pat
         device = device == null ? "cpu" : Device.normalize(device);
         if (threads < 0 || threads > Parallel.MAX_THREADS)
             throw new IllegalArgumentException("threads must be from 1 to " + Parallel.MAX_THREADS + " (0: the default), got " + threads);
+        adapters = adapters == null ? Adapters.NONE : adapters;
+    }
+
+    /** Options without adapters (the record before the adapters field). */
+    public ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Path textEncoder, Path config,
+                        boolean useTaesdForDecode, String device, boolean lowMemory, int threads) {
+        this(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, Adapters.NONE);
+    }
+
+    /**
+     * Adapters fixed at load: LoRAs every generation uses (before the request's own), textual-inversion embedding
+     * files, and the folders that {@code <lora:NAME:WEIGHT>} prompt tags and embeddings are looked up in (null: none).
+     */
+    public record Adapters(java.util.List<LoraRef> loras, java.util.List<Path> embeddings, Path loraDir, Path embeddingDir) {
+        public static final Adapters NONE = new Adapters(java.util.List.of(), java.util.List.of(), null, null);
+
+        public Adapters {
+            loras = java.util.List.copyOf(loras);
+            embeddings = java.util.List.copyOf(embeddings);
+        }
+    }
+
+    /** Options with the given adapters. */
+    public ModelOptions withAdapters(Adapters a) {
+        return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, a);
+    }
+
+    /** Adds a LoRA applied to every generation (after those added before). */
+    public ModelOptions withLora(Path file, float weight) {
+        java.util.List<LoraRef> l = new java.util.ArrayList<>(adapters.loras());
+        l.add(new LoraRef(file, weight));
+        return withAdapters(new Adapters(l, adapters.embeddings(), adapters.loraDir(), adapters.embeddingDir()));
+    }
+
+    /** Adds a textual-inversion embedding file (A1111 .safetensors or diffusers learned_embeds.safetensors). */
+    public ModelOptions withEmbedding(Path file) {
+        java.util.List<Path> l = new java.util.ArrayList<>(adapters.embeddings());
+        l.add(file);
+        return withAdapters(new Adapters(adapters.loras(), l, adapters.loraDir(), adapters.embeddingDir()));
+    }
+
+    /** The folder {@code <lora:NAME:WEIGHT>} prompt tags are resolved in (NAME.safetensors). */
+    public ModelOptions withLoraDir(Path dir) {
+        return withAdapters(new Adapters(adapters.loras(), adapters.embeddings(), dir, adapters.embeddingDir()));
+    }
+
+    /** A folder whose every .safetensors file is loaded as an embedding (trigger word = file name). */
+    public ModelOptions withEmbeddingDir(Path dir) {
+        return withAdapters(new Adapters(adapters.loras(), adapters.embeddings(), adapters.loraDir(), dir));
     }
 
     /** Options with the default thread count (the record before the threads field). */
@@ -50,20 +99,20 @@ public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Pat
     /** Just the model. */
     public static ModelOptions of(Path model) { return new ModelOptions(model, null, null, null, null, null, false, "cpu", false); }
 
-    public ModelOptions withVae(Path p) { return new ModelOptions(model, p, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads); }
-    public ModelOptions withTaesd(Path p) { return new ModelOptions(model, vae, p, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads); }
-    public ModelOptions withTokenizer(Path p) { return new ModelOptions(model, vae, taesd, p, textEncoder, config, useTaesdForDecode, device, lowMemory, threads); }
-    public ModelOptions withTextEncoder(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, p, config, useTaesdForDecode, device, lowMemory, threads); }
+    public ModelOptions withVae(Path p) { return new ModelOptions(model, p, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, adapters); }
+    public ModelOptions withTaesd(Path p) { return new ModelOptions(model, vae, p, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, adapters); }
+    public ModelOptions withTokenizer(Path p) { return new ModelOptions(model, vae, taesd, p, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, adapters); }
+    public ModelOptions withTextEncoder(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, p, config, useTaesdForDecode, device, lowMemory, threads, adapters); }
     /** A diffusers folder (with unet/, vae/, text_encoder/, scheduler/ configs) describing a single-file checkpoint. */
-    public ModelOptions withConfig(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, p, useTaesdForDecode, device, lowMemory, threads); }
-    public ModelOptions withTaesdDecode(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, on, device, lowMemory, threads); }
+    public ModelOptions withConfig(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, p, useTaesdForDecode, device, lowMemory, threads, adapters); }
+    public ModelOptions withTaesdDecode(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, on, device, lowMemory, threads, adapters); }
 
     /**
      * Where to compute: "cpu", "auto" or "cuda[:N]".
      *
      * @throws IllegalArgumentException any other name
      */
-    public ModelOptions withDevice(String d) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, d, lowMemory, threads); }
+    public ModelOptions withDevice(String d) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, d, lowMemory, threads, adapters); }
 
     /**
      * Low-memory mode: the VAE decodes in tiles of {@link ModelComponents#LOW_MEMORY_TILE} latent pixels (blended at
@@ -72,7 +121,7 @@ public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Pat
      * released as components and U-Net modules finish (see {@link ModelComponents}). With the launcher's small heap
      * for this mode, SD 1.5 at 512 x 512 stays under 0.7 GB resident.
      */
-    public ModelOptions withLowMemory(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, on, threads); }
+    public ModelOptions withLowMemory(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, on, threads, adapters); }
 
     /**
      * Compute threads for this model (0: {@code -Djdiffusion.threads}, else all cores). The count changes speed
@@ -80,5 +129,5 @@ public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Pat
      *
      * @throws IllegalArgumentException n outside 0..{@value Parallel#MAX_THREADS}
      */
-    public ModelOptions withThreads(int n) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, n); }
+    public ModelOptions withThreads(int n) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, n, adapters); }
 }

@@ -44,6 +44,7 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class StableDiffusion implements AutoCloseable {
     private final ModelComponents parts;
     private final PromptEncoder prompts;
+    private final LoraSelection loras;
     private final Parallel.Lease pool;
     /** Guards the queue: tickets are served in arrival order, one generation at a time. */
     private final ReentrantLock lock = new ReentrantLock();
@@ -56,6 +57,7 @@ public final class StableDiffusion implements AutoCloseable {
         this.parts = parts;
         this.pool = pool;
         this.prompts = new PromptEncoder(parts.tokenizer(), parts.textEncoder());
+        this.loras = new LoraSelection(parts.options().adapters());
     }
 
     /** Loads a diffusers folder or single-file checkpoint. */
@@ -227,7 +229,9 @@ public final class StableDiffusion implements AutoCloseable {
     /** Applies the family's defaults to the unset fields of a request. */
     public Resolved resolve(GenerationRequest req) {
         ModelFamily f = family();
-        String sampler = req.sampler() != null ? req.sampler().toLowerCase(Locale.ROOT) : f.defaultSampler();
+        // An LCM-LoRA switches the defaults to LCM sampling (4 steps, no guidance) on any model.
+        boolean lcmLora = loras.select(req).lcm();
+        String sampler = req.sampler() != null ? req.sampler().toLowerCase(Locale.ROOT) : lcmLora ? "lcm" : f.defaultSampler();
         int steps = req.steps() > 0 ? req.steps() : (sampler.equals("lcm") ? 4 : f.defaultSteps());
         float g = Float.isNaN(req.guidanceScale()) ? (sampler.equals("lcm") && f != ModelFamily.LCM ? 1f : f.defaultGuidance()) : req.guidanceScale();
         int w = req.width(), h = req.height();
@@ -253,6 +257,9 @@ public final class StableDiffusion implements AutoCloseable {
         CancellationToken cancel = req.cancellation();
         cancel.check(); // cancelled while it waited for the lock: no work at all
         Resolved r = resolve(req);
+        LoraSelection.Selection sel = loras.select(req);
+        parts.applyLoras(sel.loras());
+        String prompt = sel.prompt();
         boolean lcmUnet = parts.unet().config().timeCondProjDim() > 0;
         boolean cfg = usesCfg(r);
         int batch = req.batch();
@@ -287,8 +294,8 @@ public final class StableDiffusion implements AutoCloseable {
         // Limits before anything is allocated: prompt length, then the heap the whole run needs.
         List<String> texts = new ArrayList<>();
         if (cfg) for (int i = 0; i < batch; i++) texts.add(req.negativePrompt());
-        for (int i = 0; i < batch; i++) texts.add(req.prompt());
-        int chunks = prompts.chunks(cfg ? List.of(req.negativePrompt(), req.prompt()) : List.of(req.prompt()), 1);
+        for (int i = 0; i < batch; i++) texts.add(prompt);
+        int chunks = prompts.chunks(cfg ? List.of(req.negativePrompt(), prompt) : List.of(prompt), 1);
         MemoryEstimate.of(parts, r.width(), r.height(), batch, cfg, chunks)
                 .requireFits(r.width() + "x" + r.height() + (batch > 1 ? ", batch " + batch : ""));
 
@@ -410,6 +417,8 @@ public final class StableDiffusion implements AutoCloseable {
         if (req.clipSkip() > 1) sb.append(", Clip skip: ").append(req.clipSkip());
         if (req.initImage() != null) sb.append(", Denoising strength: ").append(req.strength());
         if (req.sharedBatchNoise() && req.batch() > 1) sb.append(", Batch size: ").append(req.batch()).append(", Batch pos: ").append(image);
+        String hashes = loras.hashes(loras.select(req).loras());
+        if (!hashes.isEmpty()) sb.append(", Lora hashes: \"").append(hashes).append('"');
         sb.append(", Version: jdiffusion");
         return sb.toString();
     }

@@ -41,6 +41,9 @@ final class PipelineGolden implements GoldenKind {
             if (!Files.isDirectory(model.resolve("tokenizer"))) opts = opts.withTokenizer(base.resolve("tokenizer"));
             if (!Files.isDirectory(model.resolve("text_encoder"))) opts = opts.withTextEncoder(base.resolve("text_encoder"));
             if (!Files.isDirectory(model.resolve("vae"))) opts = opts.withVae(base.resolve("vae"));
+            // pipeline_lcm_lora: a LoRA fused into the U-Net at its scale, and the scheduler the case names.
+            if (info.hasNonNull("lora"))
+                opts = opts.withLora(Golden.resolve(info.get("lora").get("file").asText()), (float) info.get("lora").path("scale").asDouble(1));
 
             String task = info.path("task").asText("");
             // Inpainting draws its initial latents from the seed (inputs hold the draws: see PipelineReplayTest).
@@ -56,7 +59,7 @@ final class PipelineGolden implements GoldenKind {
                     .size(w, h)
                     .batch(batch)
                     .eta((float) info.path("eta").asDouble(0));
-            rb.sampler(lcm ? "lcm" : samplerOf(model));
+            rb.sampler(lcm || "LCMScheduler".equals(info.path("scheduler").asText()) ? "lcm" : samplerOf(model));
             // A text-to-image case's "noise" is the sampler's per-step noise; an inpainting case's is its initial noise.
             NoiseSource noise = task.isEmpty() && in.contains("noise") ? replay(Tensor.of(in.get("noise"))) : null;
             List<AutoCloseable> closeLater = new ArrayList<>();
