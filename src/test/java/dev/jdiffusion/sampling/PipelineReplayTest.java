@@ -62,7 +62,8 @@ class PipelineReplayTest {
             int start = mine.length - ts.length; // strength below 1 runs the last steps only
             for (int i = 0; i < ts.length; i++) assertEquals(ts[i], (long) mine[start + i], name + " timestep " + i);
 
-            Tensor pred = Tensor.of(ex.get(lcm ? "model_pred" : "noise_pred"));
+            // LCM pipelines record the model output as model_pred; LCM-LoRA runs (CFG) record the guided noise_pred
+            Tensor pred = Tensor.of(ex.get(lcm && ex.contains("model_pred") ? "model_pred" : "noise_pred"));
             int per = latents.numel() / latents.dim(0);
             // the 4-channel inpainting blend follows each step: replay each step from the recorded latents
             Tensor beforeBlend = ex.find("latents_before_blend") != null ? Tensor.of(ex.get("latents_before_blend")) : null;
