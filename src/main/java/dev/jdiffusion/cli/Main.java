@@ -16,6 +16,7 @@ public final class Main {
               info PATH        describe a model folder, checkpoint or .safetensors file
               vae encode|decode  images to latents and back (jdiffusion vae --help)
               pull [REPO_ID]   download a diffusers model from the Hugging Face Hub into weights/
+              serve            A1111-compatible HTTP API and a web page (jdiffusion serve --help)
               --version        version, JDK and vector width
             run 'jdiffusion COMMAND --help' for a command's options""";
 
@@ -52,6 +53,7 @@ public final class Main {
                 case "bench" -> BenchCommand.run(rest, out, err);
                 case "vae" -> VaeCommand.run(rest, out, err);
                 case "pull" -> PullCommand.run(rest, out, err);
+                case "serve" -> ServeCommand.run(rest, out, err);
                 default -> {
                     err.println("jdiffusion: unknown command '" + args[0] + "'");
                     err.println("see 'jdiffusion --help'");

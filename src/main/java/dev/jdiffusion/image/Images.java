@@ -155,12 +155,27 @@ public final class Images {
         AtomicFiles.write(file, tmp -> writePngTo(tmp, img, text == null ? Map.of() : text));
     }
 
+    /** The PNG file {@link #writePng} writes, as bytes (for sending over a network). */
+    public static byte[] pngBytes(Tensor image01, Map<String, String> text) throws IOException {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (ImageOutputStream out = ImageIO.createImageOutputStream(bytes)) {
+            writePngTo(out, "memory", toBufferedImage(image01), text == null ? Map.of() : text);
+        }
+        return bytes.toByteArray();
+    }
+
     private static void writePngTo(Path tmp, BufferedImage img, Map<String, String> text) throws IOException {
+        try (ImageOutputStream out = ImageIO.createImageOutputStream(tmp.toFile())) {
+            writePngTo(out, tmp.toString(), img, text);
+        }
+    }
+
+    private static void writePngTo(ImageOutputStream out, String where, BufferedImage img, Map<String, String> text) throws IOException {
         Iterator<ImageWriter> it = ImageIO.getImageWritersByFormatName("png");
         if (!it.hasNext()) throw new IOException("no PNG writer in this Java runtime");
         ImageWriter writer = it.next();
-        try (ImageOutputStream out = ImageIO.createImageOutputStream(tmp.toFile())) {
-            if (out == null) throw new IOException(tmp + ": cannot open for writing");
+        try {
+            if (out == null) throw new IOException(where + ": cannot open for writing");
             ImageWriteParam param = writer.getDefaultWriteParam();
             IIOMetadata meta = writer.getDefaultImageMetadata(ImageTypeSpecifier.createFromRenderedImage(img), param);
             if (!text.isEmpty()) addText(meta, text);
@@ -211,23 +226,34 @@ public final class Images {
 
     /** The text chunks (tEXt, zTXt, iTXt) of a PNG file, in file order. */
     public static Map<String, String> readPngText(Path file) throws IOException {
-        Map<String, String> out = new LinkedHashMap<>();
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
-            if (in == null) throw new IOException(file + ": cannot open");
-            Iterator<ImageReader> it = ImageIO.getImageReaders(in);
-            if (!it.hasNext()) throw new IOException(file + ": not an image");
-            ImageReader reader = it.next();
-            try {
-                reader.setInput(in);
-                IIOMetadata meta = reader.getImageMetadata(0);
-                if (meta == null || !Arrays.asList(meta.getMetadataFormatNames()).contains(PNG_FORMAT)) return out;
-                IIOMetadataNode root = (IIOMetadataNode) meta.getAsTree(PNG_FORMAT);
-                collect(root.getElementsByTagName("tEXtEntry"), "keyword", "value", out);
-                collect(root.getElementsByTagName("zTXtEntry"), "keyword", "text", out);
-                collect(root.getElementsByTagName("iTXtEntry"), "keyword", "text", out);
-            } finally {
-                reader.dispose();
-            }
+            return readPngText(in, file.toString());
+        }
+    }
+
+    /** The text chunks of an image held in memory (empty for an image without them, or not a PNG). */
+    public static Map<String, String> readPngText(byte[] image) throws IOException {
+        try (ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(image))) {
+            return readPngText(in, "image");
+        }
+    }
+
+    private static Map<String, String> readPngText(ImageInputStream in, String where) throws IOException {
+        Map<String, String> out = new LinkedHashMap<>();
+        if (in == null) throw new IOException(where + ": cannot open");
+        Iterator<ImageReader> it = ImageIO.getImageReaders(in);
+        if (!it.hasNext()) throw new IOException(where + ": not an image");
+        ImageReader reader = it.next();
+        try {
+            reader.setInput(in);
+            IIOMetadata meta = reader.getImageMetadata(0);
+            if (meta == null || !Arrays.asList(meta.getMetadataFormatNames()).contains(PNG_FORMAT)) return out;
+            IIOMetadataNode root = (IIOMetadataNode) meta.getAsTree(PNG_FORMAT);
+            collect(root.getElementsByTagName("tEXtEntry"), "keyword", "value", out);
+            collect(root.getElementsByTagName("zTXtEntry"), "keyword", "text", out);
+            collect(root.getElementsByTagName("iTXtEntry"), "keyword", "text", out);
+        } finally {
+            reader.dispose();
         }
         return out;
     }
