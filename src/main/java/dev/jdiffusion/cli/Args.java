@@ -115,4 +115,16 @@ final class Args {
     }
 
     List<String> positional() { return positional; }
+
+    /** When --help was given, prints the usage to {@code out} and returns true. */
+    boolean help(java.io.PrintStream out) {
+        if (!values.containsKey("--help")) return false;
+        out.println(usage);
+        return true;
+    }
+
+    /** Refuses positional arguments (commands that take options only). */
+    void requireNoPositional() {
+        if (!positional.isEmpty()) throw new UsageException("unexpected argument '" + positional.get(0) + "'", usage);
+    }
 }

@@ -60,11 +60,8 @@ final class GenerateCommand {
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws java.io.IOException {
         Args a = new Args(argv, VALUED, FLAGS, ALIASES, USAGE);
-        if (a.flag("--help")) {
-            out.println(USAGE);
-            return 0;
-        }
-        if (!a.positional().isEmpty()) throw new UsageException("unexpected argument '" + a.positional().get(0) + "'", USAGE);
+        if (a.help(out)) return 0;
+        a.requireNoPositional();
         Path model = Path.of(a.require("--model"));
         String prompt = a.require("--prompt");
         String sampler = a.get("--sampler");

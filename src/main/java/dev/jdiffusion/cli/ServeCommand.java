@@ -41,11 +41,8 @@ final class ServeCommand {
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws java.io.IOException {
         Args a = new Args(argv, VALUED, FLAGS, ALIASES, USAGE);
-        if (a.flag("--help")) {
-            out.println(USAGE);
-            return 0;
-        }
-        if (!a.positional().isEmpty()) throw new UsageException("unexpected argument '" + a.positional().get(0) + "'", USAGE);
+        if (a.help(out)) return 0;
+        a.requireNoPositional();
         Path model = Path.of(a.require("--model"));
         if (!Files.exists(model)) throw new UsageException("no such model: " + model + " (--model)", USAGE);
         for (String dir : new String[]{"--models-dir", "--lora-dir"})

@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -148,7 +149,8 @@ class ServerLifecycleTest {
         List<String> cmd = new ArrayList<>(List.of(java, "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-Xss8m", "-Xmx1g", "-XX:+UseParallelGC", "-cp", System.getProperty("java.class.path"), "dev.jdiffusion.cli.Main",
                 "serve", "-m", tiny().toString(), "--port", "0", "--shutdown-timeout", "60"));
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.PIPE).start();
+        Path log = Files.createTempFile("serve", ".log");
+        Process p = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
             String line = CompletableFuture.supplyAsync(() -> {
@@ -171,10 +173,11 @@ class ServerLifecycleTest {
             assertEquals(1, r.json().get("images").size());
             assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the process ended");
             assertEquals(143, p.exitValue(), "the JVM's status for an orderly exit on SIGTERM (128 + 15)");
-            String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+            String err = Files.readString(log);
             assertTrue(err.contains("shutting down"), err);
         } finally {
             p.destroyForcibly();
+            Files.deleteIfExists(log);
         }
     }
 }
