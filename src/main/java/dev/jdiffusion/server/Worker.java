@@ -5,7 +5,6 @@ import dev.jdiffusion.pipeline.CancellationToken;
 import dev.jdiffusion.pipeline.GenerationException;
 import dev.jdiffusion.pipeline.GenerationRequest;
 import dev.jdiffusion.pipeline.GenerationResult;
-import dev.jdiffusion.pipeline.MemoryEstimate;
 import dev.jdiffusion.pipeline.ModelOptions;
 import dev.jdiffusion.pipeline.ProgressListener;
 import dev.jdiffusion.pipeline.StableDiffusion;
@@ -259,11 +258,7 @@ final class Worker {
         try {
             GenerationRequest req = request(spec, 0, ProgressListener.NONE, new CancellationToken());
             StableDiffusion.Resolved r = model.resolve(req);
-            MemoryEstimate est = model.estimateMemory(req);
-            if (Boolean.parseBoolean(System.getProperty(MemoryEstimate.CHECK_PROPERTY, "true"))) {
-                long max = Runtime.getRuntime().maxMemory();
-                est.check(max, max, r.width() + "x" + r.height());
-            }
+            model.estimateMemory(req).requireFits(r.width() + "x" + r.height());
         } catch (IllegalArgumentException e) {
             throw HttpError.invalid(e.getMessage());
         }
