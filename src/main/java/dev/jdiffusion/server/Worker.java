@@ -240,8 +240,10 @@ final class Worker {
     /** The engine request for image {@code i} of a spec: batch 1, seed + i. */
     static GenerationRequest request(A1111.Spec spec, int i, ProgressListener progress, CancellationToken token) {
         GenerationRequest.Builder b = GenerationRequest.builder(spec.prompt()).negativePrompt(spec.negative()).sampler(spec.sampler())
-                .steps(spec.steps()).size(spec.width(), spec.height()).batch(1).clipSkip(spec.clipSkip()).eta(spec.eta())
-                .seed(spec.seed() + i).previews(true).progress(progress).cancellation(token);
+                .batch(1).clipSkip(spec.clipSkip()).eta(spec.eta()).seed(spec.seed() + i).previews(true).progress(progress).cancellation(token);
+        if (spec.steps() > 0) b.steps(spec.steps());  // 0: the model's default
+        if (spec.width() > 0) b.width(spec.width());
+        if (spec.height() > 0) b.height(spec.height());
         if (!Float.isNaN(spec.cfg())) b.guidanceScale(spec.cfg());
         if (spec.init() != null) b.initImage(spec.init()).strength(spec.strength());
         return b.build();
