@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jdiffusion.image.Images;
+import dev.jdiffusion.pipeline.Inpainting;
 import dev.jdiffusion.tensor.Tensor;
 
 import javax.imageio.ImageIO;
@@ -67,12 +68,13 @@ final class A1111 {
      * @param seed     first image's seed; image i uses seed + i, as A1111 does
      * @param images   batch_size x n_iter: each image is its own generation (so each equals its solo run)
      * @param init     img2img init image [1, 3, H, W] at the request's size, or null
-     * @param mask     img2img mask [1, 3, H, W] at the request's size, or null
+     * @param mask     img2img inpainting mask [1, 1, H, W] at the request's size (white = repaint), or null
+     * @param loras    the prompt's {@code <lora:NAME:WEIGHT>} tags (they stay in the prompt: the engine applies them)
      * @param warnings fields ignored, for {@code info}
      */
     record Spec(String prompt, String negative, String sampler, int steps, float cfg, int width, int height, long seed,
-                int batchSize, int nIter, int clipSkip, float eta, float strength, Tensor init, Tensor mask, String model,
-                List<LoraRef> loras, List<String> warnings, ObjectNode echo) {
+                int batchSize, int nIter, int clipSkip, float eta, float strength, Tensor init, Tensor mask, int maskBlur,
+                String model, List<LoraRef> loras, List<String> warnings, ObjectNode echo) {
         int images() { return batchSize * nIter; }
     }
 
@@ -114,9 +116,10 @@ final class A1111 {
         }
         String prompt = str(body, "prompt", "");
         String negative = str(body, "negative_prompt", "");
-        List<LoraRef> loras = new ArrayList<>();
-        prompt = extractLoras(prompt, loras);
-        negative = extractLoras(negative, loras);
+        List<LoraRef> loras = new ArrayList<>(), negativeLoras = new ArrayList<>();
+        extractLoras(prompt, loras); // checked here; the engine applies them from the prompt
+        negative = extractLoras(negative, negativeLoras);
+        for (LoraRef l : negativeLoras) warnings.add("<lora:" + l.name() + "> in the negative prompt was ignored (LoRA tags apply in the prompt)");
         for (LoraRef l : loras)
             if (knownLoras != null && !knownLoras.contains(l.name()))
                 throw new HttpError(404, "LoraNotFound", "LoRA '" + l.name() + "' not found (known: "
@@ -163,6 +166,7 @@ final class A1111 {
 
         float strength = 0.75f;
         Tensor init = null, mask = null;
+        int maskBlur = 4;
         if (img2img) {
             strength = body.hasNonNull("denoising_strength") ? number(body, "denoising_strength", 0.75f) : 0.75f;
             if (!(strength > 0 && strength <= 1)) throw HttpError.invalid("denoising_strength must be in (0, 1], got " + strength);
@@ -180,7 +184,17 @@ final class A1111 {
             init = Images.fromBufferedImage(resize(img, width, height));
             if (body.hasNonNull("mask")) {
                 if (!body.get("mask").isTextual()) throw HttpError.invalid("mask must be a base64 image");
-                mask = Images.fromBufferedImage(resize(decodeImage(body.get("mask").asText(), "mask", limits.maxSide() * 2), width, height));
+                mask = Inpainting.maskFromImage(Images.fromBufferedImage(resize(decodeImage(body.get("mask").asText(), "mask", limits.maxSide() * 2), width, height)));
+                if (integer(body, "inpainting_mask_invert", 0) != 0) {
+                    float[] m = mask.data();
+                    for (int i = 0; i < m.length; i++) m[i] = 1f - m[i];
+                }
+                maskBlur = integer(body, "mask_blur", 4);
+                if (maskBlur < 0 || maskBlur > 64) throw HttpError.invalid("mask_blur must be between 0 and 64, got " + maskBlur);
+                int fill = integer(body, "inpainting_fill", 1);
+                if (fill != 1) warnings.add("inpainting_fill " + fill + " is not supported; the masked area starts from the original (1)");
+                if (body.path("inpaint_full_res").asBoolean(false) || body.path("inpaint_full_res").asInt(0) == 1)
+                    warnings.add("inpaint_full_res is not supported; the whole image is inpainted");
             }
         }
 
@@ -190,12 +204,12 @@ final class A1111 {
             echo.putNull("mask");
         }
         return new Spec(prompt, negative, sampler, steps, cfg, width, height, seed, batchSize, nIter, clipSkip, eta, strength,
-                init, mask, model, List.copyOf(loras), warnings, echo);
+                init, mask, maskBlur, model, List.copyOf(loras), List.copyOf(warnings), echo);
     }
 
     private static final Pattern LORA = Pattern.compile("<lora:([^:>]+)(?::([^:>]*))?(?::[^>]*)?>");
 
-    /** Removes {@code <lora:name:weight>} tags from a prompt (as A1111 does), collecting them. */
+    /** Removes {@code <lora:name:weight>} tags from a text (as A1111 does), collecting them. */
     static String extractLoras(String prompt, List<LoraRef> out) {
         Matcher m = LORA.matcher(prompt);
         StringBuilder sb = new StringBuilder();

@@ -200,7 +200,6 @@ public final class ApiServer implements AutoCloseable {
                 Map<String, java.nio.file.Path> loras = catalog.loras();
                 A1111.Spec spec = A1111.parse(body, img2img, config, loras.keySet());
                 if (spec.model() != null) catalog.find(spec.model());
-                spec = withPendingFeatureWarnings(spec);
                 worker.precheck(spec);
                 Job job = Job.generate(spec, img2img);
                 worker.submit(job);
@@ -306,16 +305,6 @@ public final class ApiServer implements AutoCloseable {
             }
             default -> throw new HttpError(404, "NotFound", "no such endpoint: " + method + " " + path);
         }
-    }
-
-    /** LoRA and inpainting are not in the engine yet: their fields are ignored, with a warning in info. */
-    private A1111.Spec withPendingFeatureWarnings(A1111.Spec s) {
-        List<String> w = new java.util.ArrayList<>(s.warnings());
-        for (A1111.LoraRef l : s.loras())
-            w.add("<lora:" + l.name() + ":" + l.weight() + "> was ignored: LoRA is not supported by this engine yet");
-        if (s.mask() != null) w.add("mask was ignored: inpainting is not supported by this engine yet (ran plain img2img)");
-        return new A1111.Spec(s.prompt(), s.negative(), s.sampler(), s.steps(), s.cfg(), s.width(), s.height(), s.seed(),
-                s.batchSize(), s.nIter(), s.clipSkip(), s.eta(), s.strength(), s.init(), null, s.model(), s.loras(), List.copyOf(w), s.echo());
     }
 
     private ObjectNode options() {

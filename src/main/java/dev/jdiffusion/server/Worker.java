@@ -246,6 +246,7 @@ final class Worker {
         if (spec.height() > 0) b.height(spec.height());
         if (!Float.isNaN(spec.cfg())) b.guidanceScale(spec.cfg());
         if (spec.init() != null) b.initImage(spec.init()).strength(spec.strength());
+        if (spec.mask() != null) b.mask(spec.mask()).maskBlur(spec.maskBlur());
         return b.build();
     }
 
@@ -268,6 +269,7 @@ final class Worker {
 
     private void load(Catalog.Entry e) {
         ModelOptions o = ModelOptions.of(e.path());
+        if (config.loraDir() != null) o = o.withLoraDir(config.loraDir()); // <lora:NAME:WEIGHT> prompt tags
         if (config.taesd() != null) o = o.withTaesd(config.taesd());
         sd = StableDiffusion.load(o);
         loaded = e;

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jdiffusion.golden.Golden;
 import dev.jdiffusion.image.Images;
 import dev.jdiffusion.pipeline.GenerationRequest;
+import dev.jdiffusion.pipeline.Inpainting;
+import dev.jdiffusion.pipeline.ModelOptions;
 import dev.jdiffusion.pipeline.StableDiffusion;
 import dev.jdiffusion.tensor.Tensor;
 import org.junit.jupiter.api.AfterAll;
@@ -87,7 +89,7 @@ class ServerTest {
         }
     }
 
-    @Test void img2imgAndUnsupportedFieldsWarn() throws IOException {
+    @Test void img2imgInpaintsAndUnsupportedFieldsWarn() throws IOException {
         Tensor init = Tensor.zeros(1, 3, 64, 64);
         float[] d = init.data();
         for (int i = 0; i < d.length; i++) d[i] = (i % 64) / 63f;
@@ -97,7 +99,10 @@ class ServerTest {
         ObjectNode req = Http.txt2img("a hill", 7, 4);
         req.putArray("init_images").add("data:image/png;base64," + b64);
         req.put("denoising_strength", 0.5);
-        req.put("mask", b64);
+        Tensor maskImage = Tensor.zeros(1, 3, 64, 64);
+        for (int c = 0; c < 3; c++) for (int y = 16; y < 48; y++) for (int x = 8; x < 40; x++) maskImage.data()[(c * 64 + y) * 64 + x] = 1f;
+        req.put("mask", Base64.getEncoder().encodeToString(Images.pngBytes(maskImage, Map.of())));
+        req.put("mask_blur", 2);
         req.put("some_future_field", 3);
         Http.Response r = Http.post(port, "/sdapi/v1/img2img", req);
         assertEquals(200, r.status(), r.text());
@@ -106,22 +111,39 @@ class ServerTest {
         assertEquals(0.5, info.get("denoising_strength").asDouble(), 1e-6);
         String warnings = info.get("warnings").toString();
         assertTrue(warnings.contains("some_future_field"), warnings);
-        assertTrue(warnings.contains("mask"), warnings);
+        assertFalse(warnings.contains("mask"), warnings);
         assertTrue(r.json().get("parameters").get("init_images").isNull(), "init images are not echoed back");
         byte[] expected = Images.toUint8(solo.generate(GenerationRequest.builder("a hill").size(64, 64).steps(4).sampler("euler").seed(7)
-                .initImage(init).strength(0.5f).build()).images().get(0));
+                .initImage(init).strength(0.5f).mask(Inpainting.maskFromImage(maskImage)).maskBlur(2).build()).images().get(0));
         assertArrayEquals(expected, Images.toUint8(Http.pixels(r.json().get("images").get(0).asText())));
     }
 
-    @Test void loraTagsAreListedAndIgnoredWithAWarning() throws IOException {
+    @Test void loraTagsApplyTheLoraFromTheLoraDir() throws IOException {
         JsonNode loras = Http.get(port, "/sdapi/v1/loras").json();
         assertEquals("style", loras.get(0).get("name").asText());
         Http.Response r = Http.post(port, "/sdapi/v1/txt2img", Http.txt2img("a red boat <lora:style:0.8>", 42, 3));
         assertEquals(200, r.status(), r.text());
-        assertTrue(info(r.json()).get("warnings").toString().contains("lora:style"), r.text());
-        assertArrayEquals(soloRun("a red boat", 42, 3, "euler"), Images.toUint8(Http.pixels(r.json().get("images").get(0).asText())));
+        JsonNode info = info(r.json());
+        assertEquals(0, info.get("warnings").size(), info.toString());
+        assertTrue(info.get("infotexts").get(0).asText().contains("Lora hashes"), info.toString());
+        byte[] got = Images.toUint8(Http.pixels(r.json().get("images").get(0).asText()));
+        try (StableDiffusion withLoras = StableDiffusion.load(ModelOptions.of(tiny()).withLoraDir(dir.resolve("loras")))) {
+            byte[] expected = Images.toUint8(withLoras.generate(GenerationRequest.builder("a red boat <lora:style:0.8>").size(64, 64).steps(3)
+                    .sampler("euler").seed(42).build()).images().get(0));
+            assertArrayEquals(expected, got, "the solo run with the same LoRA");
+        }
+        assertFalse(Arrays.equals(soloRun("a red boat", 42, 3, "euler"), got), "the LoRA changed the image");
+        Http.Response negative = Http.post(port, "/sdapi/v1/txt2img", negativeTag());
+        assertTrue(info(negative.json()).get("warnings").toString().contains("negative prompt"), negative.text());
         Http.Response missing = Http.post(port, "/sdapi/v1/txt2img", Http.txt2img("x <lora:nope:1>", 1, 1));
         assertEquals(404, missing.status(), missing.text());
+        assertTrue(missing.json().get("detail").asText().contains("known: style"), missing.text());
+    }
+
+    static ObjectNode negativeTag() {
+        ObjectNode o = Http.txt2img("a red boat", 1, 1);
+        o.put("negative_prompt", "blurry <lora:style:1>");
+        return o;
     }
 
     @Test void listsProgressHealthMetricsAndPngInfo() throws IOException {
