@@ -13,6 +13,7 @@ import java.util.Set;
  */
 final class Args {
     private final Map<String, String> values = new HashMap<>();
+    private final Map<String, List<String>> repeated = new HashMap<>();
     private final List<String> positional = new ArrayList<>();
     private final String usage;
 
@@ -45,6 +46,7 @@ final class Args {
                         value = argv[++i];
                     }
                     values.put(name, value);
+                    repeated.computeIfAbsent(name, k -> new ArrayList<>()).add(value);
                 } else {
                     throw new UsageException("unknown option " + a, usage);
                 }
@@ -127,4 +129,7 @@ final class Args {
     void requireNoPositional() {
         if (!positional.isEmpty()) throw new UsageException("unexpected argument '" + positional.get(0) + "'", usage);
     }
+
+    /** Every value of a repeatable option, in order (empty when not given); {@link #get} gives the last. */
+    List<String> all(String name) { return repeated.getOrDefault(name, List.of()); }
 }

@@ -2,7 +2,9 @@ package dev.jdiffusion.cli;
 
 import dev.jdiffusion.io.AtomicFiles;
 import dev.jdiffusion.image.Images;
+import dev.jdiffusion.pipeline.ControlNet;
 import dev.jdiffusion.pipeline.GenerationException;
+import dev.jdiffusion.pipeline.Inpainting;
 import dev.jdiffusion.pipeline.GenerationRequest;
 import dev.jdiffusion.pipeline.GenerationResult;
 import dev.jdiffusion.pipeline.ModelOptions;
@@ -19,7 +21,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
-/** {@code jdiffusion generate}: text-to-image and image-to-image from the command line. */
+/** {@code jdiffusion generate}: text-to-image, image-to-image, inpainting and ControlNet from the command line. */
 final class GenerateCommand {
     private GenerateCommand() {}
 
@@ -36,7 +38,16 @@ final class GenerateCommand {
                                       image i of a batch uses S + i
               -W, --width N  -H, --height N   image size, multiples of 8 (default: model's native size)
               --batch N               images per run (written as out-1.png, out-2.png, ..., each with its seed)
-              --init-image F --strength X     image-to-image from F, strength in (0, 1] (default 0.8)
+              --init-image F --strength X     image-to-image from F, strength in (0, 1] (default 0.8; with --mask 1)
+              --mask F                inpaint: repaint where the mask image F is white (binarised at 0.5), with
+                                      --init-image; an inpainting model (9-channel U-Net) or any model (per-step blend)
+              --mask-blur N           blur (pixels) of the mask when the result is composited over the init image
+                                      (default 4); --no-composite returns the model's whole image instead
+              --outpaint L,T,R,B      extend --init-image by these pixels on the left, top, right, bottom and paint them
+              --control M:IMG[:SCALE[:START:END]]   ControlNet M (folder or .safetensors) guided by image IMG, at SCALE
+                                      (default 1) from fraction START to END of the steps (default 0:1); repeatable
+              --control-preprocess P  none (default: the images are control images) or canny[:LOW:HIGH] (edges,
+                                      thresholds on 0..255, default 100:200)
               --vae F                 replacement VAE (file or folder)
               --taesd F               TAESD decoder (+encoder) folder or file: previews, and --fast-decode
               --fast-decode           decode with TAESD instead of the full VAE
@@ -53,8 +64,9 @@ final class GenerateCommand {
 
     private static final Set<String> VALUED = Set.of("--model", "--prompt", "--negative", "--steps", "--sampler", "--cfg",
             "--seed", "--width", "--height", "--batch", "--init-image", "--strength", "--vae", "--taesd", "--tokenizer",
-            "--text-encoder", "--config", "--clip-skip", "--eta", "--threads", "--output", "--device");
-    private static final Set<String> FLAGS = Set.of("--help", "--fast-decode", "--quiet", "--low-memory");
+            "--text-encoder", "--config", "--clip-skip", "--eta", "--threads", "--output", "--device",
+            "--mask", "--mask-blur", "--outpaint", "--control", "--control-preprocess");
+    private static final Set<String> FLAGS = Set.of("--help", "--fast-decode", "--quiet", "--low-memory", "--no-composite");
     private static final Map<String, String> ALIASES = Map.of("-m", "--model", "-p", "--prompt", "-n", "--negative",
             "-W", "--width", "-H", "--height", "-o", "--output", "-h", "--help", "-q", "--quiet");
 
@@ -69,6 +81,11 @@ final class GenerateCommand {
             throw new UsageException("unknown sampler '" + sampler + "' (known: " + String.join(", ", Schedulers.NAMES) + ")", USAGE);
         float strength = a.floatValue("--strength", 0.8f);
         if (a.has("--strength") && !a.has("--init-image")) throw new UsageException("--strength needs --init-image", USAGE);
+        for (String o : new String[]{"--mask", "--outpaint"})
+            if (a.has(o) && !a.has("--init-image")) throw new UsageException(o + " needs --init-image", USAGE);
+        if (a.has("--mask") && a.has("--outpaint")) throw new UsageException("--mask and --outpaint do not go together (--outpaint makes the mask)", USAGE);
+        for (String o : new String[]{"--mask-blur", "--no-composite"})
+            if (a.has(o) && !a.has("--mask") && !a.has("--outpaint")) throw new UsageException(o + " needs --mask or --outpaint", USAGE);
         if (a.floatValue("--eta", 0f) != 0f && !"ddim".equalsIgnoreCase(sampler))
             throw new UsageException("--eta applies to the ddim sampler only; add --sampler ddim", USAGE);
         int threads = a.intValue("--threads", 0);
@@ -80,7 +97,18 @@ final class GenerateCommand {
         if (!Files.isWritable(outDir)) throw new UsageException("output folder is not writable: " + outDir, USAGE);
         if (!Files.exists(model)) throw new UsageException("no such model: " + model, USAGE);
 
+        boolean quiet = a.flag("--quiet");
         Tensor init = a.has("--init-image") ? Images.read(a.path("--init-image")) : null;
+        Tensor mask = null;
+        if (init != null && a.has("--outpaint")) {
+            int[] pad = Inpaint.padding(a.get("--outpaint"), USAGE);
+            Inpainting.Canvas c = Inpainting.outpaint(init, pad[0], pad[1], pad[2], pad[3]);
+            init = c.image();
+            mask = c.mask();
+            if (init.dim(3) % 8 != 0 || init.dim(2) % 8 != 0)
+                throw new UsageException("--outpaint makes a " + init.dim(3) + "x" + init.dim(2) + " image; its sides must be multiples of 8", USAGE);
+        }
+        if (init != null && a.has("--mask")) mask = Inpaint.readMask(a.path("--mask"), init, quiet ? null : err, USAGE);
         if (init != null) {
             // checked here, before the model loads; the pipeline checks the same
             int iw = init.dim(3), ih = init.dim(2), w = a.intValue("--width", iw), h = a.intValue("--height", ih);
@@ -90,6 +118,21 @@ final class GenerateCommand {
                 throw new UsageException("init image " + a.get("--init-image") + " is " + iw + "x" + ih + "; its sides must be multiples of 8", USAGE);
         }
         GenerationRequest.Builder b = request(a, prompt, sampler, strength, init);
+        if (mask != null) {
+            b.mask(mask).composite(!a.flag("--no-composite"));
+            if (a.has("--mask-blur")) b.maskBlur(a.intValue("--mask-blur", 4));
+            try {
+                b.build();
+            } catch (GenerationRequest.InvalidFieldException e) {
+                throw new UsageException((e.field().equals(GenerationRequest.MASK_BLUR) ? "--mask-blur" : "--mask")
+                        + e.getMessage().substring(e.field().length()), USAGE);
+            }
+        }
+        List<Inpaint.ControlSpec> controlSpecs = new ArrayList<>();
+        for (String spec : a.all("--control")) controlSpecs.add(Inpaint.controlSpec(spec, USAGE));
+        String preprocess = a.get("--control-preprocess", "none");
+        if (a.has("--control-preprocess") && controlSpecs.isEmpty()) throw new UsageException("--control-preprocess needs --control", USAGE);
+        double[] canny = Inpaint.preprocess(preprocess, USAGE);
         int batch = a.intValue("--batch", 1);
         for (int i = 1; batch > 1 && i <= batch; i++)
             if (Files.isDirectory(numbered(output, i))) throw new UsageException("output " + numbered(output, i) + " is a folder", USAGE);
@@ -100,10 +143,16 @@ final class GenerateCommand {
                 .withTokenizer(a.path("--tokenizer")).withTextEncoder(a.path("--text-encoder")).withConfig(a.path("--config"))
                 .withTaesdDecode(a.flag("--fast-decode")).withLowMemory(a.flag("--low-memory")).withThreads(threads);
         if (a.flag("--fast-decode") && !a.has("--taesd")) throw new UsageException("--fast-decode needs --taesd", USAGE);
-        boolean quiet = a.flag("--quiet");
         CleanupOnExit.install();
         long t0 = System.nanoTime();
+        List<ControlNet> nets = new ArrayList<>();
         try (StableDiffusion sd = StableDiffusion.load(opts)) {
+            for (Inpaint.ControlSpec c : controlSpecs) {
+                ControlNet net = ControlNet.load(c.model());
+                nets.add(net);
+                net.checkFits(sd.components().unet().config(), sd.modelName());
+                b.control(net, Inpaint.controlImage(c.image(), canny, sd.resolve(b.build()), quiet ? null : err), c.scale(), c.start(), c.end());
+            }
             double load = (System.nanoTime() - t0) / 1e9;
             ProgressBar bar = new ProgressBar(err, System.console() != null && !quiet, quiet);
             GenerationRequest req = b.progress(bar::onStep).build();
@@ -130,6 +179,8 @@ final class GenerateCommand {
                     r.timings().get("text_encoder"), r.timings().get("unet"), r.timings().get("vae"),
                     (System.nanoTime() - t0) / 1e9);
             return 0;
+        } finally {
+            for (ControlNet n : nets) n.close();
         }
     }
 
@@ -146,7 +197,8 @@ final class GenerateCommand {
     private static GenerationRequest.Builder request(Args a, String prompt, String sampler, float strength, Tensor init) {
         GenerationRequest.Builder b = GenerationRequest.builder(prompt).negativePrompt(a.get("--negative", "")).sampler(sampler)
                 .batch(a.intValue("--batch", 1)).clipSkip(a.intValue("--clip-skip", 1)).eta(a.floatValue("--eta", 0f))
-                .strength(strength).initImage(init);
+                .initImage(init);
+        if (a.has("--strength")) b.strength(strength);
         if (a.has("--steps")) b.steps(a.intValue("--steps", 0));
         if (a.has("--width")) b.width(a.intValue("--width", 0));
         if (a.has("--height")) b.height(a.intValue("--height", 0));
