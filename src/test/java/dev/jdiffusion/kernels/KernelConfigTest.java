@@ -78,7 +78,7 @@ class KernelConfigTest {
     }
 
     /**
-     * GEMM, linear and conv (direct and Winograd) give the same bits under AVX2 (-XX:UseAVX=2) and 128-bit vectors
+     * GEMM, linear, conv (direct and Winograd) and GELU give the same bits under AVX2 (-XX:UseAVX=2) and 128-bit vectors
      * (-XX:MaxVectorSize=16), each in a child JVM with its own micro-kernel shape, as in this one.
      */
     @Test
@@ -124,8 +124,11 @@ class KernelConfigTest {
             Matrix cw = GemmTest.matrix("F16", r, 72, 64 * 9, new float[72 * 64 * 9]);
             Conv2d.forward(x, 1, 64, 21, 30, cw, 3, 3, bias, 1, 1, yw);
             Conv2d.forward(x, 1, 64, 21, 30, cw, 3, 3, bias, 2, 1, yc);
+            float[] g = Ref.rand(r, 5000);
+            for (int i = 0; i < g.length; i++) g[i] *= 12f;
+            Activations.gelu(g, 0, g.length);
             long h = 17;
-            for (float[] v : new float[][] {c, y, yw, yc})
+            for (float[] v : new float[][] {c, y, yw, yc, g})
                 for (float f : v) h = h * 31 + Float.floatToRawIntBits(f);
             return Long.toHexString(h);
         }
