@@ -111,6 +111,11 @@ public final class ModelComponents implements AutoCloseable {
             ClipTokenizer tok = loadTokenizer(o, ck, unet);
             List<LoraTargets> teTargets = new ArrayList<>();
             ClipTextEncoder te = loadTextEncoder(o, ck, owned, pages, teTargets);
+            if (!o.adapters().embeddings().isEmpty() || o.adapters().embeddingDir() != null) {
+                Embeddings.Added e = Embeddings.apply(tok, te, o.adapters());
+                tok = e.tokenizer();
+                te = e.encoder();
+            }
             ImageAutoencoder taesd = null;
             if (o.taesd() != null) {
                 taesd = Autoencoders.open(o.taesd());

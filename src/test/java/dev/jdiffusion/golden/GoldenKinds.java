@@ -21,6 +21,7 @@ final class GoldenKinds {
         m.put("taesd", new TaesdGolden());
         m.put("controlnet", new ControlNetGolden());
         m.put("lora", new LoraGolden());
+        m.put("textual_inversion", new TextualInversionGolden());
         return m;
     }
 }

@@ -39,9 +39,17 @@ public final class ClipTextEncoder {
     private final float[] positionEmbedding;
     private final List<ClipEncoderLayer> layers;
     private final ClipWeights.Norm finalNorm;
+    /** Token-embedding rows appended after the vocabulary (textual inversion), row-major [n, hidden]. */
+    private final float[] added;
 
     private ClipTextEncoder(ClipTextConfig config, TensorView tokenEmbedding, float[] positionEmbedding,
                             List<ClipEncoderLayer> layers, ClipWeights.Norm finalNorm) {
+        this(config, tokenEmbedding, positionEmbedding, layers, finalNorm, new float[0]);
+    }
+
+    private ClipTextEncoder(ClipTextConfig config, TensorView tokenEmbedding, float[] positionEmbedding,
+                            List<ClipEncoderLayer> layers, ClipWeights.Norm finalNorm, float[] added) {
+        this.added = added;
         this.config = config;
         this.tokenEmbedding = tokenEmbedding;
         this.positionEmbedding = positionEmbedding;
@@ -116,6 +124,26 @@ public final class ClipTextEncoder {
     public ClipTextConfig config() { return config; }
 
     /**
+     * This encoder with token-embedding rows appended after the vocabulary and those appended before (textual
+     * inversion: ids vocabSize, vocabSize + 1, ... in order); shares the weights.
+     *
+     * @param rows [n, hidden] row-major
+     */
+    public ClipTextEncoder withAddedEmbeddings(float[] rows) {
+        int d = config.hiddenSize();
+        if (rows.length % d != 0) throw new IllegalArgumentException("embedding rows of " + rows.length + " values are not rows of " + d);
+        float[] all = java.util.Arrays.copyOf(added, added.length + rows.length);
+        System.arraycopy(rows, 0, all, added.length, rows.length);
+        return new ClipTextEncoder(config, tokenEmbedding, positionEmbedding, layers, finalNorm, all);
+    }
+
+    /** The appended token-embedding rows, [n, hidden] row-major (a copy). */
+    public float[] addedEmbeddings() { return added.clone(); }
+
+    /** Token ids accepted: the vocabulary and the appended rows. */
+    public int tokenCount() { return config.vocabSize() + added.length / config.hiddenSize(); }
+
+    /**
      * The prompt embeddings {@code [batch, seq, hidden]}: clipSkip 1 is the last layer through the final layer
      * norm (last_hidden_state), clipSkip 2 the penultimate layer through it, and so on. Layers after the one
      * taken are not computed.
@@ -180,7 +208,9 @@ public final class ClipTextEncoder {
             for (int b = 0; b < batch; b++)
                 for (int i = 0; i < seq; i++) {
                     int o = (b * seq + i) * d;
-                    tokenEmbedding.readFloats((long) ids[b][i] * d, x, o, d);
+                    int id = ids[b][i];
+                    if (id < config.vocabSize()) tokenEmbedding.readFloats((long) id * d, x, o, d);
+                    else System.arraycopy(added, (id - config.vocabSize()) * d, x, o, d);
                     for (int j = 0; j < d; j++) x[o + j] += positionEmbedding[i * d + j];
                 }
             buffers = new ClipEncoderLayer.Buffers(rows, d, config.intermediateSize());
@@ -206,8 +236,8 @@ public final class ClipTextEncoder {
             if (ids[b].length != seq)
                 throw new IllegalArgumentException("all prompts must have the same length: row " + b + " has " + ids[b].length + ", row 0 has " + seq);
             for (int i = 0; i < seq; i++)
-                if (ids[b][i] < 0 || ids[b][i] >= config.vocabSize())
-                    throw new IllegalArgumentException("token id " + ids[b][i] + " at [" + b + ", " + i + "] is outside the vocabulary (0.." + (config.vocabSize() - 1) + ")");
+                if (ids[b][i] < 0 || ids[b][i] >= tokenCount())
+                    throw new IllegalArgumentException("token id " + ids[b][i] + " at [" + b + ", " + i + "] is outside the vocabulary (0.." + (tokenCount() - 1) + ")");
         }
     }
 }

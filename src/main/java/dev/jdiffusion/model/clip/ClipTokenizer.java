@@ -35,8 +35,15 @@ public final class ClipTokenizer {
 
     private final ClipBpe bpe;
     private final int bos, eos, pad, maxLength;
+    /** Added tokens (textual inversion): literal text -> the ids it stands for. Empty for a plain tokenizer. */
+    private final Map<String, int[]> added;
 
     private ClipTokenizer(ClipBpe bpe, int bos, int eos, int pad, int maxLength) {
+        this(bpe, bos, eos, pad, maxLength, Map.of());
+    }
+
+    private ClipTokenizer(ClipBpe bpe, int bos, int eos, int pad, int maxLength, Map<String, int[]> added) {
+        this.added = added;
         this.bpe = bpe;
         this.bos = bos;
         this.eos = eos;
@@ -134,8 +141,61 @@ public final class ClipTokenizer {
         return new ClipTokenizer(new ClipBpe(vocab, ranks, eos), bos, eos, pad, maxLength);
     }
 
-    /** The BPE ids of a text, without BOS/EOS, not truncated. */
+    /**
+     * This tokenizer with an added token (textual inversion): every literal, case-sensitive occurrence of text in a
+     * prompt becomes the given ids (a multi-vector embedding's t, t_1, ...), found leftmost first and, among tokens
+     * starting there, longest first, as transformers splits on added tokens; the text between is tokenized as usual.
+     *
+     * @throws IllegalArgumentException an empty token, or one added before
+     */
+    public ClipTokenizer withAddedToken(String text, int... ids) {
+        if (text.isEmpty() || ids.length == 0) throw new IllegalArgumentException("an added token needs text and at least one id");
+        if (added.containsKey(text)) throw new IllegalArgumentException("token '" + text + "' is added twice (two embeddings with the same name?)");
+        Map<String, int[]> m = new java.util.LinkedHashMap<>(added);
+        m.put(text, ids.clone());
+        return new ClipTokenizer(bpe, bos, eos, pad, maxLength, java.util.Collections.unmodifiableMap(m));
+    }
+
+    /** True when the vocabulary already has this exact token (with or without the word-end mark). */
+    public boolean inVocabulary(String token) { return bpe.vocabulary().containsKey(token) || bpe.vocabulary().containsKey(token + "</w>"); }
+
+    /** The BPE ids of a text, without BOS/EOS, not truncated; added tokens become their ids. */
     public int[] tokenize(String text) {
+        if (added.isEmpty()) return tokenizePlain(text);
+        java.util.List<int[]> parts = new java.util.ArrayList<>();
+        int from = 0, n = 0;
+        while (from <= text.length()) {
+            int best = -1;
+            String bestTok = null;
+            for (String t : added.keySet()) {
+                int at = text.indexOf(t, from);
+                if (at >= 0 && (best < 0 || at < best || at == best && t.length() > bestTok.length())) {
+                    best = at;
+                    bestTok = t;
+                }
+            }
+            int end = best < 0 ? text.length() : best;
+            if (end > from) {
+                int[] p = tokenizePlain(text.substring(from, end));
+                parts.add(p);
+                n += p.length;
+            }
+            if (best < 0) break;
+            int[] ids = added.get(bestTok);
+            parts.add(ids);
+            n += ids.length;
+            from = best + bestTok.length();
+        }
+        int[] out = new int[n];
+        int o = 0;
+        for (int[] p : parts) {
+            System.arraycopy(p, 0, out, o, p.length);
+            o += p.length;
+        }
+        return out;
+    }
+
+    private int[] tokenizePlain(String text) {
         String clean = ClipTextCleaner.clean(text);
         int[] out = new int[Math.max(16, clean.length())];
         int n = 0;
