@@ -56,6 +56,13 @@ final class GenerateCommand {
               --tokenizer DIR         tokenizer folder (default: the model's, else the CLIP vocabulary in the jar)
               --text-encoder PATH     replacement text encoder (folder or file)
               --config DIR            diffusers folder whose configs describe a single-file checkpoint
+              --lora FILE[:WEIGHT]    apply a LoRA (kohya/A1111, LoCon, diffusers/PEFT .safetensors) at WEIGHT
+                                      (default 1, negative allowed); repeatable. An LCM-LoRA switches the
+                                      defaults to --sampler lcm, 4 steps, no guidance
+              --lora-dir DIR          folder for the prompt's <lora:NAME:WEIGHT> tags (NAME.safetensors)
+              --embedding FILE        textual-inversion embedding (A1111 .safetensors: trigger word = file name;
+                                      diffusers learned_embeds.safetensors); repeatable
+              --embedding-dir DIR     load every .safetensors embedding in DIR
               --clip-skip N           use the N-th last text-encoder layer (default 1)
               --eta X                 DDIM eta (default 0)
               --threads N             compute threads (default: all cores)
@@ -65,7 +72,8 @@ final class GenerateCommand {
     private static final Set<String> VALUED = Set.of("--model", "--prompt", "--negative", "--steps", "--sampler", "--cfg",
             "--seed", "--width", "--height", "--batch", "--init-image", "--strength", "--vae", "--taesd", "--tokenizer",
             "--text-encoder", "--config", "--clip-skip", "--eta", "--threads", "--output", "--device",
-            "--mask", "--mask-blur", "--outpaint", "--control", "--control-preprocess");
+            "--mask", "--mask-blur", "--outpaint", "--control", "--control-preprocess",
+            "--lora", "--lora-dir", "--embedding", "--embedding-dir");
     private static final Set<String> FLAGS = Set.of("--help", "--fast-decode", "--quiet", "--low-memory", "--no-composite");
     private static final Map<String, String> ALIASES = Map.of("-m", "--model", "-p", "--prompt", "-n", "--negative",
             "-W", "--width", "-H", "--height", "-o", "--output", "-h", "--help", "-q", "--quiet");
@@ -143,6 +151,7 @@ final class GenerateCommand {
                 .withTokenizer(a.path("--tokenizer")).withTextEncoder(a.path("--text-encoder")).withConfig(a.path("--config"))
                 .withTaesdDecode(a.flag("--fast-decode")).withLowMemory(a.flag("--low-memory")).withThreads(threads);
         if (a.flag("--fast-decode") && !a.has("--taesd")) throw new UsageException("--fast-decode needs --taesd", USAGE);
+        opts = withAdapters(a, opts);
         CleanupOnExit.install();
         long t0 = System.nanoTime();
         List<ControlNet> nets = new ArrayList<>();
@@ -185,6 +194,39 @@ final class GenerateCommand {
     }
 
     /** The request field each option sets, for the builder's range errors (the builder checks every range). */
+    /** --lora FILE[:WEIGHT] (repeatable), --lora-dir, --embedding (repeatable), --embedding-dir. */
+    static ModelOptions withAdapters(Args a, ModelOptions opts) {
+        for (String v : a.all("--lora")) {
+            String file = v;
+            float w = 1f;
+            int colon = v.lastIndexOf(':');
+            if (colon > 0 && colon < v.length() - 1 && !Files.isRegularFile(Path.of(v))) {
+                try {
+                    w = Float.parseFloat(v.substring(colon + 1));
+                    file = v.substring(0, colon);
+                } catch (NumberFormatException e) {
+                    // no weight suffix: the whole value is the file
+                }
+            }
+            if (!Float.isFinite(w) || Math.abs(w) > 100) throw new UsageException("--lora " + v + ": weight must be a number in [-100, 100]", USAGE);
+            if (!Files.isRegularFile(Path.of(file))) throw new UsageException("--lora " + v + ": file " + file + " not found", USAGE);
+            opts = opts.withLora(Path.of(file), w);
+        }
+        if (a.has("--lora-dir")) {
+            if (!Files.isDirectory(a.path("--lora-dir"))) throw new UsageException("--lora-dir " + a.get("--lora-dir") + ": not a folder", USAGE);
+            opts = opts.withLoraDir(a.path("--lora-dir"));
+        }
+        for (String v : a.all("--embedding")) {
+            if (!Files.isRegularFile(Path.of(v))) throw new UsageException("--embedding " + v + ": file not found", USAGE);
+            opts = opts.withEmbedding(Path.of(v));
+        }
+        if (a.has("--embedding-dir")) {
+            if (!Files.isDirectory(a.path("--embedding-dir"))) throw new UsageException("--embedding-dir " + a.get("--embedding-dir") + ": not a folder", USAGE);
+            opts = opts.withEmbeddingDir(a.path("--embedding-dir"));
+        }
+        return opts;
+    }
+
     private static final Map<String, String> FLAG_OF = Map.of(GenerationRequest.STEPS, "--steps", GenerationRequest.WIDTH, "-W/--width",
             GenerationRequest.HEIGHT, "-H/--height", GenerationRequest.BATCH, "--batch", GenerationRequest.CLIP_SKIP, "--clip-skip",
             GenerationRequest.GUIDANCE, "--cfg", GenerationRequest.STRENGTH, "--strength", GenerationRequest.ETA, "--eta",
