@@ -10,8 +10,13 @@ import java.util.concurrent.CancellationException;
 public final class CancellationToken {
     private volatile boolean cancelled;
 
+    /** A token not cancelled yet. */
+    public CancellationToken() {}
+
+    /** Cancels the generation; it ends at its next check with a CancellationException. */
     public void cancel() { cancelled = true; }
 
+    /** True once {@link #cancel()} was called. */
     public boolean isCancelled() { return cancelled; }
 
     /** Throws CancellationException when cancelled. */

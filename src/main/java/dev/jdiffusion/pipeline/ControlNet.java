@@ -13,7 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * A loaded ControlNet, for {@link GenerationRequest.Builder#control}: a diffusers {@code ControlNetModel} folder
+ * A loaded ControlNet, for {@code GenerationRequest.Builder.control}: a diffusers {@code ControlNetModel} folder
  * ({@code config.json} + weights, fp32/fp16/bf16 used in place from the mapped file) or one {@code .safetensors}
  * file in diffusers' or lllyasviel's naming ({@code control_model.*}). A single file stores no configuration: it
  * comes from a config given with it (a folder holding {@code config.json}, or the file itself), else from the shapes
@@ -69,8 +69,10 @@ public final class ControlNet implements AutoCloseable {
         }
     }
 
+    /** The ControlNet's name (its folder or file name), for the parameters text. */
     public String name() { return name; }
 
+    /** The loaded ControlNet model. */
     public ControlNetModel model() { return model; }
 
     /**

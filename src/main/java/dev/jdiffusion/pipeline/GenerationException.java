@@ -5,5 +5,6 @@ package dev.jdiffusion.pipeline;
  * out. The message says what was asked and what to do, in one line; the model stays loaded and usable.
  */
 public class GenerationException extends RuntimeException {
+    /** An error with its message and the error that caused it. */
     public GenerationException(String message, Throwable cause) { super(message, cause); }
 }

@@ -80,9 +80,12 @@ public final class GenerationRequest {
         }
     }
 
+    /** A builder for a request with this prompt; every other field has a default. */
     public static Builder builder(String prompt) { return new Builder(prompt); }
 
+    /** The prompt. */
     public String prompt() { return prompt; }
+    /** The negative prompt (empty for none). */
     public String negativePrompt() { return negativePrompt; }
     /** Sampler name, or null for the family's default. */
     public String sampler() { return sampler; }
@@ -90,12 +93,17 @@ public final class GenerationRequest {
     public int steps() { return steps; }
     /** Width in pixels, or 0 for the family's default. */
     public int width() { return width; }
+    /** Image height in pixels, or 0 for the model family's default. */
     public int height() { return height; }
+    /** Images generated at once (the batch size). */
     public int batch() { return batch; }
+    /** CLIP skip: 1 uses the text encoder's last layer, 2 the one before, and so on. */
     public int clipSkip() { return clipSkip; }
     /** Guidance scale, or NaN for the family's default. */
     public float guidanceScale() { return guidanceScale; }
+    /** Image-to-image strength: how much of the init image is replaced (0 to 1). */
     public float strength() { return strength; }
+    /** DDIM's eta (0: deterministic). */
     public float eta() { return eta; }
     /** The seed, or null to draw one (the result reports the seed used). Image i of a batch uses seed + i. */
     public Long seed() { return seed; }
@@ -103,8 +111,11 @@ public final class GenerationRequest {
     public boolean sharedBatchNoise() { return sharedBatchNoise; }
     /** Init image [1, 3, H, W] in [0, 1] for image-to-image, or null. */
     public Tensor initImage() { return initImage; }
+    /** True when progress events carry a preview image. */
     public boolean previews() { return previews; }
+    /** The listener told about every denoising step. */
     public ProgressListener progress() { return progress; }
+    /** The token that cancels this request. */
     public CancellationToken cancellation() { return cancellation; }
     /** The ControlNets, in the order given (their residuals are summed). */
     public java.util.List<Control> controls() { return controls; }
@@ -135,12 +146,14 @@ public final class GenerationRequest {
 
         private Builder(String prompt) { this.prompt = Objects.requireNonNull(prompt, "prompt"); }
 
+        /** Sets the prompt. */
         public Builder prompt(String p) { prompt = Objects.requireNonNull(p, "prompt"); return this; }
         /**
          * What to steer away from. Used only with classifier-free guidance (guidance scale above 1 on a non-LCM
          * U-Net); otherwise it has no effect. Padded to the prompt's chunk count (and the prompt to its).
          */
         public Builder negativePrompt(String n) { negativePrompt = n == null ? "" : n; return this; }
+        /** Sets the sampler by name (null: the family's default). */
         public Builder sampler(String s) { sampler = s; return this; }
         /** Denoising steps, 1 to {@link #MAX_STEPS}; left unset, the family's default. */
         public Builder steps(int s) { steps = s; stepsSet = true; return this; }
@@ -149,7 +162,9 @@ public final class GenerationRequest {
          * the family's native size.
          */
         public Builder size(int w, int h) { return width(w).height(h); }
+        /** Sets the image width in pixels (see {@link #size}). */
         public Builder width(int w) { width = w; widthSet = true; return this; }
+        /** Sets the image height in pixels (see {@link #size}). */
         public Builder height(int h) { height = h; heightSet = true; return this; }
         /**
          * Images per run, 1 to {@link #MAX_BATCH}. Image i gets its own seed, seed + i (as the popular UIs do), so
@@ -172,11 +187,15 @@ public final class GenerationRequest {
         public Builder strength(float s) { strength = s; strengthSet = true; return this; }
         /** DDIM's eta (0 = deterministic). */
         public Builder eta(float e) { eta = e; return this; }
+        /** Sets the seed (without one, a random seed is drawn and reported). */
         public Builder seed(long s) { seed = s; return this; }
+        /** Sets the init image [1, 3, H, W] in [0, 1] for image-to-image (null for text-to-image). */
         public Builder initImage(Tensor img) { initImage = img; return this; }
         /** Report a cheap preview image with each progress event (uses TAESD when loaded). */
         public Builder previews(boolean p) { previews = p; return this; }
+        /** Sets the listener told about every denoising step (null: none). */
         public Builder progress(ProgressListener l) { progress = l == null ? ProgressListener.NONE : l; return this; }
+        /** Sets the token that cancels this request. */
         public Builder cancellation(CancellationToken t) { cancellation = Objects.requireNonNull(t); return this; }
         /** Adds a ControlNet acting on every step at scale 1. */
         public Builder control(ControlNet net, Tensor image) { return control(net, image, 1f, 0f, 1f); }

@@ -68,10 +68,15 @@ public final class ModelComponents implements AutoCloseable {
         this.pages = pages;
     }
 
+    /** The model's short name (its folder or file name). */
     public String name() { return name; }
+    /** The model family, detected at load. */
     public ModelFamily family() { return family; }
+    /** The tokenizer of the text encoder. */
     public ClipTokenizer tokenizer() { return tokenizer; }
+    /** The CLIP text encoder. */
     public ClipTextEncoder textEncoder() { return textEncoder; }
+    /** The denoising U-Net. */
     public UNet2DConditionModel unet() { return unet; }
     /** The KL VAE, or null when only TAESD decoding is available. */
     public AutoencoderKL vae() { return vae; }

@@ -36,6 +36,7 @@ public enum ModelFamily {
 
     /** The sampler users expect for this family. */
     public String defaultSampler() { return defaultSampler; }
+    /** Denoising steps a request of this family runs when it names none. */
     public int defaultSteps() { return defaultSteps; }
     /** Guidance scale: classifier-free guidance for SD1/SD2, the guidance embedding's w for LCM. */
     public float defaultGuidance() { return defaultGuidance; }

@@ -99,12 +99,17 @@ public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Pat
     /** Just the model. */
     public static ModelOptions of(Path model) { return new ModelOptions(model, null, null, null, null, null, false, "cpu", false); }
 
+    /** A replacement VAE (file or diffusers folder), or null for the model's own. */
     public ModelOptions withVae(Path p) { return new ModelOptions(model, p, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, adapters); }
+    /** A TAESD decoder/encoder (folder or file) for previews and fast decoding, or null. */
     public ModelOptions withTaesd(Path p) { return new ModelOptions(model, vae, p, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, adapters); }
+    /** A tokenizer folder (vocab.json, merges.txt), or null for the model's own or the bundled CLIP tokenizer. */
     public ModelOptions withTokenizer(Path p) { return new ModelOptions(model, vae, taesd, p, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, adapters); }
+    /** A replacement text encoder (file or folder), or null for the model's own. */
     public ModelOptions withTextEncoder(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, p, config, useTaesdForDecode, device, lowMemory, threads, adapters); }
     /** A diffusers folder (with unet/, vae/, text_encoder/, scheduler/ configs) describing a single-file checkpoint. */
     public ModelOptions withConfig(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, p, useTaesdForDecode, device, lowMemory, threads, adapters); }
+    /** Decode final images with TAESD instead of the full VAE. */
     public ModelOptions withTaesdDecode(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, on, device, lowMemory, threads, adapters); }
 
     /**

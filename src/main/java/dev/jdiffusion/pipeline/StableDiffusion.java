@@ -200,6 +200,8 @@ public final class StableDiffusion implements AutoCloseable {
     /** Receives the tensors of each denoising step (for tests and debugging). */
     public interface StepTrace {
         /**
+         * One denoising step's tensors.
+         *
          * @param step       index into the sampler's timesteps
          * @param modelInput the U-Net's input batch
          * @param modelOut   the guided model output
@@ -211,6 +213,7 @@ public final class StableDiffusion implements AutoCloseable {
         /** The text embeddings [n, L, D] and, at the end, the latents that were decoded. */
         default void onEmbeddings(Tensor embeddings) {}
 
+        /** The latents that were decoded and the images they gave. */
         default void onDecode(Tensor latents, Tensor images) {}
 
         /**
@@ -220,6 +223,7 @@ public final class StableDiffusion implements AutoCloseable {
          */
         default void onTensor(String name, Tensor value) {}
 
+        /** A trace that receives nothing. */
         StepTrace NONE = (i, a, b, c, d) -> {};
     }
 
