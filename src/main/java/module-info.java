@@ -18,6 +18,7 @@ module dev.jdiffusion {
     requires java.desktop;
     requires java.management;
     requires java.net.http;
+    requires jdk.httpserver;
     requires jdk.management;
 
     exports dev.jdiffusion.pipeline;

@@ -33,7 +33,7 @@ class ModuleTest {
     static final Set<String> INTERNAL = Set.of(
             "dev.jdiffusion.cli", "dev.jdiffusion.gpu", "dev.jdiffusion.hub", "dev.jdiffusion.io", "dev.jdiffusion.kernels",
             "dev.jdiffusion.lora", "dev.jdiffusion.model.clip", "dev.jdiffusion.model.taesd", "dev.jdiffusion.model.unet",
-            "dev.jdiffusion.model.vae", "dev.jdiffusion.model.controlnet", "dev.jdiffusion.pipeline.prompt");
+            "dev.jdiffusion.model.vae", "dev.jdiffusion.model.controlnet", "dev.jdiffusion.pipeline.prompt", "dev.jdiffusion.server");
 
     static ModuleDescriptor descriptor() throws Exception {
         Path info = classes().resolve("module-info.class");
