@@ -12,6 +12,7 @@ import dev.jdiffusion.pipeline.GenerationResult;
 import dev.jdiffusion.pipeline.ModelComponents;
 import dev.jdiffusion.pipeline.ModelOptions;
 import dev.jdiffusion.pipeline.StableDiffusion;
+import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.DType;
 import dev.jdiffusion.weights.SyntheticWeights;
 
@@ -52,11 +53,14 @@ final class BenchCommand {
               --no-warmup             skip the warm-up run
               --profile               per-op-kind profile (time, FLOPs, GFLOP/s)
               --low-memory            low-memory mode (as generate --low-memory)
-              --json                  print one JSON object instead of the table""";
+              --json                  print one JSON object instead of the table
+              --controlnets N         add N ControlNets (with --synthetic: one made from the U-Net's config, written
+                                      once under weights/synthetic-controlnet-NAME) guided by a flat control image
+              --inpaint               inpaint the left half of a flat grey init image (strength 1)""";
 
     private static final Set<String> VALUED = Set.of("--model", "--synthetic", "--manifests", "--width", "--height", "--steps",
-            "--sampler", "--cfg", "--batch", "--taesd", "--threads", "--runs", "--device");
-    private static final Set<String> FLAGS = Set.of("--help", "--json", "--no-warmup", "--profile", "--low-memory", "--compare");
+            "--sampler", "--cfg", "--batch", "--taesd", "--threads", "--runs", "--device", "--controlnets");
+    private static final Set<String> FLAGS = Set.of("--help", "--json", "--no-warmup", "--profile", "--low-memory", "--compare", "--inpaint");
     private static final Map<String, String> ALIASES = Map.of("-W", "--width", "-H", "--height", "-h", "--help", "-m", "--model");
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws IOException {
@@ -92,6 +96,23 @@ final class BenchCommand {
                 .withLowMemory(a.flag("--low-memory")).withThreads(threads);
         if (a.flag("--profile")) Profiler.enable(true);
 
+        int nets = a.intValue("--controlnets", 0);
+        if (nets < 0 || nets > 4) throw new UsageException("--controlnets must be from 0 to 4", USAGE);
+        List<dev.jdiffusion.pipeline.ControlNet> controlNets = new ArrayList<>();
+        for (int i = 0; i < nets; i++) {
+            Path cn = SyntheticWeights.ensureControlNet(model.resolve("unet"),
+                    Path.of(System.getProperty("jdiffusion.home", ".")).resolve("weights").resolve("synthetic-controlnet-" + model.getFileName()), 77);
+            controlNets.add(dev.jdiffusion.pipeline.ControlNet.load(cn));
+            Tensor grey = new Tensor(new float[3 * h * w], 1, 3, h, w);
+            java.util.Arrays.fill(grey.data(), 0.5f);
+            rb.control(controlNets.get(i), grey, 1f, 0f, 1f);
+        }
+        if (a.flag("--inpaint")) {
+            Tensor init = new Tensor(new float[3 * h * w], 1, 3, h, w), mask = new Tensor(new float[h * w], 1, 1, h, w);
+            java.util.Arrays.fill(init.data(), 0.5f);
+            for (int y = 0; y < h; y++) for (int x = 0; x < w / 2; x++) mask.data()[y * w + x] = 1f;
+            rb.initImage(init).mask(mask);
+        }
         MemorySampler mem = MemorySampler.start();
         long l0 = System.nanoTime();
         try (StableDiffusion sd = StableDiffusion.load(opts)) {
@@ -160,6 +181,8 @@ final class BenchCommand {
                 o.put("batch", batch);
                 o.put("unet_batch", unetBatch);
                 o.put("decoder", a.has("--taesd") ? "taesd" : "vae");
+                o.put("controlnets", nets);
+                o.put("inpaint", a.flag("--inpaint"));
                 if (Profiler.enabled()) o.set("ops", Profiler.toJson(m));
                 out.println(m.writerWithDefaultPrettyPrinter().writeValueAsString(o));
             } else {
@@ -167,7 +190,8 @@ final class BenchCommand {
                         sd.threads(), KernelConfig.describe());
                 out.printf(Locale.ROOT, "%-14s %10s %12s %10s%n", "component", "median s", "GFLOP", "GFLOP/s");
                 row(out, "text encoder", teS, teFlops);
-                row(out, "unet step", unetS, unetFlops);
+                if (nets > 0) out.printf(Locale.ROOT, "%-14s %10.3f   (U-Net with %d ControlNet%s: GFLOP not counted)%n", "step", unetS, nets, nets > 1 ? "s" : "");
+                else row(out, "unet step", unetS, unetFlops);
                 if (vaeFlops > 0) row(out, "vae decode", vaeS, vaeFlops);
                 else out.printf(Locale.ROOT, "%-14s %10.3f%n", "taesd decode", vaeS);
                 out.printf(Locale.ROOT, "%-14s %10.3f%n", "total", totalS);
@@ -176,6 +200,8 @@ final class BenchCommand {
                 if (Profiler.enabled()) out.print(Profiler.table());
             }
             return 0;
+        } finally {
+            for (dev.jdiffusion.pipeline.ControlNet n : controlNets) n.close();
         }
     }
 

@@ -124,6 +124,58 @@ public final class SyntheticWeights {
     }
 
     /**
+     * A synthetic ControlNet for the U-Net folder unetDir (diffusers layout): the U-Net's time embedding, conv_in, down
+     * and mid block tensors (shapes as in the U-Net), the conditioning embedding of Stable Diffusion's ControlNets
+     * (widths 16, 32, 96, 256) and one 1x1 zero conv per skip plus the mid one, random values (seed); its config.json
+     * is the U-Net's with ControlNet's fields. Written once into target (config.json last); for benchmarks.
+     */
+    public static Path ensureControlNet(Path unetDir, Path target, long seed) {
+        if (Files.isRegularFile(target.resolve("config.json"))) return target;
+        try (TensorSource u = Checkpoint.openWeights(unetDir)) {
+            List<TensorSpec> specs = new ArrayList<>();
+            for (String n : new java.util.TreeSet<>(u.names()))
+                if (n.startsWith("time_embedding.") || n.startsWith("conv_in.") || n.startsWith("down_blocks.") || n.startsWith("mid_block."))
+                    specs.add(new TensorSpec(n, DType.F16, u.get(n).shape()));
+            com.fasterxml.jackson.databind.node.ObjectNode cfg = (com.fasterxml.jackson.databind.node.ObjectNode) Checkpoint.readJson(unetDir.resolve("config.json"));
+            int[] emb = {16, 32, 96, 256};
+            int c0 = (int) u.get("conv_in.weight").dim(0);
+            String e = "controlnet_cond_embedding.";
+            conv(specs, e + "conv_in", emb[0], 3, 3);
+            for (int i = 0; i < emb.length - 1; i++) {
+                conv(specs, e + "blocks." + (2 * i), emb[i], emb[i], 3);
+                conv(specs, e + "blocks." + (2 * i + 1), emb[i + 1], emb[i], 3);
+            }
+            conv(specs, e + "conv_out", c0, emb[emb.length - 1], 3);
+            List<Integer> skips = new ArrayList<>();
+            skips.add(c0);
+            int levels = cfg.get("block_out_channels").size(), lpb = cfg.path("layers_per_block").asInt(2);
+            for (int i = 0; i < levels; i++) {
+                int ch = cfg.get("block_out_channels").get(i).asInt();
+                for (int j = 0; j < lpb; j++) skips.add(ch);
+                if (i < levels - 1) skips.add(ch);
+            }
+            for (int i = 0; i < skips.size(); i++) conv(specs, "controlnet_down_blocks." + i, skips.get(i), skips.get(i), 1);
+            int last = skips.get(skips.size() - 1);
+            conv(specs, "controlnet_mid_block", last, last, 1);
+            Files.createDirectories(target);
+            writeFile(target.resolve("diffusion_pytorch_model.safetensors"), specs, DType.F16, seed);
+            cfg.put("_class_name", "ControlNetModel");
+            cfg.put("conditioning_channels", 3);
+            com.fasterxml.jackson.databind.node.ArrayNode a = cfg.putArray("conditioning_embedding_out_channels");
+            for (int v : emb) a.add(v);
+            Files.writeString(target.resolve("config.json"), cfg.toPrettyString());
+            return target;
+        } catch (IOException ex) {
+            throw new UncheckedIOException(target + ": " + ex.getMessage(), ex);
+        }
+    }
+
+    private static void conv(List<TensorSpec> specs, String name, int out, int in, int k) {
+        specs.add(new TensorSpec(name + ".weight", DType.F16, new long[]{out, in, k, k}));
+        specs.add(new TensorSpec(name + ".bias", DType.F16, new long[]{out}));
+    }
+
+    /**
      * Writes one synthetic safetensors file holding these tensors; floating tensors are stored as floatType
      * (F16, BF16 or F32), integer tensors keep their dtype.
      */
