@@ -38,7 +38,8 @@ final class GenerateCommand {
                                       image i of a batch uses S + i
               -W, --width N  -H, --height N   image size, multiples of 8 (default: model's native size)
               --batch N               images per run (written as out-1.png, out-2.png, ..., each with its seed)
-              --init-image F --strength X     image-to-image from F, strength in (0, 1] (default 0.8; with --mask 1)
+              --init-image F --strength X     image-to-image from F, strength in (0, 1] (default 0.8; with --mask 1);
+                                      an image of another size is resized to -W x -H (or to multiples of 8)
               --mask F                inpaint: repaint where the mask image F is white (binarised at 0.5), with
                                       --init-image; an inpainting model (9-channel U-Net) or any model (per-step blend)
               --mask-blur N           blur (pixels) of the mask when the result is composited over the init image
@@ -51,6 +52,8 @@ final class GenerateCommand {
               --vae F                 replacement VAE (file or folder)
               --taesd F               TAESD decoder (+encoder) folder or file: previews, and --fast-decode
               --fast-decode           decode with TAESD instead of the full VAE
+              --preview FILE          write each step's preview image (TAESD when given, else a rough latent
+                                      preview) over FILE (.png or .jpg), to watch it in an image viewer
               --low-memory            smallest memory: U-Net weight pages released block by block, VAE decoded
                                       in 256x256 tiles (slightly slower; seams blended as diffusers' tiled decode)
               --tokenizer DIR         tokenizer folder (default: the model's, else the CLIP vocabulary in the jar)
@@ -67,13 +70,13 @@ final class GenerateCommand {
               --eta X                 DDIM eta (default 0)
               --threads N             compute threads (default: all cores)
               --device D              auto, cpu or cuda[:N] (default cpu; the GPU path is not wired into the pipeline yet)
-              -o, --output FILE       PNG to write (default out.png)""";
+              -o, --output FILE       image to write, .png (with the parameters) or .jpg (default out.png)""";
 
     private static final Set<String> VALUED = Set.of("--model", "--prompt", "--negative", "--steps", "--sampler", "--cfg",
             "--seed", "--width", "--height", "--batch", "--init-image", "--strength", "--vae", "--taesd", "--tokenizer",
             "--text-encoder", "--config", "--clip-skip", "--eta", "--threads", "--output", "--device",
             "--mask", "--mask-blur", "--outpaint", "--control", "--control-preprocess",
-            "--lora", "--lora-dir", "--embedding", "--embedding-dir");
+            "--lora", "--lora-dir", "--embedding", "--embedding-dir", "--preview");
     private static final Set<String> FLAGS = Set.of("--help", "--fast-decode", "--quiet", "--low-memory", "--no-composite");
     private static final Map<String, String> ALIASES = Map.of("-m", "--model", "-p", "--prompt", "-n", "--negative",
             "-W", "--width", "-H", "--height", "-o", "--output", "-h", "--help", "-q", "--quiet");
@@ -103,10 +106,28 @@ final class GenerateCommand {
         Path outDir = output.toAbsolutePath().getParent();
         if (outDir == null || !Files.isDirectory(outDir)) throw new UsageException("output folder does not exist: " + outDir, USAGE);
         if (!Files.isWritable(outDir)) throw new UsageException("output folder is not writable: " + outDir, USAGE);
+        if (Images.formatOf(output) == null)
+            throw new UsageException("-o " + output + ": unknown image type; give a .png or .jpg name", USAGE);
+        Path preview = a.path("--preview");
+        if (preview != null && Images.formatOf(preview) == null)
+            throw new UsageException("--preview " + preview + ": unknown image type; give a .png or .jpg name", USAGE);
         if (!Files.exists(model)) throw new UsageException("no such model: " + model, USAGE);
 
         boolean quiet = a.flag("--quiet");
+        request(a, prompt, sampler, strength, null); // every option's range, before any file is read
         Tensor init = a.has("--init-image") ? Images.read(a.path("--init-image")) : null;
+        if (init != null) {
+            // an init image of another size (or sides not multiples of 8) is resized, as diffusers' image processor does
+            int iw = init.dim(3), ih = init.dim(2);
+            int w = a.has("--width") ? a.intValue("--width", 0) : Math.max(8, iw / 8 * 8);
+            int h = a.has("--height") ? a.intValue("--height", 0) : Math.max(8, ih / 8 * 8);
+            if (w != iw || h != ih) {
+                init = Images.resize(init, w, h);
+                if (!quiet)
+                    err.println("jdiffusion generate: init image " + a.get("--init-image") + " is " + iw + "x" + ih + "; resized to " + w + "x" + h
+                            + (a.has("--width") || a.has("--height") ? " (-W/-H)" : " (sides must be multiples of 8)"));
+            }
+        }
         Tensor mask = null;
         if (init != null && a.has("--outpaint")) {
             int[] pad = Inpaint.padding(a.get("--outpaint"), USAGE);
@@ -117,14 +138,8 @@ final class GenerateCommand {
                 throw new UsageException("--outpaint makes a " + init.dim(3) + "x" + init.dim(2) + " image; its sides must be multiples of 8", USAGE);
         }
         if (init != null && a.has("--mask")) mask = Inpaint.readMask(a.path("--mask"), init, quiet ? null : err, USAGE);
-        if (init != null) {
-            // checked here, before the model loads; the pipeline checks the same
-            int iw = init.dim(3), ih = init.dim(2), w = a.intValue("--width", iw), h = a.intValue("--height", ih);
-            if (w != iw || h != ih)
-                throw new UsageException("init image " + a.get("--init-image") + " is " + iw + "x" + ih + " but -W/-H ask for " + w + "x" + h, USAGE);
-            if (iw % 8 != 0 || ih % 8 != 0)
-                throw new UsageException("init image " + a.get("--init-image") + " is " + iw + "x" + ih + "; its sides must be multiples of 8", USAGE);
-        }
+        if (init != null && (a.has("--width") && a.intValue("--width", 0) != init.dim(3) || a.has("--height") && a.intValue("--height", 0) != init.dim(2)))
+            throw new UsageException("--outpaint makes a " + init.dim(3) + "x" + init.dim(2) + " image but -W/-H ask for another size", USAGE);
         GenerationRequest.Builder b = request(a, prompt, sampler, strength, init);
         if (mask != null) {
             b.mask(mask).composite(!a.flag("--no-composite"));
@@ -142,8 +157,9 @@ final class GenerateCommand {
         if (a.has("--control-preprocess") && controlSpecs.isEmpty()) throw new UsageException("--control-preprocess needs --control", USAGE);
         double[] canny = Inpaint.preprocess(preprocess, USAGE);
         int batch = a.intValue("--batch", 1);
-        for (int i = 1; batch > 1 && i <= batch; i++)
-            if (Files.isDirectory(numbered(output, i))) throw new UsageException("output " + numbered(output, i) + " is a folder", USAGE);
+        List<Path> outputs = new ArrayList<>();
+        for (int i = 1; i <= batch; i++) outputs.add(batch == 1 ? output : numbered(output, i));
+        for (Path o : outputs) if (Files.isDirectory(o)) throw new UsageException("output " + o + " is a folder", USAGE);
         int deviceExit = DeviceOption.check(a, "generate", err, USAGE);
         if (deviceExit != 0) return deviceExit;
 
@@ -153,18 +169,43 @@ final class GenerateCommand {
         if (a.flag("--fast-decode") && !a.has("--taesd")) throw new UsageException("--fast-decode needs --taesd", USAGE);
         opts = withAdapters(a, opts);
         CleanupOnExit.install();
+        // every output can be written: checked before the model loads, not found out after the generation
+        for (Path o : outputs) {
+            try (AtomicFiles.Pending probe = AtomicFiles.start(o)) {
+                probe.temp(); // created and deleted again: the folder takes new files
+            } catch (java.io.IOException e) {
+                err.println("jdiffusion generate: cannot write " + o + ": " + reason(e, o));
+                return 1;
+            }
+        }
+        if (a.has("--taesd") && !a.flag("--fast-decode") && preview == null && !quiet)
+            err.println("jdiffusion generate: note: --taesd alone changes nothing here: add --fast-decode to decode with it, "
+                    + "or --preview FILE to see each step's image");
         long t0 = System.nanoTime();
         List<ControlNet> nets = new ArrayList<>();
-        try (StableDiffusion sd = StableDiffusion.load(opts)) {
+        LoadStatus status = new LoadStatus(err, model, quiet);
+        StableDiffusion loaded;
+        try {
+            loaded = StableDiffusion.load(opts, status::part);
+        } catch (RuntimeException e) {
+            status.failed();
+            throw e;
+        }
+        try (StableDiffusion sd = loaded) {
             for (Inpaint.ControlSpec c : controlSpecs) {
                 ControlNet net = ControlNet.load(c.model());
                 nets.add(net);
                 net.checkFits(sd.components().unet().config(), sd.modelName());
                 b.control(net, Inpaint.controlImage(c.image(), canny, sd.resolve(b.build()), quiet ? null : err), c.scale(), c.start(), c.end());
             }
-            double load = (System.nanoTime() - t0) / 1e9;
-            ProgressBar bar = new ProgressBar(err, System.console() != null && !quiet, quiet);
-            GenerationRequest req = b.progress(bar::onStep).build();
+            double load = status.done();
+            ProgressBar bar = new ProgressBar(err, ProgressBar.terminal() && !quiet, quiet);
+            b.progress(bar::onStep);
+            if (preview != null) b.previews(true).progress(e -> {
+                bar.onStep(e);
+                writePreview(preview, e.preview(), err);
+            });
+            GenerationRequest req = b.build();
             for (String note : sd.notes(req)) err.println("jdiffusion generate: note: " + note);
             GenerationResult r;
             try {
@@ -177,8 +218,8 @@ final class GenerateCommand {
             bar.done();
             List<Path> written = new ArrayList<>();
             for (int i = 0; i < r.images().size(); i++) {
-                Path p = r.images().size() == 1 ? output : numbered(output, i + 1);
-                Images.writePng(p, r.images().get(i), Map.of("parameters", r.parameters(i)));
+                Path p = outputs.get(i);
+                Images.write(p, r.images().get(i), Map.of("parameters", r.parameters(i)));
                 written.add(p);
             }
             StableDiffusion.Resolved res = sd.resolve(req);
@@ -190,6 +231,77 @@ final class GenerateCommand {
             return 0;
         } finally {
             for (ControlNet n : nets) n.close();
+        }
+    }
+
+    /** The reason an output cannot be written, without the temporary file's name. */
+    private static String reason(java.io.IOException e, Path o) {
+        Throwable c = e;
+        while (!(c instanceof java.nio.file.FileSystemException) && c.getCause() != null) c = c.getCause();
+        if (!(c instanceof java.nio.file.FileSystemException f)) return e.getMessage().replace("cannot write " + o + ": ", "");
+        String m = f.getReason();
+        if (m == null) m = f instanceof java.nio.file.NoSuchFileException ? "no file can be created there"
+                : f instanceof java.nio.file.AccessDeniedException ? "permission denied" : f.getClass().getSimpleName();
+        return m.replace("cannot write: ", "");
+    }
+
+    /** Writes a step's preview (the batch's first image) over the preview file; a failure is said once, not fatal. */
+    private static void writePreview(Path file, Tensor preview, PrintStream err) {
+        if (preview == null) return;
+        int per = preview.numel() / preview.dim(0);
+        Tensor first = new Tensor(java.util.Arrays.copyOf(preview.data(), per), 3, preview.dim(2), preview.dim(3));
+        try {
+            Images.write(file, first, Map.of());
+        } catch (java.io.IOException e) {
+            err.println("jdiffusion generate: --preview " + file + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * What is loading, on stderr: on a terminal a live line ("loading MODEL: U-Net, text encoder, VAE (2.1 s)"),
+     * cleared if the load fails so that the error stands alone; elsewhere (a log file) one line once loaded.
+     * Nothing with --quiet.
+     */
+    private static final class LoadStatus {
+        private final PrintStream err;
+        private final boolean quiet, terminal;
+        private final Path model;
+        private final List<String> parts = new ArrayList<>();
+        private final long t0 = System.nanoTime();
+
+        LoadStatus(PrintStream err, Path model, boolean quiet) {
+            this.err = err;
+            this.model = model;
+            this.quiet = quiet;
+            this.terminal = ProgressBar.terminal();
+            if (!quiet && terminal) {
+                err.print("jdiffusion generate: loading " + model + ": ");
+                err.flush();
+            }
+        }
+
+        void part(String name) {
+            if (!quiet && terminal) {
+                err.print((parts.isEmpty() ? "" : ", ") + name);
+                err.flush();
+            }
+            parts.add(name);
+        }
+
+        /** The load failed: the terminal line is cleared. */
+        void failed() {
+            if (!quiet && terminal) {
+                err.print("\r\033[K");
+                err.flush();
+            }
+        }
+
+        double done() {
+            double s = (System.nanoTime() - t0) / 1e9;
+            if (quiet) return s;
+            if (terminal) err.printf(Locale.ROOT, " (%.1f s)%n", s);
+            else err.printf(Locale.ROOT, "jdiffusion generate: loaded %s: %s (%.1f s)%n", model, String.join(", ", parts), s);
+            return s;
         }
     }
 

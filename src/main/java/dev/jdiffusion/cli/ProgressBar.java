@@ -17,6 +17,17 @@ final class ProgressBar {
         this.quiet = quiet;
     }
 
+    /**
+     * True when stderr is a terminal: the launcher says so ({@code -Djdiffusion.stderr.tty}, from {@code [ -t 2 ]});
+     * without it, the JVM's console (stdin and stdout on a terminal) is the best guess.
+     */
+    static boolean terminal() {
+        String p = System.getProperty("jdiffusion.stderr.tty");
+        if (p != null) return Boolean.parseBoolean(p);
+        java.io.Console c = System.console();
+        return c != null && c.isTerminal();
+    }
+
     void onStep(ProgressEvent e) {
         if (quiet) return;
         double el = e.elapsed().toNanos() / 1e9, rem = e.remaining().toNanos() / 1e9;

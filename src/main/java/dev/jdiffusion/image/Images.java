@@ -103,13 +103,93 @@ public final class Images {
         if (Files.isDirectory(file)) throw new IOException(file + ": is a folder, not an image");
         if (!Files.isReadable(file)) throw new AccessDeniedException(file.toString(), null, "not readable");
         BufferedImage img;
-        try {
-            img = ImageIO.read(file.toFile());
+        java.util.List<String> warnings = new java.util.ArrayList<>();
+        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+            Iterator<ImageReader> it = in == null ? java.util.Collections.emptyIterator() : ImageIO.getImageReaders(in);
+            if (!it.hasNext()) throw new IOException(file + ": not an image in a format this Java can read (PNG, JPEG, BMP, GIF)");
+            ImageReader reader = it.next();
+            try {
+                reader.setInput(in, true, true);
+                // a truncated or damaged file is read "successfully" with a warning (grey rows): refuse it
+                reader.addIIOReadWarningListener((src, w) -> warnings.add(w));
+                img = reader.read(0);
+            } finally {
+                reader.dispose();
+            }
         } catch (IOException | RuntimeException e) {
+            if (e instanceof IOException io && io.getMessage() != null && io.getMessage().startsWith(file + ": ")) throw io;
             throw new IOException(file + ": not a readable image (" + e.getMessage() + ")", e);
         }
-        if (img == null) throw new IOException(file + ": not an image in a format this Java can read (PNG, JPEG, BMP, GIF)");
+        if (!warnings.isEmpty()) throw new IOException(file + ": damaged or truncated image (" + warnings.get(0) + ")");
         return fromBufferedImage(img);
+    }
+
+    /** The image formats {@link #write} writes, by file extension. */
+    public enum Format { PNG, JPEG }
+
+    /** The format a file name asks for (.png, .jpg, .jpeg, any case), or null for any other name. */
+    public static Format formatOf(Path file) {
+        String n = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (n.endsWith(".png")) return Format.PNG;
+        if (n.endsWith(".jpg") || n.endsWith(".jpeg")) return Format.JPEG;
+        return null;
+    }
+
+    /**
+     * Writes a [0, 1] image in the format its extension names ({@link #formatOf}): PNG with the text chunks, or JPEG
+     * (quality 95) with the texts' values in a comment segment. Atomic, as {@link #writePng}.
+     *
+     * @throws IllegalArgumentException for any other extension
+     */
+    public static void write(Path file, Tensor image01, Map<String, String> text) throws IOException {
+        Format f = formatOf(file);
+        if (f == null) throw new IllegalArgumentException(file + ": unknown image type; use .png or .jpg");
+        if (f == Format.PNG) {
+            writePng(file, image01, text);
+            return;
+        }
+        BufferedImage img = toBufferedImage(image01);
+        AtomicFiles.write(file, tmp -> writeJpegTo(tmp, img, text == null ? Map.of() : text));
+    }
+
+    private static void writeJpegTo(Path tmp, BufferedImage img, Map<String, String> text) throws IOException {
+        Iterator<ImageWriter> it = ImageIO.getImageWritersByFormatName("jpeg");
+        if (!it.hasNext()) throw new IOException("no JPEG writer in this Java runtime");
+        ImageWriter writer = it.next();
+        try (ImageOutputStream out = ImageIO.createImageOutputStream(tmp.toFile())) {
+            if (out == null) throw new IOException(tmp + ": cannot open for writing");
+            ImageWriteParam param = writer.getDefaultWriteParam();
+            param.setCompressionMode(ImageWriteParam.MODE_EXPLICIT);
+            param.setCompressionQuality(0.95f);
+            IIOMetadata meta = writer.getDefaultImageMetadata(ImageTypeSpecifier.createFromRenderedImage(img), param);
+            if (!text.isEmpty()) {
+                String f = meta.getNativeMetadataFormatName();
+                IIOMetadataNode root = (IIOMetadataNode) meta.getAsTree(f);
+                IIOMetadataNode seq = (IIOMetadataNode) root.getElementsByTagName("markerSequence").item(0);
+                IIOMetadataNode com = new IIOMetadataNode("com");
+                com.setUserObject(String.join("\n", text.values()).getBytes(StandardCharsets.UTF_8));
+                seq.appendChild(com);
+                meta.setFromTree(f, root);
+            }
+            writer.setOutput(out);
+            writer.write(null, new IIOImage(img, null, meta), param);
+        } finally {
+            writer.dispose();
+        }
+    }
+
+    /** The image [1, 3, H, W] in [0, 1] resized to w x h (bicubic, as image editors resize). */
+    public static Tensor resize(Tensor image01, int w, int h) {
+        BufferedImage src = toBufferedImage(image01), dst = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = dst.createGraphics();
+        try {
+            g.setRenderingHint(java.awt.RenderingHints.KEY_INTERPOLATION, java.awt.RenderingHints.VALUE_INTERPOLATION_BICUBIC);
+            g.setRenderingHint(java.awt.RenderingHints.KEY_RENDERING, java.awt.RenderingHints.VALUE_RENDER_QUALITY);
+            g.drawImage(src, 0, 0, w, h, null);
+        } finally {
+            g.dispose();
+        }
+        return fromBufferedImage(dst);
     }
 
     /** RGB [1, 3, H, W] in [0, 1] of a BufferedImage (see {@link #read}). */

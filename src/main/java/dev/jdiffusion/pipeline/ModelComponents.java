@@ -99,20 +99,25 @@ public final class ModelComponents implements AutoCloseable {
     }
 
     /** Loads and validates every part. Closes whatever it opened when anything fails. */
-    public static ModelComponents load(ModelOptions o) {
+    public static ModelComponents load(ModelOptions o) { return load(o, part -> {}); }
+
+    /** As {@link #load(ModelOptions)}, telling {@code status} each part as its loading starts ("U-Net", "VAE", ...). */
+    public static ModelComponents load(ModelOptions o, java.util.function.Consumer<String> status) {
         List<AutoCloseable> owned = new ArrayList<>();
         try {
             Checkpoint ck = Checkpoint.open(o.model());
             owned.add(ck);
             String name = o.model().getFileName().toString().replaceFirst("\\.safetensors$", "");
 
-            if (!ck.has(Checkpoint.UNET)) throw new ModelFormatException(o.model() + ": no U-Net weights found");
+            requireParts(o, ck);
+            status.accept("U-Net");
             Map<String, WeightPages> pages = new HashMap<>();
             TensorSource unetTensors = ck.tensors(Checkpoint.UNET);
             pages.put(Checkpoint.UNET, new WeightPages(unetTensors));
             LoraTargets unetTargets = new LoraTargets(unetTensors);
             UNet2DConditionModel unet = UNet2DConditionModel.load(unetTargets, config(o, ck, Checkpoint.UNET));
 
+            status.accept("text encoder");
             ClipTokenizer tok = loadTokenizer(o, ck, unet);
             List<LoraTargets> teTargets = new ArrayList<>();
             ClipTextEncoder te = loadTextEncoder(o, ck, owned, pages, teTargets);
@@ -122,14 +127,17 @@ public final class ModelComponents implements AutoCloseable {
                 te = e.encoder();
             }
             ImageAutoencoder taesd = null;
+            status.accept(o.taesd() != null ? "VAE, TAESD" : "VAE");
             if (o.taesd() != null) {
                 taesd = Autoencoders.open(o.taesd());
                 owned.add(taesd);
+                checkLatents(unet, taesd, "--taesd " + o.taesd());
             }
             AutoencoderKL vae = null;
             if (o.vae() != null) {
                 ImageAutoencoder ae = Autoencoders.open(o.vae());
                 owned.add(ae);
+                checkLatents(unet, ae, "--vae " + o.vae());
                 if (ae instanceof AutoencoderKL kl) vae = kl;
                 else if (taesd == null) taesd = ae;
             } else if (ck.has(Checkpoint.VAE)) {
@@ -153,6 +161,27 @@ public final class ModelComponents implements AutoCloseable {
             closeAll(owned);
             throw e;
         }
+    }
+
+    /**
+     * A decoder must take the U-Net's latents: a TAESD or VAE of another latent width (a 16- or 32-channel FLUX
+     * autoencoder on a 4-channel SD model) is refused at load, naming the option it came from.
+     */
+    private static void checkLatents(UNet2DConditionModel unet, ImageAutoencoder ae, String from) {
+        int want = unet.config().outChannels();
+        if (ae.latentChannels() != want)
+            throw new ModelFormatException(from + ": an autoencoder of " + ae.latentChannels() + "-channel latents does not fit this "
+                    + "model's " + want + "-channel latents (it belongs to another model family); use one made for this model");
+    }
+
+    /** Every missing part named at once (as info does), with the flag that supplies it, before anything loads. */
+    private static void requireParts(ModelOptions o, Checkpoint ck) {
+        List<String> missing = new ArrayList<>();
+        if (!ck.has(Checkpoint.UNET)) missing.add("U-Net weights (unet/)");
+        if (o.textEncoder() == null && !ck.has(Checkpoint.TEXT_ENCODER)) missing.add("text encoder (pass --text-encoder PATH)");
+        if (o.vae() == null && o.taesd() == null && !ck.has(Checkpoint.VAE))
+            missing.add("VAE (pass a VAE with --vae or a TAESD decoder with --taesd)");
+        if (!missing.isEmpty()) throw new ModelFormatException(o.model() + ": missing " + String.join(", ", missing));
     }
 
     /** A scheduler config the samplers cannot use is a model-file error at load, not a surprise at the first generate. */

@@ -69,11 +69,14 @@ public final class StableDiffusion implements AutoCloseable {
      * @throws IllegalArgumentException bad options, e.g. a malformed {@code -Djdiffusion.threads}
      * @throws ModelFormatException     missing or malformed model files
      */
-    public static StableDiffusion load(ModelOptions options) {
+    public static StableDiffusion load(ModelOptions options) { return load(options, part -> {}); }
+
+    /** As {@link #load(ModelOptions)}, telling {@code status} each part as its loading starts, for progress messages. */
+    public static StableDiffusion load(ModelOptions options, java.util.function.Consumer<String> status) {
         dev.jdiffusion.gpu.Device.forPipeline(options.device());
         Parallel.Lease pool = Parallel.lease(options.threads());
         try {
-            return new StableDiffusion(ModelComponents.load(options), pool);
+            return new StableDiffusion(ModelComponents.load(options, status), pool);
         } catch (RuntimeException | Error e) {
             pool.close();
             throw e;

@@ -81,7 +81,8 @@ public final class SafetensorsFile implements TensorSource {
             MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
             long n = seg.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
             if (n < 2 || n > MAX_HEADER_BYTES)
-                throw new ModelFormatException(where + ": header length " + Long.toUnsignedString(n) + " is not plausible (must be 2.." + MAX_HEADER_BYTES + ")");
+                throw new ModelFormatException(where + ": " + (looksLikeText(seg, size) ? "not a safetensors file (it holds text); " : "")
+                        + "header length " + Long.toUnsignedString(n) + " is not plausible (must be 2.." + MAX_HEADER_BYTES + ")");
             if (8 + n > size)
                 throw new ModelFormatException(where + ": truncated: header length " + n + " runs past the end of the " + size + "-byte file");
             byte[] hb = seg.asSlice(8, n).toArray(ValueLayout.JAVA_BYTE);
@@ -230,5 +231,15 @@ public final class SafetensorsFile implements TensorSource {
     /** Unmaps the file. Views handed out become invalid (accessing them throws IllegalStateException). */
     @Override public void close() {
         if (arena.scope().isAlive()) arena.close();
+    }
+
+    /** True when the file's first bytes (up to 512) are printable text: a text file given where weights belong. */
+    private static boolean looksLikeText(MemorySegment seg, long size) {
+        int n = (int) Math.min(512, size);
+        for (int i = 0; i < n; i++) {
+            int b = seg.get(ValueLayout.JAVA_BYTE, i) & 0xff;
+            if (b < 0x20 && b != '\n' && b != '\r' && b != '\t' || b == 0x7f) return false;
+        }
+        return true;
     }
 }

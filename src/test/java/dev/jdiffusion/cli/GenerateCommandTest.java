@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -18,6 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** {@code jdiffusion generate} run in-process on the tiny golden model. */
 class GenerateCommandTest {
@@ -128,12 +130,15 @@ class GenerateCommandTest {
     }
 
     /** A folder of links to the tiny model's files except its tokenizer. */
-    static Path configsWithoutTokenizer(Path dst) throws IOException {
+    static Path configsWithoutTokenizer(Path dst) throws IOException { return configsWithout(dst, "tokenizer"); }
+
+    /** A folder of links to the tiny model's files except the named top-level parts. */
+    static Path configsWithout(Path dst, String... parts) throws IOException {
         Path src = Path.of(MODEL);
         try (Stream<Path> s = Files.walk(src)) {
             for (Path p : s.toList()) {
                 Path rel = src.relativize(p);
-                if (rel.toString().startsWith("tokenizer")) continue;
+                if (rel.getNameCount() > 0 && List.of(parts).contains(rel.getName(0).toString())) continue;
                 Path t = dst.resolve(rel.toString());
                 if (Files.isDirectory(p)) Files.createDirectories(t);
                 else Files.createSymbolicLink(t, p.toAbsolutePath());
@@ -222,12 +227,91 @@ class GenerateCommandTest {
         // an unreadable init image
         Path bad = Files.writeString(dir.resolve("bad.png"), "nope");
         fails(1, "bad.png", dir, gen(out, "--init-image", bad.toString()));
-        // an init image whose size does not match -W/-H
-        fails(2, "init image", dir, "generate", "-m", MODEL, "-p", "x", "--steps", "1", "-W", "64", "-H", "64",
-                "--init-image", init.toString(), "-o", out.toString());
-        fails(2, "multiples of 8", dir, "generate", "-m", MODEL, "-p", "x", "--steps", "1",
-                "--init-image", VaeCommandTest.photo(dir, 60, 48).toString(), "-o", out.toString());
+        // a truncated JPEG init image (ImageIO would read it with grey rows)
+        Path jpg = dir.resolve("whole.jpg"), cut = dir.resolve("cut.jpg");
+        assertEquals(0, run(gen(jpg, "-q")).code());
+        byte[] bytes = Files.readAllBytes(jpg);
+        Files.write(cut, Arrays.copyOf(bytes, bytes.length / 2));
+        fails(1, "cut.jpg: damaged or truncated image", dir, gen(out, "--init-image", cut.toString()));
+        Files.delete(jpg);
+        Files.delete(cut);
+        // output names: only image types it writes
+        fails(2, "-o " + dir.resolve("out.webp") + ": unknown image type; give a .png or .jpg name", dir, gen(dir.resolve("out.webp")));
+        fails(2, "--preview", dir, gen(out, "--preview", dir.resolve("p.gif").toString()));
+        // several model parts missing: all named at once; a text file as the model
+        Path parts = configsWithout(dir.resolve("parts"), "text_encoder", "vae");
+        fails(1, "missing text encoder (pass --text-encoder PATH), VAE (pass a VAE with --vae or a TAESD decoder with --taesd)", dir,
+                "generate", "-m", parts.toString(), "-p", "x", "-o", out.toString());
+        Path notes = Files.writeString(dir.resolve("notes.txt"), "my favourite prompts\n");
+        fails(1, "not a safetensors file", dir, "generate", "-m", notes.toString(), "-p", "x", "-o", out.toString());
+        // a decoder of other latents (TAEF2: FLUX's) is refused at load, naming the option
+        Path taef2 = Golden.dir().getParent().resolve("weights/taef2");
+        if (Files.isDirectory(taef2)) {
+            fails(1, "--taesd " + taef2 + ": an autoencoder of ", dir, gen(out, "--taesd", taef2.toString(), "--fast-decode"));
+            fails(1, "does not fit this model's 4-channel latents", dir, gen(out, "--vae", taef2.toString()));
+        }
         assertFalse(Files.exists(out));
+    }
+
+    @Test void initImagesOfAnotherSizeAreResized(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("o.png");
+        VaeCommandTest.Result r = run("generate", "-m", MODEL, "-p", "x", "--steps", "2", "-W", "64", "-H", "64",
+                "--init-image", VaeCommandTest.photo(dir, 64, 48).toString(), "-o", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("is 64x48; resized to 64x64 (-W/-H)"), r.err());
+        assertArrayEquals(new int[]{1, 3, 64, 64}, Images.read(out).shape());
+        r = run("generate", "-m", MODEL, "-p", "x", "--steps", "2", "--init-image", VaeCommandTest.photo(dir, 60, 50).toString(),
+                "-o", out.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("is 60x50; resized to 56x48 (sides must be multiples of 8)"), r.err());
+        assertArrayEquals(new int[]{1, 3, 48, 56}, Images.read(out).shape());
+    }
+
+    @Test void jpegOutputAndPreviews(@TempDir Path dir) throws Exception {
+        Path jpg = dir.resolve("out.jpg"), png = dir.resolve("out.png"), preview = dir.resolve("step.png");
+        VaeCommandTest.Result r = run(gen(jpg, "-q"));
+        assertEquals(0, r.code(), r.err());
+        byte[] b = Files.readAllBytes(jpg);
+        assertTrue((b[0] & 0xff) == 0xff && (b[1] & 0xff) == 0xd8, "not a JPEG");
+        assertTrue(new String(b, StandardCharsets.ISO_8859_1).contains("Seed: 1234"), "the parameters are not in the JPEG");
+        assertEquals(0, run(gen(png, "-q")).code());
+        Path other = dir.resolve("other.png");
+        String[] otherSeed = gen(other, "-q");
+        otherSeed[Arrays.asList(otherSeed).indexOf("--seed") + 1] = "99";
+        assertEquals(0, run(otherSeed).code());
+        Tensor fromJpeg = Images.read(jpg), fromPng = Images.read(png);
+        assertArrayEquals(fromPng.shape(), fromJpeg.shape());
+        // the tiny model's images are mostly noise, which JPEG keeps worst: the JPEG must still be far nearer its
+        // PNG than another seed's image is
+        double jpegErr = meanAbsDiff(fromPng, fromJpeg), otherErr = meanAbsDiff(fromPng, Images.read(other));
+        assertTrue(jpegErr < otherErr / 2, "the JPEG is not the image: mean abs diff " + jpegErr + ", another seed's " + otherErr);
+        // --taesd alone says it changes nothing; with --preview each step's image is written
+        String taesd = Golden.resolve("models/taesd").toString();
+        r = run(gen(dir.resolve("t.png"), "--taesd", taesd));
+        assertEquals(0, r.code(), r.err());
+        assertEquals(1, r.err().lines().filter(l -> l.contains("--taesd alone changes nothing here")).count(), r.err());
+        r = run(gen(dir.resolve("p.png"), "--taesd", taesd, "--preview", preview.toString()));
+        assertEquals(0, r.code(), r.err());
+        assertFalse(r.err().contains("note:"), r.err());
+        assertArrayEquals(new int[]{1, 3, 48, 64}, Images.read(preview).shape());
+    }
+
+    static double meanAbsDiff(Tensor a, Tensor b) {
+        double d = 0;
+        for (int i = 0; i < a.numel(); i++) d += Math.abs(a.data()[i] - b.data()[i]);
+        return d / a.numel();
+    }
+
+    /** An output that cannot be created fails before the generation, naming the output, not a temporary file. */
+    @Test void unwritableOutputFailsBeforeGenerating(@TempDir Path dir) throws IOException {
+        Path proc = Path.of("/proc/jdiffusion-out.png");
+        assumeTrue(Files.isDirectory(proc.getParent()), "no /proc");
+        VaeCommandTest.Result r = run(gen(proc));
+        assertTrue(r.code() == 1 || r.code() == 2, r.err());
+        String first = r.err().lines().findFirst().orElse("");
+        assertTrue(first.contains(proc.toString()) || first.contains("not writable"), r.err());
+        assertFalse(r.err().contains(".tmp"), "names a temporary file: " + r.err());
+        assertFalse(r.err().contains("loaded") || r.err().contains("step"), "the generation ran: " + r.err());
     }
 
     @Test void unwritableOutputFolder(@TempDir Path dir) throws IOException {

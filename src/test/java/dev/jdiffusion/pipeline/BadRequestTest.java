@@ -115,6 +115,15 @@ class BadRequestTest {
         e = loadFails(ModelOptions.of(copyWithout(dir.resolve("c"), "text_encoder")));
         assertTrue(e.getMessage().contains("text encoder") && e.getMessage().contains("--text-encoder"), e.getMessage());
 
+        // several parts missing: all named in one message
+        e = loadFails(ModelOptions.of(copyWithout(dir.resolve("d"), "text_encoder", "vae", "tokenizer")));
+        assertTrue(e.getMessage().contains("missing text encoder (pass --text-encoder PATH), VAE (pass a VAE with --vae"), e.getMessage());
+
+        // a text file given as the model
+        Path text = Files.writeString(dir.resolve("model.safetensors"), "this is not a model\n");
+        e = loadFails(ModelOptions.of(text));
+        assertTrue(e.getMessage().contains("not a safetensors file"), e.getMessage());
+
         Path missing = dir.resolve("nothing-here");
         Exception any = assertThrows(RuntimeException.class, () -> StableDiffusion.load(missing).close());
         assertTrue(any.getMessage().contains("nothing-here"), any.getMessage());
