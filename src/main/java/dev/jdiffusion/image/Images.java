@@ -178,20 +178,6 @@ public final class Images {
         }
     }
 
-    /** The image [1, 3, H, W] in [0, 1] resized to w x h (bicubic, as image editors resize). */
-    public static Tensor resize(Tensor image01, int w, int h) {
-        BufferedImage src = toBufferedImage(image01), dst = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-        java.awt.Graphics2D g = dst.createGraphics();
-        try {
-            g.setRenderingHint(java.awt.RenderingHints.KEY_INTERPOLATION, java.awt.RenderingHints.VALUE_INTERPOLATION_BICUBIC);
-            g.setRenderingHint(java.awt.RenderingHints.KEY_RENDERING, java.awt.RenderingHints.VALUE_RENDER_QUALITY);
-            g.drawImage(src, 0, 0, w, h, null);
-        } finally {
-            g.dispose();
-        }
-        return fromBufferedImage(dst);
-    }
-
     /** RGB [1, 3, H, W] in [0, 1] of a BufferedImage (see {@link #read}). */
     public static Tensor fromBufferedImage(BufferedImage img) {
         int w = img.getWidth(), h = img.getHeight(), hw = w * h;
