@@ -53,6 +53,8 @@ class GenerateCommandTest {
         assertTrue(p.contains("Seed: 1234") && p.contains("Steps: 2") && p.contains("Sampler: dpmpp_2m") && p.contains("Size: 64x48"), p);
         assertTrue(r.out().contains("seed 1234"), r.out());
         assertTrue(r.err().contains("step 2/2"), r.err());
+        // the PNG gets a plain file's mode under the umask (not a private temporary's 0600)
+        assertEquals(Files.getPosixFilePermissions(Files.createFile(dir.resolve("plain"))), Files.getPosixFilePermissions(out));
         // same command, same pixels
         Path again = dir.resolve("again.png");
         assertEquals(0, run(gen(again, "-n", "blurry", "--sampler", "dpmpp_2m", "--quiet")).code());

@@ -117,7 +117,8 @@ class LauncherTest {
         assertTrue(all.startsWith("jdiffusion generate: loaded "), "what was loaded is said: " + all);
         assertFalse(all.contains("\r"), "a pipe gets plain lines, not the terminal bar: " + all);
         assertLive(chunks, all);
-        assertTrue(Files.isRegularFile(out));
+        // the launched process's PNG has the mode a plain file gets under the umask it inherited
+        assertEquals(Files.getPosixFilePermissions(Files.createFile(dir.resolve("plain"))), Files.getPosixFilePermissions(out));
     }
 
     @Test void onATerminalTheBarRedrawsLive() throws Exception {

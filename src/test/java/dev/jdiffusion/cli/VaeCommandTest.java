@@ -54,6 +54,9 @@ class VaeCommandTest {
                 continue;
             }
             assertEquals(0, r.code, r.err);
+            // latents get a plain file's mode under the umask
+            Path plain = dir.resolve("plain" + i);
+            assertEquals(Files.getPosixFilePermissions(Files.createFile(plain)), Files.getPosixFilePermissions(lat));
             try (SafetensorsFile f = SafetensorsFile.open(lat)) {
                 assertArrayEquals(new long[]{1, 4, 6, 8}, f.get("latent").shape());
             }
