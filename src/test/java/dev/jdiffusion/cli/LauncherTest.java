@@ -78,18 +78,17 @@ class LauncherTest {
      * them all at once, at exit).
      */
     static void assertLive(List<Chunk> chunks, String all) {
+        // a report may be split over reads: match in the whole text, and date each match by the read that ended it
         double firstAt = -1, lastAt = -1, firstEl = -1, lastEl = -1;
-        for (Chunk c : chunks) {
-            Matcher m = STEP.matcher(c.text());
-            while (m.find()) {
-                double el = Double.parseDouble(m.group(3));
-                if (firstAt < 0) {
-                    firstAt = c.at();
-                    firstEl = el;
-                }
-                lastAt = c.at();
-                lastEl = el;
+        Matcher m = STEP.matcher(all);
+        while (m.find()) {
+            double at = arrival(chunks, m.end()), el = Double.parseDouble(m.group(3));
+            if (firstAt < 0) {
+                firstAt = at;
+                firstEl = el;
             }
+            lastAt = at;
+            lastEl = el;
         }
         assertTrue(firstAt >= 0, "no progress in: " + all);
         assertTrue(lastEl - firstEl > 0.2, "the steps ran too fast to tell (" + (lastEl - firstEl) + " s): " + all);
@@ -97,23 +96,41 @@ class LauncherTest {
                 "progress held back: the steps span %.2f s but their reports arrived within %.2f s%n%s", lastEl - firstEl, lastAt - firstAt, all));
     }
 
+    /** When the character at offset end - 1 of the joined chunks arrived. */
+    static double arrival(List<Chunk> chunks, int end) {
+        int offset = 0;
+        for (Chunk c : chunks) {
+            offset += c.text().length();
+            if (offset >= end) return c.at();
+        }
+        throw new AssertionError("offset " + end + " past the output");
+    }
+
     List<String> generate(Path root, Path out) {
         return List.of(root.resolve("jdiffusion").toString(), "generate", "-m", Golden.resolve("models/tiny-sd1").toString(),
-                "-p", "a cabin in the snow", "-W", "256", "-H", "256", "--steps", "12", "--sampler", "euler", "--seed", "1",
+                "-p", "a cabin in the snow", "-W", "256", "-H", "256", "--steps", "8", "--sampler", "euler", "--seed", "1",
                 "--threads", "1", "-o", out.toString());
     }
 
-    @Test void progressReachesAPipeAsItHappensWithoutTheIncubatorNotice() throws Exception {
-        Path root = launcherRoot(), out = dir.resolve("out.png");
-        ProcessBuilder pb = new ProcessBuilder(generate(root, out)).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+    /** Runs the launcher, reading its stderr (or the pty's output) as it comes; exit 0 and no incubator notice. */
+    static List<Chunk> runTimed(ProcessBuilder pb, boolean stderr) throws Exception {
         long t0 = System.nanoTime();
         Process p = pb.start();
         p.getOutputStream().close();
-        List<Chunk> chunks = readTimed(p.getErrorStream(), t0);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
-        String all = String.join("", chunks.stream().map(Chunk::text).toList());
+        List<Chunk> chunks = readTimed(stderr ? p.getErrorStream() : p.getInputStream(), t0);
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS));
+        String all = joined(chunks);
         assertEquals(0, p.exitValue(), all);
         assertFalse(all.contains("WARNING: Using incubator modules"), all);
+        return chunks;
+    }
+
+    static String joined(List<Chunk> chunks) { return String.join("", chunks.stream().map(Chunk::text).toList()); }
+
+    @Test void progressReachesAPipeAsItHappensWithoutTheIncubatorNotice() throws Exception {
+        Path root = launcherRoot(), out = dir.resolve("out.png");
+        List<Chunk> chunks = runTimed(new ProcessBuilder(generate(root, out)).redirectOutput(ProcessBuilder.Redirect.DISCARD), true);
+        String all = joined(chunks);
         assertTrue(all.startsWith("jdiffusion generate: loaded "), "what was loaded is said: " + all);
         assertFalse(all.contains("\r"), "a pipe gets plain lines, not the terminal bar: " + all);
         assertLive(chunks, all);
@@ -127,15 +144,8 @@ class LauncherTest {
         StringBuilder cmd = new StringBuilder("exec");
         for (String a : generate(root, out)) cmd.append(" '").append(a.replace("'", "'\\''")).append('\'');
         cmd.append(" >/dev/null"); // stdout away from the terminal: the bar is decided by stderr alone
-        ProcessBuilder pb = new ProcessBuilder("/usr/bin/script", "-qfec", cmd.toString(), "/dev/null").redirectErrorStream(true);
-        long t0 = System.nanoTime();
-        Process p = pb.start();
-        p.getOutputStream().close();
-        List<Chunk> chunks = readTimed(p.getInputStream(), t0);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
-        String all = String.join("", chunks.stream().map(Chunk::text).toList());
-        assertEquals(0, p.exitValue(), all);
-        assertFalse(all.contains("WARNING: Using incubator modules"), all);
+        List<Chunk> chunks = runTimed(new ProcessBuilder("/usr/bin/script", "-qfec", cmd.toString(), "/dev/null").redirectErrorStream(true), false);
+        String all = joined(chunks);
         assertTrue(all.contains("jdiffusion generate: loading ") && all.contains("U-Net, text encoder, VAE"), all);
         assertTrue(all.contains("\r[#"), "no redrawn bar on a terminal: " + all);
         assertLive(chunks, all);
