@@ -259,19 +259,17 @@ final class GenerateCommand {
 
     /**
      * What is loading, on stderr: on a terminal a live line ("loading MODEL: U-Net, text encoder, VAE (2.1 s)"),
-     * cleared if the load fails so that the error stands alone; elsewhere (a log file) one line once loaded.
-     * Nothing with --quiet.
+     * cleared if the load fails so that the error stands alone. Nothing elsewhere (a log gets the steps and errors,
+     * each error one line; the load time is in the summary on stdout), nor with --quiet.
      */
     private static final class LoadStatus {
         private final PrintStream err;
         private final boolean quiet, terminal;
-        private final Path model;
         private final List<String> parts = new ArrayList<>();
         private final long t0 = System.nanoTime();
 
         LoadStatus(PrintStream err, Path model, boolean quiet) {
             this.err = err;
-            this.model = model;
             this.quiet = quiet;
             this.terminal = ProgressBar.terminal();
             if (!quiet && terminal) {
@@ -300,7 +298,6 @@ final class GenerateCommand {
             double s = (System.nanoTime() - t0) / 1e9;
             if (quiet) return s;
             if (terminal) err.printf(Locale.ROOT, " (%.1f s)%n", s);
-            else err.printf(Locale.ROOT, "jdiffusion generate: loaded %s: %s (%.1f s)%n", model, String.join(", ", parts), s);
             return s;
         }
     }
