@@ -48,6 +48,7 @@ public final class ModelComponents implements AutoCloseable {
     private final List<AutoCloseable> owned;
     private final ModelOptions options;
     private final Map<String, WeightPages> pages;
+    private volatile boolean closed;
     private LoraApplier loras;
     private List<LoraApplier.Weighted> appliedLoras = List.of();
 
@@ -69,34 +70,26 @@ public final class ModelComponents implements AutoCloseable {
     }
 
     /** The model's short name (its folder or file name). */
-    public String name() { return name; }
+    public String name() { open(); return name; }
     /** The model family, detected at load. */
-    public ModelFamily family() { return family; }
+    public ModelFamily family() { open(); return family; }
     /** The tokenizer of the text encoder. */
-    public ClipTokenizer tokenizer() { return tokenizer; }
+    public ClipTokenizer tokenizer() { open(); return tokenizer; }
     /** The CLIP text encoder. */
-    public ClipTextEncoder textEncoder() { return textEncoder; }
+    public ClipTextEncoder textEncoder() { open(); return textEncoder; }
     /** The denoising U-Net. */
-    public UNet2DConditionModel unet() { return unet; }
+    public UNet2DConditionModel unet() { open(); return unet; }
     /** The KL VAE, or null when only TAESD decoding is available. */
-    public AutoencoderKL vae() { return vae; }
+    public AutoencoderKL vae() { open(); return vae; }
     /** The fast tiny autoencoder (TAESD family) for previews and --fast-decode, or null. */
-    public ImageAutoencoder taesd() { return taesd; }
+    public ImageAutoencoder taesd() { open(); return taesd; }
     /** The model's scheduler config (scheduler_config.json), or null for a single file (family defaults apply). */
-    public JsonNode schedulerConfig() { return schedulerConfig; }
+    public JsonNode schedulerConfig() { open(); return schedulerConfig; }
     /** Where the parts were loaded from. */
-    public ModelOptions options() { return options; }
+    public ModelOptions options() { open(); return options; }
     /** True when final images are decoded with TAESD rather than the KL VAE. */
-    public boolean decodesWithTaesd() { return taesdDecode; }
+    public boolean decodesWithTaesd() { open(); return taesdDecode; }
 
-
-    /** The paths the weights are mapped from, for error messages. */
-    String weightFiles() {
-        StringBuilder sb = new StringBuilder(options.model().toString());
-        for (java.nio.file.Path p : new java.nio.file.Path[]{options.textEncoder(), options.vae(), options.taesd()})
-            if (p != null) sb.append(", ").append(p);
-        return sb.toString();
-    }
 
     /** Loads and validates every part. Closes whatever it opened when anything fails. */
     public static ModelComponents load(ModelOptions o) { return load(o, part -> {}); }
@@ -245,22 +238,24 @@ public final class ModelComponents implements AutoCloseable {
      * @throws ModelFormatException a key that does not resolve or fit (nothing is changed then)
      */
     public void applyLoras(List<LoraApplier.Weighted> list) {
+        open();
         if (list.equals(appliedLoras)) return;
         loras.apply(list);
         appliedLoras = List.copyOf(list);
     }
 
     /** The weight a LoRA file's module modifies in this model (see {@link LoraApplier#weightFor}). */
-    public String loraWeightFor(dev.jdiffusion.lora.LoraFile f, dev.jdiffusion.lora.LoraFile.Module m) { return loras.weightFor(f, m); }
+    public String loraWeightFor(dev.jdiffusion.lora.LoraFile f, dev.jdiffusion.lora.LoraFile.Module m) { open(); return loras.weightFor(f, m); }
 
     /** The LoRAs set now. */
-    public List<LoraApplier.Weighted> appliedLoras() { return appliedLoras; }
+    public List<LoraApplier.Weighted> appliedLoras() { open(); return appliedLoras; }
 
     /**
      * Bytes of mapped weight pages resident at a generation's peak: the largest of the text encoder, the VAE and the
      * U-Net (one module of it where pages are released module by module).
      */
     public long residentWeightBytes() {
+        open();
         long max = 0;
         for (Map.Entry<String, WeightPages> e : pages.entrySet())
             max = Math.max(max, e.getKey().equals(Checkpoint.UNET) && WeightPages.available() ? e.getValue().largestModuleBytes() : e.getValue().bytes());
@@ -278,12 +273,13 @@ public final class ModelComponents implements AutoCloseable {
 
     /** Bytes of Winograd-transformed filters the U-Net's 3x3 convolutions could cache (before the cache's budget). */
     public long winogradFilterBytes() {
+        open();
         WeightPages p = pages.get(Checkpoint.UNET);
         return p == null ? 0 : p.winogradFilterBytes(dev.jdiffusion.kernels.Conv2d.WINOGRAD_MIN_CHANNELS);
     }
 
     /** True in low-memory mode ({@link ModelOptions#withLowMemory}). */
-    public boolean lowMemory() { return options.lowMemory(); }
+    public boolean lowMemory() { open(); return options.lowMemory(); }
 
     /**
      * Drops the weight pages of a component ({@link Checkpoint#TEXT_ENCODER}, {@link Checkpoint#UNET} or
@@ -292,6 +288,7 @@ public final class ModelComponents implements AutoCloseable {
      * (no {@code madvise}: not Linux; a replacement VAE given as its own file), which changes nothing else.
      */
     public boolean releaseWeights(String component) {
+        open();
         WeightPages p = pages.get(component);
         return p != null && p.releaseAll();
     }
@@ -304,6 +301,7 @@ public final class ModelComponents implements AutoCloseable {
      * no visible cost per step). Null where pages cannot be released (no madvise).
      */
     public java.util.function.Consumer<String> unetModuleListener() {
+        open();
         WeightPages p = pages.get(Checkpoint.UNET);
         if (p == null || !WeightPages.available()) return null;
         return p::release;
@@ -311,11 +309,13 @@ public final class ModelComponents implements AutoCloseable {
 
     /** Latents (as the sampler produces them) to images [B, 3, H, W] in [0, 1], as diffusers decodes them. */
     public Tensor decode(Tensor latents) {
+        open();
         return (taesdDecode ? taesd : vae).decodeLatents(latents);
     }
 
     /** A cheap preview of latents: TAESD when loaded, else a fixed linear latent-to-RGB map at 1/8 size. */
     public Tensor preview(Tensor latents) {
+        open();
         if (taesd != null) return taesd.decodeLatents(latents);
         return LatentPreview.rgb(latents);
     }
@@ -330,5 +330,15 @@ public final class ModelComponents implements AutoCloseable {
         }
     }
 
-    @Override public void close() { closeAll(owned); }
+    /** Fails once the model is closed: every public method but {@link #close} checks it first. */
+    private void open() {
+        if (closed) throw new IllegalStateException(name + ": the model is closed");
+    }
+
+    /** Unmaps the weights; every later call but close fails with an IllegalStateException. Idempotent. */
+    @Override public void close() {
+        if (closed) return;
+        closed = true;
+        closeAll(owned);
+    }
 }

@@ -13,6 +13,7 @@ import dev.jdiffusion.sampling.Schedulers;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.Checkpoint;
 import dev.jdiffusion.weights.ModelFormatException;
+import dev.jdiffusion.weights.SafetensorsFile;
 
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -51,7 +52,8 @@ public final class StableDiffusion implements AutoCloseable {
     private final Condition turn = lock.newCondition();
     private long nextTicket, serving;
     private Thread running;
-    private boolean closed, released;
+    private volatile boolean closed;
+    private boolean released;
 
     private StableDiffusion(ModelComponents parts, Parallel.Lease pool) {
         this.parts = parts;
@@ -84,16 +86,21 @@ public final class StableDiffusion implements AutoCloseable {
     }
 
     /** The model family, which sets the request defaults. */
-    public ModelFamily family() { return parts.family(); }
+    public ModelFamily family() { checkOpen(); return parts.family(); }
 
     /** Short model name used in the parameters text. */
-    public String modelName() { return parts.name(); }
+    public String modelName() { checkOpen(); return parts.name(); }
 
     /** The number of compute threads this model's generations use. */
-    public int threads() { return pool.threads(); }
+    public int threads() { checkOpen(); return pool.threads(); }
 
     /** The loaded parts (for tools and tests). */
-    public ModelComponents components() { return parts; }
+    public ModelComponents components() { checkOpen(); return parts; }
+
+    /** Every public method but close fails once the model is closed. */
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("model is closed");
+    }
 
     /**
      * Generates the request's images. Blocks while another generation on this instance runs.
@@ -122,10 +129,12 @@ public final class StableDiffusion implements AutoCloseable {
                     + MemoryEstimate.gib(Runtime.getRuntime().maxMemory()) + "); use a smaller size or batch, low-memory mode (--low-memory), "
                     + "or give Java more heap (-Xmx; for the jdiffusion launcher JDIFFUSION_JAVA_OPTS=-Xmx...); the model is still loaded and usable", e);
         } catch (InternalError e) {
-            if (!isMappingFault(e)) throw e;
-            throw new ModelFormatException(parts.weightFiles() + ": a weight file changed on disk while in use (truncated or "
-                    + "overwritten; reading its mapped pages failed); reload the model, and replace model files only when no "
-                    + "process uses them", e);
+            // the JVM reports a fault reading mapped memory as an InternalError; a stat tells whether a file shrank
+            List<java.nio.file.Path> truncated = SafetensorsFile.truncatedOpenFiles();
+            if (truncated.isEmpty()) throw e;
+            throw new ModelFormatException(truncated.stream().map(Object::toString).collect(java.util.stream.Collectors.joining(", "))
+                    + ": a weight file changed on disk while in use (truncated or overwritten; reading its mapped pages failed); "
+                    + "reload the model, and replace model files only when no process uses them", e);
         } finally {
             leave();
         }
@@ -169,13 +178,6 @@ public final class StableDiffusion implements AutoCloseable {
         } finally {
             pool.close();
         }
-    }
-
-    /** The JVM's error for a read from a mapped file whose pages are gone (the file shrank after it was mapped). */
-    static boolean isMappingFault(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause())
-            if (t instanceof InternalError && t.getMessage() != null && t.getMessage().contains("unsafe memory access")) return true;
-        return false;
     }
 
     /** The request's size in words, without drawing a seed. */

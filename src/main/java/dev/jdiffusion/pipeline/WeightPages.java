@@ -30,7 +30,8 @@ final class WeightPages {
     private static final long PAGE = 4096;
 
     private final TensorSource source;
-    private final Map<String, long[]> ranges = new ConcurrentHashMap<>();
+    /** Per prefix, the page-aligned slices of the mapped tensors to drop (segments, not raw addresses). */
+    private final Map<String, List<MemorySegment>> ranges = new ConcurrentHashMap<>();
 
     WeightPages(TensorSource source) { this.source = source; }
 
@@ -56,42 +57,61 @@ final class WeightPages {
 
     /**
      * Releases the tensors whose names start with {@code prefix + "."} (all tensors for an empty prefix).
-     * The address ranges are worked out once per prefix and cached.
+     * The page-aligned slices are worked out once per prefix and kept as segments of the mapping: each call checks
+     * that the mapping is still alive and holds it alive while madvise runs, so a closed mapping (whose addresses
+     * another mapping may reuse) is never touched.
+     *
+     * @throws IllegalStateException the source's files were closed
      */
     boolean release(String prefix) {
         if (MADVISE == null) return false;
-        long[] r = ranges.computeIfAbsent(prefix, this::rangesOf);
+        List<MemorySegment> r = ranges.computeIfAbsent(prefix, this::rangesOf);
         boolean ok = true;
-        for (int i = 0; i < r.length; i += 2) ok &= madvise(r[i], r[i + 1]);
+        for (MemorySegment s : r) {
+            if (!s.scope().isAlive()) throw new IllegalStateException(source.description() + ": the weight files are closed");
+            ok &= madvise(s);
+        }
         return ok;
     }
 
-    /** Page-aligned [start, length] pairs covering the prefix's tensors, adjacent tensors merged. */
-    private long[] rangesOf(String prefix) {
+    /**
+     * Slices of the mappings covering the prefix's tensors, adjacent tensors of one mapping merged, inward to whole
+     * pages (a page shared with a tensor outside the prefix, or with the file's header, stays resident).
+     */
+    private List<MemorySegment> rangesOf(String prefix) {
         String p = prefix.isEmpty() ? "" : prefix + ".";
-        List<long[]> spans = new ArrayList<>();
+        List<MemorySegment> spans = new ArrayList<>();
         for (String n : source.names()) {
             if (!n.startsWith(p)) continue;
             TensorView t = source.find(n);
             MemorySegment s = t == null ? null : t.segment();
             if (s == null || !s.isNative() || s.byteSize() == 0) continue;
-            spans.add(new long[]{s.address(), s.address() + s.byteSize()});
+            spans.add(s);
         }
-        spans.sort((a, b) -> Long.compare(a[0], b[0]));
-        List<long[]> merged = new ArrayList<>();
-        for (long[] s : spans) {
-            // outward to whole pages: a page shared with a neighbouring tensor is only re-mapped when next read
-            long a = Math.floorDiv(s[0], PAGE) * PAGE, b = Math.floorDiv(s[1] + PAGE - 1, PAGE) * PAGE;
-            long[] last = merged.isEmpty() ? null : merged.get(merged.size() - 1);
-            if (last != null && a <= last[1]) last[1] = Math.max(last[1], b);
-            else merged.add(new long[]{a, b});
+        spans.sort((a, b) -> Long.compare(a.address(), b.address()));
+        List<MemorySegment> out = new ArrayList<>();
+        MemorySegment first = null;
+        long end = 0;
+        for (MemorySegment s : spans) {
+            // tensors of one file are contiguous: merge while the next starts where this run ends, in the same mapping
+            if (first != null && s.scope().equals(first.scope()) && s.address() == end) {
+                end += s.byteSize();
+                continue;
+            }
+            if (first != null) addPages(out, first, end);
+            first = s;
+            end = s.address() + s.byteSize();
         }
-        long[] out = new long[merged.size() * 2];
-        for (int i = 0; i < merged.size(); i++) {
-            out[2 * i] = merged.get(i)[0];
-            out[2 * i + 1] = merged.get(i)[1] - merged.get(i)[0];
-        }
-        return out;
+        if (first != null) addPages(out, first, end);
+        return List.copyOf(out);
+    }
+
+    /** The whole pages of [first's start, end), a run of contiguous tensors of first's mapping, as a slice of it. */
+    private static void addPages(List<MemorySegment> out, MemorySegment first, long end) {
+        long a = Math.floorDiv(first.address() + PAGE - 1, PAGE) * PAGE, b = Math.floorDiv(end, PAGE) * PAGE;
+        if (b <= a) return;
+        // the run lies inside first's mapping; widening first (same scope) to it keeps the liveness checks
+        out.add(first.reinterpret(end - first.address()).asSlice(a - first.address(), b - a));
     }
 
     /** Bytes of every tensor of the source. */
@@ -141,9 +161,12 @@ final class WeightPages {
         return sum;
     }
 
-    private static boolean madvise(long address, long length) {
+    private static boolean madvise(MemorySegment s) {
         try {
-            return (int) MADVISE.invokeExact(MemorySegment.ofAddress(address), length, MADV_DONTNEED) == 0;
+            // a segment argument keeps its mapping alive for the call (closing it meanwhile fails)
+            return (int) MADVISE.invokeExact(s, s.byteSize(), MADV_DONTNEED) == 0;
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException("the weight files are closed", e);
         } catch (Throwable e) {
             return false;
         }

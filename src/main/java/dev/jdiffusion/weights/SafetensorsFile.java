@@ -53,6 +53,11 @@ public final class SafetensorsFile implements TensorSource {
     private final Map<String, String> metadata;
     private final long dataStart;
 
+    /** The files mapped now (for {@link #truncatedOpenFiles}); a file leaves the set when closed. */
+    private static final java.util.Set<SafetensorsFile> OPEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** The file's identity (inode) when mapped, or null where the file system has none. */
+    private Object fileKey;
+
     private SafetensorsFile(Path path, Arena arena, MemorySegment mapping, Map<String, TensorView> tensors,
                             Map<String, String> metadata, long dataStart) {
         this.path = path;
@@ -100,7 +105,10 @@ public final class SafetensorsFile implements TensorSource {
             Map<String, TensorView> views = new LinkedHashMap<>();
             for (Entry e : p.entries)
                 views.put(e.name, new TensorView(e.name, where, e.dtype, e.shape, seg.asSlice(dataStart + e.begin, e.end - e.begin)));
-            return new SafetensorsFile(path, arena, seg, Collections.unmodifiableMap(views), p.metadata, dataStart);
+            SafetensorsFile f = new SafetensorsFile(path, arena, seg, Collections.unmodifiableMap(views), p.metadata, dataStart);
+            f.fileKey = Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+            OPEN.add(f);
+            return f;
         } catch (ModelFormatException e) {
             arena.close();
             throw e;
@@ -228,8 +236,33 @@ public final class SafetensorsFile implements TensorSource {
 
     @Override public Map<String, String> metadata() { return metadata; }
 
+    /**
+     * True when the file this mapping reads is now shorter than the mapping (truncated or rewritten in place after it
+     * was mapped), so reads of the lost pages fault. Checked with a stat of the same file (same inode); a file
+     * replaced by a rename leaves the mapping intact and is not truncated.
+     */
+    public boolean truncated() {
+        try {
+            var a = Files.readAttributes(path, java.nio.file.attribute.BasicFileAttributes.class);
+            return (fileKey == null || fileKey.equals(a.fileKey())) && a.size() < mapping.byteSize();
+        } catch (IOException e) {
+            return false;   // deleted (unlinked): the mapping keeps the data
+        }
+    }
+
+    /**
+     * The files mapped now that {@link #truncated} says lost pages: the sound test, when a read of mapped memory
+     * failed, of whether a file changed underneath (the JVM reports such a fault as an InternalError).
+     */
+    public static List<Path> truncatedOpenFiles() {
+        List<Path> out = new java.util.ArrayList<>();
+        for (SafetensorsFile f : OPEN) if (f.truncated()) out.add(f.path);
+        return out;
+    }
+
     /** Unmaps the file. Views handed out become invalid (accessing them throws IllegalStateException). */
     @Override public void close() {
+        OPEN.remove(this);
         if (arena.scope().isAlive()) arena.close();
     }
 

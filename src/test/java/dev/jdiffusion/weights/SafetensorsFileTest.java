@@ -256,4 +256,28 @@ class SafetensorsFileTest {
         }
         assertTrue(opened < 3000);
     }
+
+    /** Truncation is told by a stat of the same file (not by the text of the JVM's fault); a rename or a delete is not truncation. */
+    @Test
+    void aTruncatedMappedFileIsDetectedByItsSize(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path f = dir.resolve("t.safetensors"), g = dir.resolve("u.safetensors");
+        SafetensorsWriter.write(f, java.util.Map.of("a", new dev.jdiffusion.tensor.Tensor(new float[4096], 4096)), DType.F32, java.util.Map.of());
+        java.nio.file.Files.copy(f, g);
+        try (SafetensorsFile a = SafetensorsFile.open(f); SafetensorsFile b = SafetensorsFile.open(g)) {
+            org.junit.jupiter.api.Assertions.assertFalse(a.truncated());
+            org.junit.jupiter.api.Assertions.assertFalse(SafetensorsFile.truncatedOpenFiles().contains(f));
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.WRITE)) {
+                ch.truncate(100);
+            }
+            org.junit.jupiter.api.Assertions.assertTrue(a.truncated());
+            org.junit.jupiter.api.Assertions.assertTrue(SafetensorsFile.truncatedOpenFiles().contains(f));
+            // replaced by a smaller file through a rename: the mapping keeps the old file, nothing is lost
+            java.nio.file.Files.write(dir.resolve("small"), new byte[10]);
+            java.nio.file.Files.move(dir.resolve("small"), g, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            org.junit.jupiter.api.Assertions.assertFalse(b.truncated());
+            java.nio.file.Files.delete(g);
+            org.junit.jupiter.api.Assertions.assertFalse(b.truncated());
+        }
+        org.junit.jupiter.api.Assertions.assertFalse(SafetensorsFile.truncatedOpenFiles().contains(f), "a closed file is not listed");
+    }
 }
