@@ -60,8 +60,6 @@ final class InfoCommand {
             return 0;
         } catch (UncheckedIOException e) {
             throw new ModelFormatException(given + ": cannot read: " + e.getCause().getMessage(), e);
-        } catch (IllegalStateException | IndexOutOfBoundsException e) {
-            throw new ModelFormatException(given + ": " + e.getMessage(), e);
         }
     }
 
