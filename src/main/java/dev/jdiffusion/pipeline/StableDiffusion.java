@@ -52,8 +52,8 @@ public final class StableDiffusion implements AutoCloseable {
     private final Condition turn = lock.newCondition();
     private long nextTicket, serving;
     private Thread running;
-    private volatile boolean closed;
-    private boolean released;
+    private boolean closed;
+    private volatile boolean released;
 
     private StableDiffusion(ModelComponents parts, Parallel.Lease pool) {
         this.parts = parts;
@@ -97,9 +97,9 @@ public final class StableDiffusion implements AutoCloseable {
     /** The loaded parts (for tools and tests). */
     public ModelComponents components() { checkOpen(); return parts; }
 
-    /** Every public method but close fails once the model is closed. */
+    /** Every public method but close fails once the model is closed (its resources freed; a running generation finishes first). */
     private void checkOpen() {
-        if (closed) throw new IllegalStateException("model is closed");
+        if (released) throw new IllegalStateException("model is closed");
     }
 
     /**

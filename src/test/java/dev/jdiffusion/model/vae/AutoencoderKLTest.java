@@ -80,31 +80,41 @@ class AutoencoderKLTest {
     @Test
     void readsTheArchitectureFromTheWeights() {
         try (TensorSource s = Checkpoint.openWeights(VAE)) {
-            AutoencoderKL v = AutoencoderKL.load(s, config());
-            assertEquals(4, v.latentChannels());
-            assertEquals(8, v.spatialFactor());
-            assertEquals(0.18215f, v.scalingFactor());
-            assertTrue(v.canEncode());
+            JsonNode c = config();
+            AutoencoderKL v = AutoencoderKL.load(s, c);
+            // the facts the config states, read back from the loaded model (the decoder's shapes give the same)
+            int[] boc = new int[c.get("block_out_channels").size()];
+            for (int i = 0; i < boc.length; i++) boc[i] = c.get("block_out_channels").get(i).asInt();
+            assertEquals(c.get("latent_channels").asInt(), v.latentChannels());
+            assertEquals(1 << (boc.length - 1), v.spatialFactor());
+            assertEquals((float) c.get("scaling_factor").asDouble(), v.scalingFactor());
+            assertEquals(s.names().stream().anyMatch(n -> n.startsWith("encoder.")), v.canEncode());
             assertTrue(v.decodeFlops(64, 64) > 0);
             // SD 1.5's decoder at 512x512: about 1.26 T multiply-adds = 2.5 TFLOP
             long sd = AutoencoderKL.decoderFlops(new int[]{128, 256, 512, 512}, 2, 4, 512, 512);
             assertTrue(sd > 2.4e12 && sd < 2.6e12, "SD decoder flops " + sd);
-            // the static formula agrees with the loaded model's count for the tiny architecture
-            assertEquals(v.decodeFlops(64, 48), AutoencoderKL.decoderFlops(new int[]{16, 32, 32, 32}, 2, 4, 64, 48));
+            // the static formula agrees with the loaded model's count for this architecture
+            int f = v.spatialFactor();
+            assertEquals(v.decodeFlops(8 * f, 6 * f), AutoencoderKL.decoderFlops(boc, c.get("layers_per_block").asInt(), v.latentChannels(), 8 * f, 6 * f));
         }
     }
 
     @Test
     void badWeightsOrConfigFailClearlyBeforeCompute() {
         try (TensorSource s = Checkpoint.openWeights(VAE)) {
-            // without a config the SD default of 32 groups cannot divide the tiny model's 16 channels
-            ModelFormatException e = assertThrows(ModelFormatException.class, () -> AutoencoderKL.load(s, (JsonNode) null));
+            // a group count that divides no channel count fails at load, naming the groups
+            var groups = (com.fasterxml.jackson.databind.node.ObjectNode) config().deepCopy();
+            int g = 7;
+            for (var ch : config().get("block_out_channels")) while (ch.asInt() % g == 0) g += 2;
+            groups.put("norm_num_groups", g);
+            ModelFormatException e = assertThrows(ModelFormatException.class, () -> AutoencoderKL.load(s, groups));
             assertTrue(e.getMessage().contains("groups"), e.getMessage());
-            TensorSource missing = s.mapped("partial", n -> n.equals("decoder.up_blocks.1.resnets.0.conv2.weight") ? null : n, t -> t);
+            String gone = s.names().stream().filter(n -> n.startsWith("decoder.up_blocks.") && n.endsWith(".conv2.weight")).sorted().findFirst().orElseThrow();
+            TensorSource missing = s.mapped("partial", n -> n.equals(gone) ? null : n, t -> t);
             e = assertThrows(ModelFormatException.class, () -> AutoencoderKL.load(missing, config()));
-            assertTrue(e.getMessage().contains("decoder.up_blocks.1.resnets.0.conv2.weight"), e.getMessage());
+            assertTrue(e.getMessage().contains(gone), e.getMessage());
             var bad = (com.fasterxml.jackson.databind.node.ObjectNode) config().deepCopy();
-            bad.put("latent_channels", 16);
+            bad.put("latent_channels", config().get("latent_channels").asInt() + 12);
             e = assertThrows(ModelFormatException.class, () -> AutoencoderKL.load(s, bad));
             assertTrue(e.getMessage().contains("latent_channels"), e.getMessage());
             AutoencoderKL v = AutoencoderKL.load(s, config());
