@@ -34,10 +34,12 @@ import static org.junit.jupiter.api.Assertions.fail;
  * after every step and the clean-latents estimate, every element, against the README tolerance.
  */
 final class SchedulersGolden implements GoldenKind {
-    static final double TOL = 2e-4;
+    /** The README's tolerance for the case being run (set by {@link #run}). */
+    private static double TOL;
 
     @Override
     public void run(Path caseDir, JsonNode info) throws IOException {
+        TOL = GoldenTolerances.of(caseDir.getFileName().toString(), "latents");
         List<Path> dirs;
         try (Stream<Path> s = Files.list(caseDir)) {
             dirs = s.filter(d -> Files.isRegularFile(d.resolve("scheduler_config.json"))).sorted().toList();
@@ -76,6 +78,7 @@ final class SchedulersGolden implements GoldenKind {
             }
             TreeSet<Integer> trajs = new TreeSet<>();
             for (String k : data.names()) if (k.matches("traj\\.N\\d+\\.latents")) trajs.add(Integer.parseInt(k.substring(6, k.indexOf('.', 6))));
+            if (trajs.isEmpty()) fail(name + ": data.safetensors has no traj.N<steps>.* trajectory: nothing run");
             double max = 0;
             for (int n : trajs) max = Math.max(max, runTrajectory(name + " traj N" + n, sched, n, data, "traj.N" + n + "."));
             return max;

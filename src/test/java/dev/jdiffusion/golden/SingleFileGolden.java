@@ -63,8 +63,8 @@ final class SingleFileGolden implements GoldenKind {
                 if (!missing.isEmpty() || !extra.isEmpty())
                     fail(comp.getKey() + ": mapping differs from key_map.json; missing " + first(missing) + ", unexpected " + first(extra));
                 for (String k : comp.getValue().keySet()) {
-                    TensorView a = s.get(k), b = d.get(k);
-                    if (b == null) continue; // keys the folder does not store (none expected)
+                    TensorView a = s.get(k), b = d.find(k);
+                    if (b == null) fail(comp.getKey() + " " + k + ": key_map.json maps it, but the diffusers folder has no such tensor to compare with");
                     assertArrayEquals(b.shape(), a.shape(), comp.getKey() + " " + k + ": shape");
                     assertEquals(b.dtype(), a.dtype(), comp.getKey() + " " + k + ": dtype");
                     MemorySegment x = a.segment(), y = b.segment();

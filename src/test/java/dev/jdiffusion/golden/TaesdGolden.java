@@ -12,9 +12,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 
 /** Golden kind {@code taesd}: {@code enc_*.image -> enc_*.latent}, {@code dec_*.latent -> dec_*.image}, tol 1e-4; sub-cases from the keys. */
 final class TaesdGolden implements GoldenKind {
-    static final double TOL = 1e-4;
 
     @Override public void run(Path caseDir, JsonNode info) {
+        double TOL = GoldenTolerances.of(caseDir.getFileName().toString(), "latents");
         Path model = Golden.resolve(info.path("model").asText());
         try (Taesd taesd = Taesd.open(model);
              SafetensorsFile in = Golden.open(caseDir.resolve("inputs.safetensors"));

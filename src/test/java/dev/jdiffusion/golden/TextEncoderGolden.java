@@ -23,7 +23,6 @@ import static org.junit.jupiter.api.Assertions.fail;
  * within the README's 1e-5. Also checks that {@code encode(ids, clipSkip)} is the same as encodeAll's outputs.
  */
 final class TextEncoderGolden implements GoldenKind {
-    static final double TOL = 1e-5;
 
     @Override
     public void run(Path caseDir, JsonNode info) {
@@ -31,6 +30,7 @@ final class TextEncoderGolden implements GoldenKind {
         Path configDir = Golden.resolve(info.path("config").asText(info.get("model").asText()));
         JsonNode config = Golden.json(configDir.resolve("config.json"));
         String label = caseDir.getFileName().toString();
+        double TOL = GoldenTolerances.of(label, "hidden states");
         try (TensorSource weights = Checkpoint.openWeights(modelDir);
              SafetensorsFile inputs = SafetensorsFile.open(caseDir.resolve("inputs.safetensors"));
              SafetensorsFile expected = SafetensorsFile.open(caseDir.resolve("expected.safetensors"))) {

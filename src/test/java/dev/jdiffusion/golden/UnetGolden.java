@@ -10,12 +10,13 @@ import dev.jdiffusion.weights.TensorSource;
 import java.nio.file.Path;
 import java.util.TreeSet;
 
+import static org.junit.jupiter.api.Assertions.fail;
+
 /**
  * Golden kind "unet": for every sub-case (inputs keys {@code <sub>.sample}) run the U-Net named by info.json's "model"
  * and compare noise_pred on every element (5e-5). LCM sub-cases feed the given timestep_cond.
  */
 final class UnetGolden implements GoldenKind {
-    static final double TOL = 5e-5;
 
     @Override
     public void run(Path caseDir, JsonNode info) {
@@ -25,6 +26,8 @@ final class UnetGolden implements GoldenKind {
              SafetensorsFile exp = Golden.open(caseDir.resolve("expected.safetensors"))) {
             UNet2DConditionModel unet = UNet2DConditionModel.load(weights, Golden.json(modelDir.resolve("config.json")));
             String name = caseDir.getFileName().toString();
+            double TOL = GoldenTolerances.of(name, "noise_pred");
+            if (subcases(in).isEmpty()) fail(name + ": inputs.safetensors has no sub-case (no <sub>.sample key): nothing compared");
             for (String sub : subcases(in)) {
                 Tensor sample = Tensor.of(in.get(sub + ".sample"));
                 float[] t = in.get(sub + ".timestep").toFloatArray();

@@ -18,9 +18,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
  * latent_logvar, latent_std, latent_sample, latent_sample_scaled} (tol 2e-5). Sub-cases are discovered from the input keys.
  */
 final class VaeGolden implements GoldenKind {
-    static final double DECODE_TOL = 2e-4, ENCODE_TOL = 2e-5;
 
     @Override public void run(Path caseDir, JsonNode info) {
+        String caseName = caseDir.getFileName().toString();
+        double DECODE_TOL = GoldenTolerances.of(caseName, "decode"), ENCODE_TOL = GoldenTolerances.of(caseName, "encode");
         Path model = Golden.resolve(info.path("model").asText());
         try (TensorSource weights = Checkpoint.openWeights(model);
              SafetensorsFile in = Golden.open(caseDir.resolve("inputs.safetensors"));

@@ -3,6 +3,7 @@ package dev.jdiffusion.sampling;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jdiffusion.golden.Golden;
+import dev.jdiffusion.golden.GoldenTolerances;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.SafetensorsFile;
 import org.junit.jupiter.api.Assumptions;
@@ -90,8 +91,8 @@ class PipelineReplayTest {
             if (beforeBlend != null) {
                 float[] want = latents.data().clone();
                 System.arraycopy(beforeBlend.data(), 0, want, per, beforeBlend.numel());
-                Golden.compare(name + " latents before the blend (scheduler replay)", want, got, 1e-3);
-            } else Golden.compare(name + " latents (scheduler replay)", latents.data(), got, 1e-3);
+                Golden.compare(name + " latents before the blend (scheduler replay)", want, got, GoldenTolerances.exactly(name, "latents"));
+            } else Golden.compare(name + " latents (scheduler replay)", latents.data(), got, GoldenTolerances.exactly(name, "latents"));
         }
     }
 

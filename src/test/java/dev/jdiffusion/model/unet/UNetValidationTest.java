@@ -102,7 +102,8 @@ class UNetValidationTest {
                 Tensor xb = new Tensor(java.util.Arrays.copyOfRange(x.data(), b * per, (b + 1) * per), 1, c.inChannels(), h, wd);
                 Tensor eb = new Tensor(java.util.Arrays.copyOfRange(e.data(), b * perE, (b + 1) * perE), 1, l, c.crossAttentionDim());
                 float[] yb = m.forward(xb, new float[]{t[b]}, eb, null).data();
-                Golden.compare("batch entry " + b, java.util.Arrays.copyOfRange(all.data(), b * perO, (b + 1) * perO), yb, 1e-5);
+                // the images of a batch are independent: bit for bit what each gives alone
+                org.junit.jupiter.api.Assertions.assertArrayEquals(java.util.Arrays.copyOfRange(all.data(), b * perO, (b + 1) * perO), yb, "batch entry " + b);
             }
         }
     }
