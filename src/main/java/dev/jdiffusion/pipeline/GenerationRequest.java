@@ -35,6 +35,8 @@ public final class GenerationRequest {
     private final int maskBlur;
     private final boolean composite;
     private final java.util.List<LoraRef> loras;
+    /** SDXL micro-conditioning: original size (h, w; 0 = the output size) and crop top-left (top, left). */
+    private final int[] sdxlOriginalSize, sdxlCropTopLeft;
 
     private GenerationRequest(Builder b) {
         loras = java.util.List.copyOf(b.loras);
@@ -59,6 +61,8 @@ public final class GenerationRequest {
         mask = b.mask;
         maskBlur = b.maskBlur;
         composite = b.composite;
+        sdxlOriginalSize = b.sdxlOriginalSize.clone();
+        sdxlCropTopLeft = b.sdxlCropTopLeft.clone();
     }
 
     /**
@@ -127,6 +131,10 @@ public final class GenerationRequest {
     public boolean composite() { return composite; }
     /** LoRAs for this request, applied after the model's own ({@link ModelOptions#withLora}) and the prompt's tags. */
     public java.util.List<LoraRef> loras() { return loras; }
+    /** SDXL's original_size (height, width); {0, 0} = the output size (diffusers' default). */
+    public int[] sdxlOriginalSize() { return sdxlOriginalSize.clone(); }
+    /** SDXL's crops_coords_top_left (top, left). */
+    public int[] sdxlCropTopLeft() { return sdxlCropTopLeft.clone(); }
 
     /** Builder with validation in {@link #build()}. */
     public static final class Builder {
@@ -143,6 +151,7 @@ public final class GenerationRequest {
         private int maskBlur = 4;
         private boolean composite = true, strengthSet;
         private final java.util.List<LoraRef> loras = new java.util.ArrayList<>();
+        private int[] sdxlOriginalSize = {0, 0}, sdxlCropTopLeft = {0, 0};
 
         private Builder(String prompt) { this.prompt = Objects.requireNonNull(prompt, "prompt"); }
 
@@ -220,6 +229,10 @@ public final class GenerationRequest {
          * this request only; the model is not reloaded when the next request uses others.
          */
         public Builder lora(java.nio.file.Path file, float weight) { loras.add(new LoraRef(file, weight)); return this; }
+        /** SDXL micro-conditioning: the size the image is said to have been before cropping (ignored by other models). */
+        public Builder sdxlOriginalSize(int height, int width) { sdxlOriginalSize = new int[]{height, width}; return this; }
+        /** SDXL micro-conditioning: the crop's top-left corner (ignored by other models). */
+        public Builder sdxlCropTopLeft(int top, int left) { sdxlCropTopLeft = new int[]{top, left}; return this; }
 
         /**
          * Validates and builds. This is the one place where every field's range is checked (the CLI relies on it
@@ -237,6 +250,9 @@ public final class GenerationRequest {
                 throw bad(GUIDANCE, "must be between 0 and 100, got " + guidanceScale);
             if (!(strength > 0f && strength <= 1f)) throw bad(STRENGTH, "must be in (0, 1], got " + strength);
             if (!(eta >= 0f && eta <= 1f)) throw bad(ETA, "must be in [0, 1], got " + eta);
+            if (sdxlOriginalSize[0] < 0 || sdxlOriginalSize[1] < 0 || sdxlCropTopLeft[0] < 0 || sdxlCropTopLeft[1] < 0
+                    || sdxlOriginalSize[0] > 65536 || sdxlOriginalSize[1] > 65536 || sdxlCropTopLeft[0] > 65536 || sdxlCropTopLeft[1] > 65536)
+                throw new IllegalArgumentException("SDXL original size and crop must be in 0..65536");
             if (initImage != null && (initImage.rank() != 4 || initImage.dim(0) != 1 || initImage.dim(1) != 3))
                 throw bad(INIT_IMAGE, "must be [1, 3, H, W], got " + initImage);
             if (mask != null && (mask.rank() != 4 || mask.dim(0) != 1 || mask.dim(1) != 1))

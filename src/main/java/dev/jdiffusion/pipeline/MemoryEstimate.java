@@ -88,10 +88,12 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long caches,
         int prompts = batch * (cfg ? 2 : 1);
         int f = 8; // latents are 1/8 of the image, as the pipeline draws them
         int lh = Math.max(1, height / f), lw = Math.max(1, width / f);
-        ClipTextConfig tc = parts.textEncoder().config();
-        long text = textEncoderFloats(tc, parts.tokenizer().maxLength(), prompts, promptChunks);
-        long embeds = (long) prompts * promptChunks * parts.tokenizer().maxLength() * tc.hiddenSize();
-        long unet = unetFloats(parts.unet().config(), prompts, lh, lw, promptChunks * parts.tokenizer().maxLength())
+        // SDXL runs its encoders one after the other: the second (larger) one bounds the text step.
+        ClipTextConfig tc = (parts.sdxl() != null ? parts.sdxl().textEncoder2() : parts.textEncoder()).config();
+        int len = parts.sdxl() != null ? parts.sdxl().tokenizer2().maxLength() : parts.tokenizer().maxLength();
+        long text = textEncoderFloats(tc, len, prompts, promptChunks);
+        long embeds = (long) prompts * promptChunks * len * parts.unet().config().crossAttentionDim();
+        long unet = unetFloats(parts.unet().config(), prompts, lh, lw, promptChunks * len)
                 + embeds + 12L * prompts * parts.unet().config().inChannels() * lh * lw;
         AutoencoderKL kl = parts.vae();
         long vae = decodeFloats(parts, batch, lh, lw, kl == null ? AutoencoderKL.Tiling.OFF : kl.tiling(), kl == null ? 0 : kl.tileSize());
@@ -102,6 +104,8 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long caches,
         }
         long caches = Math.min(Conv2d.winogradCacheBudget(), parts.winogradFilterBytes());
         long model = 4L * tc.vocabSize() * tc.hiddenSize() + MODEL_HEAP;
+        if (parts.sdxl() != null && parts.textEncoder() != null)
+            model += 4L * parts.textEncoder().config().vocabSize() * parts.textEncoder().config().hiddenSize();
         return new MemoryEstimate(4 * text, 4 * unet, 4 * vae, caches, model, parts.residentWeightBytes(), lowVae);
     }
 

@@ -51,10 +51,18 @@ public final class ModelComponents implements AutoCloseable {
     private volatile boolean closed;
     private LoraApplier loras;
     private List<LoraApplier.Weighted> appliedLoras = List.of();
+    private final Sdxl sdxl;
+
+    /**
+     * SDXL's extra parts: the second tokenizer and text encoder, and model_index's force_zeros_for_empty_prompt.
+     * The first encoder is null for the refiner (only the second one).
+     */
+    public record Sdxl(ClipTokenizer tokenizer2, ClipTextEncoder textEncoder2, boolean forceZerosForEmptyPrompt) {}
 
     private ModelComponents(String name, ModelFamily family, ClipTokenizer tokenizer, ClipTextEncoder textEncoder,
                             UNet2DConditionModel unet, AutoencoderKL vae, ImageAutoencoder taesd, boolean taesdDecode,
-                            JsonNode schedulerConfig, List<AutoCloseable> owned, ModelOptions options, Map<String, WeightPages> pages) {
+                            JsonNode schedulerConfig, List<AutoCloseable> owned, ModelOptions options, Map<String, WeightPages> pages,
+                            Sdxl sdxl) {
         this.name = name;
         this.family = family;
         this.tokenizer = tokenizer;
@@ -67,7 +75,11 @@ public final class ModelComponents implements AutoCloseable {
         this.owned = owned;
         this.options = options;
         this.pages = pages;
+        this.sdxl = sdxl;
     }
+
+    /** SDXL's second encoder and tokenizer, or null for SD 1.x/2.x models. */
+    public Sdxl sdxl() { return sdxl; }
 
     /** The model's short name (its folder or file name). */
     public String name() { open(); return name; }
@@ -111,14 +123,17 @@ public final class ModelComponents implements AutoCloseable {
             UNet2DConditionModel unet = UNet2DConditionModel.load(unetTargets, config(o, ck, Checkpoint.UNET));
 
             status.accept("text encoder");
-            ClipTokenizer tok = loadTokenizer(o, ck, unet);
+            boolean xl = unet.config().hasAddedConditioning();
+            boolean refiner = xl && !ck.has(Checkpoint.TEXT_ENCODER) && ck.has(Checkpoint.TEXT_ENCODER_2) && o.textEncoder() == null;
+            ClipTokenizer tok = refiner ? null : loadTokenizer(o, ck, unet);
             List<LoraTargets> teTargets = new ArrayList<>();
-            ClipTextEncoder te = loadTextEncoder(o, ck, owned, pages, teTargets);
-            if (!o.adapters().embeddings().isEmpty() || o.adapters().embeddingDir() != null) {
+            ClipTextEncoder te = refiner ? null : loadTextEncoder(o, ck, owned, pages, teTargets);
+            if (te != null && (!o.adapters().embeddings().isEmpty() || o.adapters().embeddingDir() != null)) {
                 Embeddings.Added e = Embeddings.apply(tok, te, o.adapters());
                 tok = e.tokenizer();
                 te = e.encoder();
             }
+            Sdxl sdxl = xl ? loadSdxl(o, ck, tok, pages, teTargets) : null;
             ImageAutoencoder taesd = null;
             status.accept(o.taesd() != null ? "VAE, TAESD" : "VAE");
             if (o.taesd() != null) {
@@ -147,8 +162,9 @@ public final class ModelComponents implements AutoCloseable {
             ModelFamily fam = ModelFamily.detect(unet.config(), sched);
             checkScheduler(o, sched, fam);
             ModelComponents mc = new ModelComponents(name, fam, tok, te, unet, vae, taesd, o.useTaesdForDecode() || vae == null, sched, owned,
-                    o, Map.copyOf(pages));
-            mc.loras = new LoraApplier(unetTargets, unet.config().layersPerBlock()[0], teTargets.get(0), null);
+                    o, Map.copyOf(pages), sdxl);
+            mc.loras = new LoraApplier(unetTargets, unet.config().layersPerBlock()[0], refiner ? null : teTargets.get(0),
+                    sdxl == null ? null : teTargets.get(teTargets.size() - 1));
             return mc;
         } catch (RuntimeException e) {
             closeAll(owned);
@@ -249,6 +265,39 @@ public final class ModelComponents implements AutoCloseable {
 
     /** The LoRAs set now. */
     public List<LoraApplier.Weighted> appliedLoras() { open(); return appliedLoras; }
+
+    /** The second encoder and tokenizer of an SDXL model; a clear error naming what is missing. */
+    private static Sdxl loadSdxl(ModelOptions o, Checkpoint ck, ClipTokenizer tok1, Map<String, WeightPages> pages,
+                                 List<LoraTargets> teTargets) {
+        if (!ck.has(Checkpoint.TEXT_ENCODER_2))
+            throw new ModelFormatException(o.model() + ": this is an SDXL model (its U-Net takes text_time added conditioning) but it has no "
+                    + "second text encoder (" + (ck.layout() == Checkpoint.Layout.DIFFUSERS ? "text_encoder_2/ folder"
+                    : "conditioner.embedders.1.model.* tensors") + "); use the complete model");
+        TensorSource t = ck.tensors(Checkpoint.TEXT_ENCODER_2);
+        pages.put(Checkpoint.TEXT_ENCODER_2, new WeightPages(t));
+        LoraTargets targets = new LoraTargets(t);
+        teTargets.add(targets);
+        ClipTextEncoder te2 = ClipTextEncoder.load(targets, config(o, ck, Checkpoint.TEXT_ENCODER_2));
+        if (!te2.hasProjection())
+            throw new ModelFormatException(o.model() + ": SDXL's second text encoder has no text_projection (CLIPTextModelWithProjection)");
+        ClipTokenizer tok2;
+        if (ck.has(Checkpoint.TOKENIZER_2)) tok2 = ClipTokenizer.load(ck.componentDir(Checkpoint.TOKENIZER_2));
+        else if (o.config() != null && Files.isRegularFile(o.config().resolve(Checkpoint.TOKENIZER_2).resolve("vocab.json")))
+            tok2 = ClipTokenizer.load(o.config().resolve(Checkpoint.TOKENIZER_2));
+        else if (ck.layout() == Checkpoint.Layout.DIFFUSERS && tok1 == null)
+            throw new ModelFormatException(o.model() + ": SDXL model without tokenizer_2/ (vocab.json, merges.txt)");
+        else if (ck.layout() == Checkpoint.Layout.DIFFUSERS)
+            throw new ModelFormatException(o.model() + ": SDXL model folder has no tokenizer_2/ (vocab.json, merges.txt): the second "
+                    + "text encoder's tokenizer is missing");
+        else tok2 = tok1 != null ? tok1.withPadToken("!") : ClipTokenizer.bundled("!"); // the same vocabulary, padded with "!"
+        JsonNode index = ck.layout() == Checkpoint.Layout.DIFFUSERS && Files.isRegularFile(o.model().resolve("model_index.json"))
+                ? Checkpoint.readJson(o.model().resolve("model_index.json")) : null;
+        boolean zeros = index == null || index.path("force_zeros_for_empty_prompt").asBoolean(true);
+        return new Sdxl(tok2, te2, zeros);
+    }
+
+    /** Committed Java heap above which {@link #trimHeap} collects. */
+    static final long TRIM_HEAP_ABOVE = 512L << 20;
 
     /**
      * Bytes of mapped weight pages resident at a generation's peak: the largest of the text encoder, the VAE and the

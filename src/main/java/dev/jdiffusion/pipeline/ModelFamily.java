@@ -15,7 +15,15 @@ public enum ModelFamily {
     /** Stable Diffusion 2.x (OpenCLIP ViT-H text encoder, 1024-dim cross-attention). */
     SD2("SD 2.x", "euler_a", 25, 7.5f, 768),
     /** Latent-consistency distilled U-Nets with a guidance embedding: few steps, no classifier-free guidance pass. */
-    LCM("LCM", "lcm", 4, 8.0f, 512);
+    LCM("LCM", "lcm", 4, 8.0f, 512),
+    /** Stable Diffusion XL (two text encoders, text_time added conditioning), base or refiner. */
+    SDXL("SDXL", "euler", 30, 5.0f, 1024),
+    /** SDXL-Turbo (adversarially distilled, 512x512 native, Euler ancestral with trailing timesteps, no guidance). */
+    SDXL_TURBO("SDXL-Turbo", "euler_a", 1, 0f, 512),
+    /** SDXL-Lightning / Hyper-SDXL style few-step U-Nets (Euler with trailing timesteps, no guidance). */
+    SDXL_FEW_STEP("SDXL few-step (Lightning/Hyper)", "euler", 4, 0f, 1024),
+    /** LCM-SDXL (a U-Net with time_cond_proj_dim): the LCM sampler with the guidance embedding. */
+    SDXL_LCM("LCM-SDXL", "lcm", 4, 8.0f, 1024);
 
     private final String label;
     private final String defaultSampler;
@@ -40,16 +48,30 @@ public enum ModelFamily {
     public int defaultSteps() { return defaultSteps; }
     /** Guidance scale: classifier-free guidance for SD1/SD2, the guidance embedding's w for LCM. */
     public float defaultGuidance() { return defaultGuidance; }
+    /** True for the SDXL families. */
+    public boolean isSdxl() { return name().startsWith("SDXL"); }
+
+    /** True for the latent-consistency families (guidance embedding). */
+    public boolean isLcm() { return this == LCM || this == SDXL_LCM; }
+
     /** Native image side in pixels. */
     public int defaultSize() { return defaultSize; }
 
     /**
      * The family of a U-Net (its config, read or inferred from shapes) and its scheduler config (null for a single
-     * file): an LCM guidance embedding (time_cond_proj_dim) or an LCM scheduler; SD 2.x by a cross-attention width of
-     * 1024 and more, else SD 1.x.
+     * file): an LCM guidance embedding (time_cond_proj_dim) or an LCM scheduler; SDXL by its added conditioning
+     * (text_time), then SDXL-Turbo (trailing timesteps and a 512x512 native U-Net) or a few-step distilled U-Net
+     * (trailing timesteps at 1024x1024) by the scheduler config; SD 2.x by a cross-attention width of 1024, else SD 1.x.
      */
     public static ModelFamily detect(UNetConfig unet, JsonNode scheduler) {
-        if (unet.timeCondProjDim() > 0 || "LCMScheduler".equals(schedulerClass(scheduler))) return LCM;
+        boolean lcm = unet.timeCondProjDim() > 0 || "LCMScheduler".equals(schedulerClass(scheduler));
+        if (unet.hasAddedConditioning()) {
+            if (lcm) return SDXL_LCM;
+            if (scheduler != null && "trailing".equals(scheduler.path("timestep_spacing").asText()))
+                return unet.sampleSize() <= 64 ? SDXL_TURBO : SDXL_FEW_STEP;
+            return SDXL;
+        }
+        if (lcm) return LCM;
         return unet.crossAttentionDim() >= 1024 ? SD2 : SD1;
     }
 
@@ -57,8 +79,11 @@ public enum ModelFamily {
     public static String evidence(UNetConfig unet, JsonNode scheduler) {
         StringBuilder sb = new StringBuilder("unet cross_attention_dim ").append(unet.crossAttentionDim());
         if (unet.timeCondProjDim() > 0) sb.append(", time_cond_proj_dim ").append(unet.timeCondProjDim());
+        if (unet.hasAddedConditioning())
+            sb.append(", addition_embed_type text_time (").append(unet.addEmbedInputDim()).append(" wide), sample_size ").append(unet.sampleSize());
         String cls = schedulerClass(scheduler);
         if (cls != null) sb.append(", scheduler ").append(cls);
+        if (scheduler != null && scheduler.hasNonNull("timestep_spacing")) sb.append(" (").append(scheduler.get("timestep_spacing").asText()).append(")");
         return sb.toString();
     }
 

@@ -15,7 +15,7 @@ import java.util.List;
  * embeddings, after which the chunk's mean is restored. A prompt of at most 75 tokens without weights gives
  * exactly the reference pipeline's embedding.
  */
-final class PromptEncoder {
+final class PromptEncoder implements Conditioner {
     private final ClipTokenizer tokenizer;
     private final ClipTextEncoder encoder;
     private final int chunk;
@@ -25,6 +25,9 @@ final class PromptEncoder {
         this.encoder = encoder;
         this.chunk = tokenizer.maxLength() - 2;
     }
+
+    /** The token rows' length (77). */
+    int maxLength() { return tokenizer.maxLength(); }
 
     /** Tokens with a weight each. */
     record Weighted(int[] ids, float[] weights) {
@@ -72,7 +75,8 @@ final class PromptEncoder {
      * The chunk count the prompts are padded to (at least minChunks); throws an IllegalArgumentException naming the
      * prompt when one is longer than {@link GenerationRequest#MAX_PROMPT_CHUNKS} chunks. Cheap: tokenizes only.
      */
-    int chunks(List<String> prompts, int minChunks) {
+    @Override
+    public int chunks(List<String> prompts, int minChunks) {
         int chunks = Math.max(1, minChunks);
         for (String p : prompts) chunks = Math.max(chunks, checked(p, tokenize(p)).chunks(chunk));
         return chunks;
@@ -89,10 +93,12 @@ final class PromptEncoder {
     }
 
     /**
-     * Encodes each prompt to [chunks * maxLength, hidden]; all prompts are padded to the same chunk count
-     * (at least minChunks) and returned as one [prompts.size(), chunks * maxLength, hidden] tensor.
+     * The token rows of the prompts, each padded to the same chunk count (at least minChunks): row p * chunks + c is
+     * chunk c of prompt p, BOS + up to 75 tokens + EOS, padded to maxLength, with a weight per position.
      */
-    Tensor encode(List<String> prompts, int clipSkip, int minChunks) {
+    record Rows(int[][] ids, float[][] weights, int prompts, int chunks) {}
+
+    Rows rows(List<String> prompts, int minChunks) {
         List<Weighted> toks = new ArrayList<>();
         int chunks = Math.max(1, minChunks);
         for (String p : prompts) {
@@ -123,11 +129,25 @@ final class PromptEncoder {
                 weights[p * chunks + c] = wr;
             }
         }
-        Tensor z = encoder.encode(ids, clipSkip); // [n*chunks, len, hidden]
-        int hidden = z.dim(2);
+        return new Rows(ids, weights, n, chunks);
+    }
+
+    /** Applies the rows' weights to per-row embeddings [rows, maxLength, hidden] and views them as [prompts, chunks * maxLength, hidden]. */
+    Tensor weighted(Rows rows, Tensor z) {
+        int len = tokenizer.maxLength(), hidden = z.dim(2);
         float[] d = z.data();
-        for (int r = 0; r < ids.length; r++) applyWeights(d, r * len * hidden, len, hidden, weights[r]);
-        return new Tensor(d, n, chunks * len, hidden);
+        for (int r = 0; r < rows.ids().length; r++) applyWeights(d, r * len * hidden, len, hidden, rows.weights()[r]);
+        return new Tensor(d, rows.prompts(), rows.chunks() * len, hidden);
+    }
+
+    /**
+     * Encodes each prompt to [chunks * maxLength, hidden]; all prompts are padded to the same chunk count
+     * (at least minChunks) and returned as one [prompts.size(), chunks * maxLength, hidden] tensor.
+     */
+    @Override
+    public Conditioning encode(List<String> prompts, int clipSkip, int minChunks) {
+        Rows rows = rows(prompts, minChunks);
+        return new Conditioning(weighted(rows, encoder.encode(rows.ids(), clipSkip)), null);
     }
 
     /** Scales token rows by their weights and restores the original mean, as the A1111 UI does. */

@@ -44,7 +44,7 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class StableDiffusion implements AutoCloseable {
     private final ModelComponents parts;
-    private final PromptEncoder prompts;
+    private final Conditioner prompts;
     private final LoraSelection loras;
     private final Parallel.Lease pool;
     /** Guards the queue: tickets are served in arrival order, one generation at a time. */
@@ -58,7 +58,8 @@ public final class StableDiffusion implements AutoCloseable {
     private StableDiffusion(ModelComponents parts, Parallel.Lease pool) {
         this.parts = parts;
         this.pool = pool;
-        this.prompts = new PromptEncoder(parts.tokenizer(), parts.textEncoder());
+        this.prompts = parts.sdxl() == null ? new PromptEncoder(parts.tokenizer(), parts.textEncoder())
+                : new SdxlConditioner(parts.tokenizer(), parts.textEncoder(), parts.sdxl().tokenizer2(), parts.sdxl().textEncoder2());
         this.loras = new LoraSelection(parts.options().adapters());
     }
 
@@ -198,7 +199,7 @@ public final class StableDiffusion implements AutoCloseable {
         boolean cfg = parts.unet().config().timeCondProjDim() <= 0 && r.guidance() > 1f;
         List<String> texts = new ArrayList<>();
         texts.add(req.prompt());
-        if (cfg) texts.add(req.negativePrompt());
+        if (cfg) texts.add(negative(req));
         return MemoryEstimate.of(parts, r.width(), r.height(), req.batch(), cfg, prompts.chunks(texts, 1));
     }
 
@@ -228,6 +229,9 @@ public final class StableDiffusion implements AutoCloseable {
          */
         default void onTensor(String name, Tensor value) {}
 
+        /** SDXL: the added conditioning the U-Net sees, text_embeds [n, P] and time_ids [n, k], rows as the embeddings'. */
+        default void onAddedConditioning(Tensor textEmbeds, Tensor timeIds) {}
+
         /** A trace that receives nothing. */
         StepTrace NONE = (i, a, b, c, d) -> {};
     }
@@ -242,7 +246,7 @@ public final class StableDiffusion implements AutoCloseable {
         boolean lcmLora = loras.select(req).lcm();
         String sampler = req.sampler() != null ? req.sampler().toLowerCase(Locale.ROOT) : lcmLora ? "lcm" : f.defaultSampler();
         int steps = req.steps() > 0 ? req.steps() : (sampler.equals("lcm") ? 4 : f.defaultSteps());
-        float g = Float.isNaN(req.guidanceScale()) ? (sampler.equals("lcm") && f != ModelFamily.LCM ? 1f : f.defaultGuidance()) : req.guidanceScale();
+        float g = Float.isNaN(req.guidanceScale()) ? (sampler.equals("lcm") && !f.isLcm() ? 1f : f.defaultGuidance()) : req.guidanceScale();
         int w = req.width(), h = req.height();
         if (req.initImage() != null) {
             if (w == 0) w = req.initImage().dim(3);
@@ -302,16 +306,26 @@ public final class StableDiffusion implements AutoCloseable {
 
         // Limits before anything is allocated: prompt length, then the heap the whole run needs.
         List<String> texts = new ArrayList<>();
-        if (cfg) for (int i = 0; i < batch; i++) texts.add(req.negativePrompt());
+        if (cfg) for (int i = 0; i < batch; i++) texts.add(negative(req));
         for (int i = 0; i < batch; i++) texts.add(prompt);
-        int chunks = prompts.chunks(cfg ? List.of(req.negativePrompt(), prompt) : List.of(prompt), 1);
+        int chunks = prompts.chunks(cfg ? java.util.Arrays.asList(negative(req), prompt) : List.of(prompt), 1);
         MemoryEstimate.of(parts, r.width(), r.height(), batch, cfg, chunks)
                 .requireFits(r.width() + "x" + r.height() + (batch > 1 ? ", batch " + batch : ""));
 
         // 1. Text embeddings: [uncond..., cond...] for classifier-free guidance.
-        Tensor embeds = prompts.encode(texts, req.clipSkip(), chunks);
+        Conditioner.Conditioning cond = prompts.encode(texts, req.clipSkip(), chunks);
+        Tensor embeds = cond.context();
         parts.releaseWeights(Checkpoint.TEXT_ENCODER);
+        parts.releaseWeights(Checkpoint.TEXT_ENCODER_2);
         trace.onEmbeddings(embeds);
+        UNet2DConditionModel.AddedConditioning added = null;
+        if (cond.textEmbeds() != null) {
+            var uc = parts.unet().config();
+            int ids = (uc.addEmbedInputDim() - cond.textEmbeds().dim(1)) / uc.additionTimeEmbedDim();
+            added = new UNet2DConditionModel.AddedConditioning(cond.textEmbeds(), SdxlConditioner.timeIds(ids, texts.size(),
+                    cfg ? batch : 0, r.height(), r.width(), req.sdxlOriginalSize(), req.sdxlCropTopLeft()));
+            trace.onAddedConditioning(added.textEmbeds(), added.timeIds());
+        }
         long t1 = System.nanoTime();
         cancel.check();
 
@@ -350,7 +364,7 @@ public final class StableDiffusion implements AutoCloseable {
             float[] ts = repeat(timesteps[i], in.dim(0));
             UNetResiduals res = controls == null ? null : controls.residuals(in, ts, embeds, i - startStep, total, trace);
             if (inpaint != null) in = inpaint.unetInput(in);
-            Tensor out = parts.unet().forward(in, ts, embeds, lcmCond, null, parts.unetModuleListener(), res);
+            Tensor out = parts.unet().forward(in, ts, embeds, lcmCond, added, null, parts.unetModuleListener(), res);
             Tensor pred = cfg ? guide(out, r.guidance()) : out;
             StepResult s = scheduler.step(pred, i, latents, stepNoise);
             latents = s.prevSample();
@@ -430,6 +444,15 @@ public final class StableDiffusion implements AutoCloseable {
         if (!hashes.isEmpty()) sb.append(", Lora hashes: \"").append(hashes).append('"');
         sb.append(", Version: jdiffusion");
         return sb.toString();
+    }
+
+    /**
+     * The negative prompt as the conditioner takes it: null (zeros) for an empty one when an SDXL model says
+     * force_zeros_for_empty_prompt, as diffusers does when no negative prompt is given.
+     */
+    private String negative(GenerationRequest req) {
+        boolean zeros = parts.sdxl() != null && parts.sdxl().forceZerosForEmptyPrompt() && req.negativePrompt().isEmpty();
+        return zeros ? null : req.negativePrompt();
     }
 
     static Tensor copy(Tensor t) { return new Tensor(t.data().clone(), t.shape()); }

@@ -24,6 +24,8 @@ public final class Checkpoint implements AutoCloseable {
 
     /** Component names, as diffusers calls its folders. */
     public static final String UNET = "unet", VAE = "vae", TEXT_ENCODER = "text_encoder", TOKENIZER = "tokenizer", SCHEDULER = "scheduler";
+    /** SDXL's second text encoder (OpenCLIP ViT-bigG with a projection) and its tokenizer. */
+    public static final String TEXT_ENCODER_2 = "text_encoder_2", TOKENIZER_2 = "tokenizer_2";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -118,7 +120,7 @@ public final class Checkpoint implements AutoCloseable {
         }
         Path d = componentDir(component);
         if (!Files.isDirectory(d)) return false;
-        if (component.equals(TOKENIZER)) return Files.isRegularFile(d.resolve("vocab.json")) && Files.isRegularFile(d.resolve("merges.txt"));
+        if (component.equals(TOKENIZER) || component.equals(TOKENIZER_2)) return Files.isRegularFile(d.resolve("vocab.json")) && Files.isRegularFile(d.resolve("merges.txt"));
         if (component.equals(SCHEDULER)) return Files.isRegularFile(d.resolve("scheduler_config.json"));
         return !weightFiles(d).isEmpty();
     }

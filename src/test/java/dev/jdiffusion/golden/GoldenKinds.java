@@ -12,6 +12,7 @@ final class GoldenKinds {
         // Each model issue adds its kind here.
         m.put("tokenizer", new TokenizerGolden());
         m.put("text_encoder", new TextEncoderGolden());
+        m.put("text_encoder_pair", new TextEncoderPairGolden());
         m.put("unet", new UnetGolden());
         m.put("rng", new RngGolden());
         m.put("schedulers", new SchedulersGolden());

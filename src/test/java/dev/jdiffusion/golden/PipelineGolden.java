@@ -31,6 +31,10 @@ import static org.junit.jupiter.api.Assertions.fail;
 final class PipelineGolden implements GoldenKind {
 
     @Override public void run(Path caseDir, JsonNode info) throws Exception {
+        if ("sdxl".equals(info.path("family").asText())) {
+            new SdxlPipelineGolden().run(caseDir, info);
+            return;
+        }
         String name = caseDir.getFileName().toString();
         try (SafetensorsFile in = Golden.open(caseDir.resolve("inputs.safetensors"));
              SafetensorsFile exp = Golden.open(caseDir.resolve("expected.safetensors"))) {
@@ -122,28 +126,31 @@ final class PipelineGolden implements GoldenKind {
                     for (int s = 0; s < denoised.size(); s++)
                         Golden.compare(name + " denoised step " + (s + 1), slice(exp.get("denoised").toFloatArray(), s * per, per), denoised.get(s), tolLat);
 
-                float[] image = exp.get("image").toFloatArray();
-                float[] ours = r.images().get(0).data();
-                Golden.compare(name + " image [0,1]", image, ours, GoldenTolerances.of(name, "image in [0,1]"));
-                int levels = GoldenTolerances.levels(name, "uint8");
-                TensorView u8 = exp.get("image_hwc_uint8");
-                int H = r.images().get(0).dim(1), W = r.images().get(0).dim(2);
-                int worst = 0, differing = 0;
-                for (int y = 0; y < H; y++)
-                    for (int x = 0; x < W; x++)
-                        for (int c = 0; c < 3; c++) {
-                            int e = (int) u8.getLong(((long) y * W + x) * 3 + c);
-                            int o = Images.toByte(ours[(c * H + y) * W + x]);
-                            int d = Math.abs(e - o);
-                            if (d > 0) differing++;
-                            worst = Math.max(worst, d);
-                        }
-                System.out.printf("golden %-48s max %d levels, %d of %d values differ (bound %d)%n", name + " uint8", worst, differing, H * W * 3, levels);
-                assertTrue(worst <= levels, name + ": uint8 pixels differ by " + worst + " levels (bound " + levels + ")");
+                checkImage(name, name, exp.get("image").toFloatArray(), exp.get("image_hwc_uint8"), r.images().get(0));
             } finally {
                 for (AutoCloseable c : closeLater) c.close();
             }
         }
+    }
+
+    /** The image in [0,1] and as uint8 against the reference, within the case's README bounds. */
+    static void checkImage(String label, String name, float[] image, TensorView u8, Tensor mine) {
+        float[] ours = mine.data();
+        Golden.compare(label + " image [0,1]", image, ours, GoldenTolerances.of(name, "image in [0,1]"));
+        int levels = GoldenTolerances.levels(name, "uint8");
+        int H = mine.dim(1), W = mine.dim(2);
+        int worst = 0, differing = 0;
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                for (int c = 0; c < 3; c++) {
+                    int e = (int) u8.getLong(((long) y * W + x) * 3 + c);
+                    int o = Images.toByte(ours[(c * H + y) * W + x]);
+                    int d = Math.abs(e - o);
+                    if (d > 0) differing++;
+                    worst = Math.max(worst, d);
+                }
+        System.out.printf("golden %-48s max %d levels, %d of %d values differ (bound %d)%n", label + " uint8", worst, differing, H * W * 3, levels);
+        assertTrue(worst <= levels, label + ": uint8 pixels differ by " + worst + " levels (bound " + levels + ")");
     }
 
     /** The task's intermediate tensors: inpainting's masks and latents, each step's U-Net input and ControlNet mid residual. */

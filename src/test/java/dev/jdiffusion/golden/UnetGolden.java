@@ -14,9 +14,10 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Golden kind "unet": for every sub-case (inputs keys {@code <sub>.sample}) run the U-Net named by info.json's "model"
- * and compare noise_pred on every element (5e-5). LCM sub-cases feed the given timestep_cond.
+ * and compare noise_pred on every element (5e-5). LCM sub-cases feed the given timestep_cond, SDXL sub-cases their
+ * text_embeds and time_ids.
  */
-final class UnetGolden implements GoldenKind {
+public final class UnetGolden implements GoldenKind {
 
     @Override
     public void run(Path caseDir, JsonNode info) {
@@ -35,10 +36,16 @@ final class UnetGolden implements GoldenKind {
                 Tensor cond = null;
                 // The reference's own guidance embedding is the input (GuidanceEmbeddingTest checks ours against it).
                 if (in.contains(sub + ".timestep_cond")) cond = Tensor.of(in.get(sub + ".timestep_cond"));
-                Tensor out = unet.forward(sample, t, ehs, cond);
-                Golden.compare(name + "/" + sub + ".noise_pred", exp.get(sub + ".noise_pred").toFloatArray(), out.data(), TOL);
+                Tensor out = unet.forward(sample, t, ehs, cond, added(in, sub), null, null);
+                Golden.compare(name + "/" + sub + ".noise_pred", exp.get(sub + ".noise_pred").toFloatArray(), out.data(), GoldenTolerances.of(name, "noise_pred"));
             }
         }
+    }
+
+    /** SDXL sub-cases' added_cond_kwargs ({@code <sub>.text_embeds}, {@code <sub>.time_ids}), or null when absent. */
+    public static UNet2DConditionModel.AddedConditioning added(TensorSource in, String sub) {
+        if (!in.contains(sub + ".text_embeds")) return null;
+        return new UNet2DConditionModel.AddedConditioning(Tensor.of(in.get(sub + ".text_embeds")), Tensor.of(in.get(sub + ".time_ids")));
     }
 
     static TreeSet<String> subcases(TensorSource in) {

@@ -30,6 +30,12 @@ class PipelineReplayTest {
     }
 
     private static void replay(Path dir, JsonNode info) {
+        if (info.has("scheduler_config")) {
+            // The case names its scheduler and config (SDXL); a case with sub-cases runs each.
+            if (info.has("subcases")) for (JsonNode sub : info.get("subcases")) replayConfigured(dir, info, sub, sub.get("name").asText() + ".");
+            else replayConfigured(dir, info, info, "");
+            return;
+        }
         String name = dir.getFileName().toString();
         boolean lcm = info.has("original_inference_steps");
         try (SafetensorsFile in = SafetensorsFile.open(dir.resolve("inputs.safetensors"));
@@ -93,6 +99,58 @@ class PipelineReplayTest {
                 System.arraycopy(beforeBlend.data(), 0, want, per, beforeBlend.numel());
                 Golden.compare(name + " latents before the blend (scheduler replay)", want, got, GoldenTolerances.exactly(name, "latents"));
             } else Golden.compare(name + " latents (scheduler replay)", latents.data(), got, GoldenTolerances.exactly(name, "latents"));
+        }
+    }
+
+    /** One run; sub gives steps and seed (falling back to info), keys are prefixed with p. */
+    private static void replayConfigured(Path dir, JsonNode info, JsonNode sub, String p) {
+        String name = dir.getFileName().toString() + (p.isEmpty() ? "" : " " + p.substring(0, p.length() - 1));
+        try (SafetensorsFile in = SafetensorsFile.open(dir.resolve("inputs.safetensors"));
+             SafetensorsFile ex = SafetensorsFile.open(dir.resolve("expected.safetensors"))) {
+            TorchGenerator g = new TorchGenerator(sub.path("seed").asLong(info.path("seed").asLong()));
+            // The seed's draw is the initial noise; init_latents is it times the sampler's init_noise_sigma.
+            Tensor init = Tensor.of(in.get(p + (in.contains(p + "init_noise") ? "init_noise" : "init_latents")));
+            Tensor drawn = g.randn(init.shape());
+            assertBitExact(name + " initial noise from seed", init.data(), drawn.data());
+
+            ObjectNode cfg = info.get("scheduler_config").deepCopy();
+            cfg.put("_class_name", info.get("scheduler").asText());
+            Scheduler s = Schedulers.create(switch (info.get("scheduler").asText()) {
+                case "EulerDiscreteScheduler" -> "euler";
+                case "EulerAncestralDiscreteScheduler" -> "euler_a";
+                case "DDIMScheduler" -> "ddim";
+                default -> throw new IllegalStateException(name + ": scheduler " + info.get("scheduler").asText());
+            }, cfg);
+            int steps = sub.path("steps").asInt(info.path("steps").asInt());
+            s.setTimesteps(steps);
+            long[] ts = ex.get(p + "timesteps").toLongArray();
+            float[] mine = s.timesteps();
+            assertEquals(ts.length, mine.length, name + " timesteps");
+            for (int i = 0; i < ts.length; i++) assertEquals(ts[i], (long) mine[i], name + " timestep " + i);
+            if (ex.contains(p + "init_noise_sigma"))
+                Golden.compare(name + " init_noise_sigma", ex.get(p + "init_noise_sigma").toFloatArray(), new float[]{s.initNoiseSigma()}, 0);
+
+            Tensor pred = Tensor.of(ex.get(p + "noise_pred"));
+            Tensor latents = Tensor.of(ex.get(p + "latents"));
+            int[] shape = init.shape();
+            int per = init.numel();
+            Tensor noise = in.find(p + "noise") != null ? Tensor.of(in.get(p + "noise")) : null;
+            // Euler ancestral's recorded noise is replayed; Euler draws (and multiplies by 0) from the generator.
+            NoiseSource src = noise == null ? g : new NoiseSource() {
+                int k = 0;
+                @Override public Tensor next(int... sh) {
+                    return new Tensor(Arrays.copyOfRange(noise.data(), k * per, (++k) * per), sh);
+                }
+            };
+            Tensor x = new Tensor(Arrays.copyOfRange(latents.data(), 0, per), shape);
+            float[] got = new float[latents.numel()];
+            System.arraycopy(x.data(), 0, got, 0, per);
+            for (int i = 0; i < steps; i++) {
+                Tensor eps = new Tensor(Arrays.copyOfRange(pred.data(), i * per, (i + 1) * per), shape);
+                x = s.step(eps, i, x, src).prevSample();
+                System.arraycopy(x.data(), 0, got, (i + 1) * per, per);
+            }
+            Golden.compare(name + " latents (scheduler replay)", latents.data(), got, 1e-3);
         }
     }
 

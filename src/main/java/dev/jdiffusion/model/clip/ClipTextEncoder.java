@@ -31,7 +31,7 @@ import java.util.regex.Pattern;
 public final class ClipTextEncoder {
     private static final String P = "text_model.";
     /** Tensors a checkpoint may carry that the text encoder does not use. */
-    private static final Set<String> IGNORED = Set.of(P + "embeddings.position_ids", "text_projection.weight", "logit_scale");
+    private static final Set<String> IGNORED = Set.of(P + "embeddings.position_ids", "logit_scale");
     private static final Pattern LAYER = Pattern.compile("^text_model\\.encoder\\.layers\\.(\\d+)\\.");
 
     private final ClipTextConfig config;
@@ -41,20 +41,19 @@ public final class ClipTextEncoder {
     private final ClipWeights.Norm finalNorm;
     /** Token-embedding rows appended after the vocabulary (textual inversion), row-major [n, hidden]. */
     private final float[] added;
+    /** {@code text_projection.weight} [projection_dim, hidden] (CLIPTextModelWithProjection), or null. */
+    private final dev.jdiffusion.kernels.Matrix textProjection;
 
     private ClipTextEncoder(ClipTextConfig config, TensorView tokenEmbedding, float[] positionEmbedding,
-                            List<ClipEncoderLayer> layers, ClipWeights.Norm finalNorm) {
-        this(config, tokenEmbedding, positionEmbedding, layers, finalNorm, new float[0]);
-    }
-
-    private ClipTextEncoder(ClipTextConfig config, TensorView tokenEmbedding, float[] positionEmbedding,
-                            List<ClipEncoderLayer> layers, ClipWeights.Norm finalNorm, float[] added) {
+                            List<ClipEncoderLayer> layers, ClipWeights.Norm finalNorm, float[] added,
+                            dev.jdiffusion.kernels.Matrix textProjection) {
         this.added = added;
         this.config = config;
         this.tokenEmbedding = tokenEmbedding;
         this.positionEmbedding = positionEmbedding;
         this.layers = layers;
         this.finalNorm = finalNorm;
+        this.textProjection = textProjection;
     }
 
     /**
@@ -105,6 +104,15 @@ public final class ClipTextEncoder {
                     w.linear(l + "mlp.fc1", f, d), w.linear(l + "mlp.fc2", d, f)));
         }
         ClipWeights.Norm finalNorm = w.norm(P + "final_layer_norm", d);
+        dev.jdiffusion.kernels.Matrix projection = null;
+        if (tensors.contains("text_projection.weight")) {
+            TensorView pw = tensors.get("text_projection.weight");
+            if (pw.rank() != 2 || pw.dim(1) != d)
+                throw new ModelFormatException(where + ": text_projection.weight must be [projection_dim, " + d + "], is " + pw);
+            if (configOrNull != null && configOrNull.hasNonNull("projection_dim"))
+                check(where, "projection_dim", configOrNull.get("projection_dim").asInt(), Math.toIntExact(pw.dim(0)), "text_projection rows");
+            projection = dev.jdiffusion.kernels.Matrix.of(w.tensor("text_projection.weight", pw.dim(0), d));
+        }
 
         Set<String> unknown = new TreeSet<>(tensors.names());
         unknown.removeAll(used);
@@ -112,7 +120,7 @@ public final class ClipTextEncoder {
         if (!unknown.isEmpty())
             throw new ModelFormatException(where + ": " + unknown.size() + " tensors the CLIP text encoder does not know, e.g. "
                     + unknown.stream().limit(5).toList());
-        return new ClipTextEncoder(cfg, tokenEmbedding, positionEmbedding, List.copyOf(layers), finalNorm);
+        return new ClipTextEncoder(cfg, tokenEmbedding, positionEmbedding, List.copyOf(layers), finalNorm, new float[0], projection);
     }
 
     private static void check(String where, String field, int configValue, int shapeValue, String what) {
@@ -122,6 +130,44 @@ public final class ClipTextEncoder {
     }
 
     public ClipTextConfig config() { return config; }
+
+    /** The width of {@link #textEmbeds}: projection_dim with a text projection, else the hidden size. */
+    public int pooledDim() { return textProjection != null ? textProjection.rows() : config.hiddenSize(); }
+
+    /** True for a {@code CLIPTextModelWithProjection} (SDXL's second encoder). */
+    public boolean hasProjection() { return textProjection != null; }
+
+    /**
+     * transformers' {@code text_embeds}: the pooled output {@code [batch, hidden]} through {@code text_projection}
+     * (no bias) to {@code [batch, projection_dim]}; the pooled output itself when the model has no projection.
+     */
+    public Tensor textEmbeds(Tensor pooled) {
+        if (textProjection == null) return pooled;
+        int b = pooled.dim(0);
+        float[] y = new float[b * textProjection.rows()];
+        dev.jdiffusion.kernels.Gemm.linear(pooled.data(), 0, b, textProjection, null, y, 0);
+        return new Tensor(y, b, textProjection.rows());
+    }
+
+    /**
+     * What SDXL takes from an encoder: the output of layer N - skip <b>without</b> the final layer norm
+     * ({@code hidden_states[-1 - skip]}; skip 1 = the penultimate layer), and, when withPooled, {@link #textEmbeds}
+     * of the pooled last_hidden_state (else null; then the layers after the one taken are not computed).
+     */
+    public Hidden encodeHidden(int[][] ids, int skip, boolean withPooled) {
+        if (skip < 0 || skip >= config.numLayers())
+            throw new IllegalArgumentException("skip must be in 0.." + (config.numLayers() - 1) + ", got " + skip);
+        Run r = new Run(ids);
+        int n = config.numLayers(), upTo = n - skip;
+        for (int i = 0; i < upTo; i++) r.layer(i);
+        Tensor hidden = r.snapshot();
+        if (!withPooled) return new Hidden(hidden, null);
+        for (int i = upTo; i < n; i++) r.layer(i);
+        return new Hidden(hidden, textEmbeds(pooled(r.normed(), ids)));
+    }
+
+    /** See {@link #encodeHidden}: {@code hidden} [batch, seq, hidden], {@code textEmbeds} [batch, pooledDim()] or null. */
+    public record Hidden(Tensor hidden, Tensor textEmbeds) {}
 
     /**
      * This encoder with token-embedding rows appended after the vocabulary and those appended before (textual
@@ -134,7 +180,7 @@ public final class ClipTextEncoder {
         if (rows.length % d != 0) throw new IllegalArgumentException("embedding rows of " + rows.length + " values are not rows of " + d);
         float[] all = java.util.Arrays.copyOf(added, added.length + rows.length);
         System.arraycopy(rows, 0, all, added.length, rows.length);
-        return new ClipTextEncoder(config, tokenEmbedding, positionEmbedding, layers, finalNorm, all);
+        return new ClipTextEncoder(config, tokenEmbedding, positionEmbedding, layers, finalNorm, all, textProjection);
     }
 
     /** The appended token-embedding rows, [n, hidden] row-major (a copy). */

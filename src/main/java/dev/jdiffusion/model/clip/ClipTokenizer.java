@@ -244,6 +244,16 @@ public final class ClipTokenizer {
     /** The merges "A B" to their rank (read-only view; for tests and tools). */
     Map<String, Integer> mergeRanks() { return bpe.mergeRanks(); }
 
+    /**
+     * The same tokenizer padding with another token, as SDXL's second tokenizer pads with "!" (same vocabulary);
+     * the token is a vocab.json entry as written there ("!" is id 0 in CLIP's vocabulary).
+     */
+    public ClipTokenizer withPadToken(String token) {
+        Integer id = bpe.vocabulary().get(token);
+        if (id == null) throw new IllegalArgumentException("pad token " + token + " is not in the vocabulary");
+        return new ClipTokenizer(bpe, bos, eos, id, maxLength);
+    }
+
     public int bos() { return bos; }
     public int eos() { return eos; }
     public int padId() { return pad; }

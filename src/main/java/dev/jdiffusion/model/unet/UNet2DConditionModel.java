@@ -2,6 +2,7 @@ package dev.jdiffusion.model.unet;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.jdiffusion.kernels.Activations;
+import dev.jdiffusion.kernels.Elementwise;
 import dev.jdiffusion.kernels.GroupNorm;
 import dev.jdiffusion.tensor.Tensor;
 import dev.jdiffusion.weights.TensorSource;
@@ -25,6 +26,8 @@ import java.util.function.BiConsumer;
 public final class UNet2DConditionModel {
     private final UNetConfig config;
     private final TimestepEmbedding timeEmbedding;
+    /** SDXL's add_embedding (linear_1, SiLU, linear_2 over text_embeds + embedded time ids); null without. */
+    private final Linear addLinear1, addLinear2;
     private final Conv convIn, convOut;
     private final DownBlock[] down;
     private final MidBlock mid;
@@ -37,6 +40,8 @@ public final class UNet2DConditionModel {
         int[] boc = c.blockOutChannels();
         convIn = Conv.same(w, "conv_in", c.inChannels(), boc[0], c.convInKernel());
         timeEmbedding = new TimestepEmbedding(w, c);
+        addLinear1 = c.hasAddedConditioning() ? new Linear(w, "add_embedding.linear_1", c.addEmbedInputDim(), ted, true) : null;
+        addLinear2 = c.hasAddedConditioning() ? new Linear(w, "add_embedding.linear_2", ted, ted, true) : null;
         down = new DownBlock[n];
         for (int i = 0; i < n; i++) down[i] = new DownBlock(w, c, i, i == 0 ? boc[0] : boc[i - 1], ted);
         mid = c.midBlock() ? new MidBlock(w, c, ted) : null;
@@ -96,7 +101,7 @@ public final class UNet2DConditionModel {
      */
     public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Tensor timestepCondOrNull,
                           BiConsumer<String, Tensor> probe, java.util.function.Consumer<String> moduleDone) {
-        return forward(sample, timesteps, encoderHiddenStates, timestepCondOrNull, probe, moduleDone, null);
+        return forward(sample, timesteps, encoderHiddenStates, timestepCondOrNull, null, probe, moduleDone, null);
     }
 
     /**
@@ -107,8 +112,37 @@ public final class UNet2DConditionModel {
     public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Tensor timestepCondOrNull,
                           BiConsumer<String, Tensor> probe, java.util.function.Consumer<String> moduleDone,
                           UNetResiduals residualsOrNull) {
+        return forward(sample, timesteps, encoderHiddenStates, timestepCondOrNull, null, probe, moduleDone, residualsOrNull);
+    }
+
+    /**
+     * SDXL's added conditioning ({@code added_cond_kwargs}): the pooled, projected text embedding of the second text
+     * encoder and the micro-conditioning time ids (original size, crop top-left, target size: 6 values; the refiner
+     * uses 5, with an aesthetic score). Both have the U-Net's batch.
+     *
+     * @param textEmbeds {@code [B, projection_dim]}
+     * @param timeIds    {@code [B, n]} with n x addition_time_embed_dim + projection_dim = the add_embedding input
+     */
+    public record AddedConditioning(Tensor textEmbeds, Tensor timeIds) {}
+
+    /** As the residuals overload without residuals, with SDXL's added conditioning (see the full overload). */
+    public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Tensor timestepCondOrNull,
+                          AddedConditioning added, BiConsumer<String, Tensor> probe, java.util.function.Consumer<String> moduleDone) {
+        return forward(sample, timesteps, encoderHiddenStates, timestepCondOrNull, added, probe, moduleDone, null);
+    }
+
+    /**
+     * The full forward pass: SDXL's added conditioning (required exactly when the config has {@code addition_embed_type:
+     * text_time}; each time id gets the sinusoidal embedding of width addition_time_embed_dim ({@code add_time_proj}),
+     * the embeddings follow text_embeds in one vector per sample, and {@code add_embedding} of it is added to the time
+     * embedding) and optional residuals (see the residuals overload).
+     */
+    public Tensor forward(Tensor sample, float[] timesteps, Tensor encoderHiddenStates, Tensor timestepCondOrNull,
+                          AddedConditioning added, BiConsumer<String, Tensor> probe, java.util.function.Consumer<String> moduleDone,
+                          UNetResiduals residualsOrNull) {
         UNetConfig c = config;
         checkInputs(sample, timesteps, encoderHiddenStates, timestepCondOrNull);
+        checkAdded(sample.dim(0), added);
         BiConsumer<String, Tensor> p = probe != null ? probe : (k, v) -> {};
         int b = sample.dim(0), h = sample.dim(2), w = sample.dim(3);
         float[] ts = timesteps.length == b ? timesteps : filled(b, timesteps[0]);
@@ -122,6 +156,12 @@ public final class UNet2DConditionModel {
         p.accept("time_embedding", new Tensor(temb, b, c.timeEmbedDim()));
         Scratch scratch = new Scratch(moduleDone);
         scratch.done("time_embedding");
+        if (addLinear1 != null) {
+            float[] aug = addEmbedding(added, b, p), sum = new float[temb.length];
+            Elementwise.add(temb, 0, aug, 0, sum, 0, temb.length);
+            temb = sum;
+            scratch.done("add_embedding");
+        }
         float[] tembSilu = temb.clone();
         Activations.silu(tembSilu, 0, tembSilu.length);
 
@@ -178,6 +218,41 @@ public final class UNet2DConditionModel {
         Tensor out = convOut.forward(n);
         scratch.done("conv_out");
         return out;
+    }
+
+    /** add_time_proj of every time id, appended to text_embeds per sample, through add_embedding: [B, timeEmbedDim]. */
+    private float[] addEmbedding(AddedConditioning added, int b, BiConsumer<String, Tensor> p) {
+        UNetConfig c = config;
+        int ids = added.timeIds().dim(1), d = c.additionTimeEmbedDim(), te = added.textEmbeds().dim(1);
+        float[] proj = TimestepEmbedding.sinusoidal(added.timeIds().data(), d, c.flipSinToCos(), c.freqShift());
+        p.accept("add_time_proj", new Tensor(proj, b * ids, d));
+        int width = c.addEmbedInputDim();
+        float[] x = new float[b * width];
+        for (int i = 0; i < b; i++) {
+            System.arraycopy(added.textEmbeds().data(), i * te, x, i * width, te);
+            System.arraycopy(proj, i * ids * d, x, i * width + te, ids * d);
+        }
+        float[] h = addLinear1.forward(x, b);
+        Activations.silu(h, 0, h.length);
+        float[] aug = addLinear2.forward(h, b);
+        p.accept("add_embedding", new Tensor(aug, b, c.timeEmbedDim()));
+        return aug;
+    }
+
+    private void checkAdded(int b, AddedConditioning added) {
+        UNetConfig c = config;
+        if (!c.hasAddedConditioning()) {
+            if (added != null) throw new IllegalArgumentException("this unet has no addition_embed_type; added conditioning must be null");
+            return;
+        }
+        if (added == null || added.textEmbeds() == null || added.timeIds() == null)
+            throw new IllegalArgumentException("this unet has addition_embed_type text_time (SDXL): pass text_embeds and time_ids");
+        Tensor te = added.textEmbeds(), ids = added.timeIds();
+        if (te.rank() != 2 || te.dim(0) != b || ids.rank() != 2 || ids.dim(0) != b
+                || te.dim(1) + ids.dim(1) * c.additionTimeEmbedDim() != c.addEmbedInputDim())
+            throw new IllegalArgumentException("unet added conditioning: text_embeds " + te + " and time_ids " + ids + " must be [" + b
+                    + ", P] and [" + b + ", n] with P + n x " + c.additionTimeEmbedDim() + " = " + c.addEmbedInputDim());
+        for (float v : ids.data()) if (!Float.isFinite(v)) throw new IllegalArgumentException("unet time id is not finite: " + v);
     }
 
     private void checkInputs(Tensor sample, float[] timesteps, Tensor ehs, Tensor cond) {
@@ -243,6 +318,7 @@ public final class UNet2DConditionModel {
 
     private long flops(int batch, int h, int w, int textLen) {
         long f = timeEmbedding.flops(batch) + convIn.flops(batch, h, w);
+        if (addLinear1 != null) f += addLinear1.flops(batch) + addLinear2.flops(batch);
         int[] hw = {h, w};
         List<int[]> sizes = new ArrayList<>();
         sizes.add(hw.clone());

@@ -38,6 +38,10 @@ import java.util.List;
  * @param downsamplePadding   Downsample2D padding (0 means diffusers' asymmetric (0,1,0,1) pad)
  * @param midBlockScaleFactor mid-block resnet output scale factor
  * @param centerInputSample   whether the sample is mapped x -> 2x - 1 first
+ * @param additionTimeEmbedDim SDXL's {@code addition_embed_type: text_time}: width of each time id's sinusoidal
+ *                            embedding ({@code addition_time_embed_dim}); 0 when the U-Net has no added conditioning
+ * @param addEmbedInputDim    {@code projection_class_embeddings_input_dim}: text_embeds width + time ids x
+ *                            additionTimeEmbedDim (the input of {@code add_embedding}); 0 when none
  */
 public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] blockOutChannels,
                          List<String> downBlockTypes, List<String> upBlockTypes, boolean midBlock,
@@ -45,7 +49,8 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
                          int crossAttentionDim, int normNumGroups, float normEps, boolean useLinearProjection,
                          boolean upcastAttention, boolean flipSinToCos, float freqShift, int timeCondProjDim,
                          int timeEmbedDim, int convInKernel, int convOutKernel, int downsamplePadding,
-                         float midBlockScaleFactor, boolean centerInputSample) {
+                         float midBlockScaleFactor, boolean centerInputSample, int additionTimeEmbedDim,
+                         int addEmbedInputDim) {
 
     public static final String CROSS_DOWN = "CrossAttnDownBlock2D", DOWN = "DownBlock2D",
             CROSS_UP = "CrossAttnUpBlock2D", UP = "UpBlock2D", MID = "UNetMidBlock2DCrossAttn";
@@ -61,6 +66,9 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
 
     /** Channels of the time-step projection (block_out_channels[0]). */
     public int timeProjDim() { return blockOutChannels[0]; }
+
+    /** True for SDXL-style U-Nets: text_embeds and time_ids added to the time embedding ({@code text_time}). */
+    public boolean hasAddedConditioning() { return additionTimeEmbedDim > 0; }
 
     /** Down-sampling factor of the whole model (2^(levels-1)). */
     public int downFactor() { return 1 << (levels() - 1); }
@@ -109,7 +117,14 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
         requireNullOrFalse(c, "class_embeddings_concat");
         requireNull(c, "class_embed_type");
         requireNull(c, "num_class_embeds");
-        requireNull(c, "addition_embed_type");
+        int addTime = 0, addIn = 0;
+        if (c.hasNonNull("addition_embed_type")) {
+            requireValue(c, "addition_embed_type", "text_time");
+            addTime = num(c, "addition_time_embed_dim", 0);
+            addIn = num(c, "projection_class_embeddings_input_dim", 0);
+            if (addTime <= 0 || addIn <= 0)
+                bad("addition_embed_type text_time needs positive addition_time_embed_dim and projection_class_embeddings_input_dim");
+        }
         requireNull(c, "encoder_hid_dim");
         requireNull(c, "encoder_hid_dim_type");
         requireNull(c, "timestep_post_act");
@@ -132,7 +147,7 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
                 (float) c.path("norm_eps").asDouble(1e-5), c.path("use_linear_projection").asBoolean(false),
                 c.path("upcast_attention").asBoolean(false), c.path("flip_sin_to_cos").asBoolean(true),
                 (float) c.path("freq_shift").asDouble(0), tcp, ted, convIn, convOut, num(c, "downsample_padding", 1),
-                (float) c.path("mid_block_scale_factor").asDouble(1), c.path("center_input_sample").asBoolean(false)).validated();
+                (float) c.path("mid_block_scale_factor").asDouble(1), c.path("center_input_sample").asBoolean(false), addTime, addIn).validated();
     }
 
     /**
@@ -140,8 +155,10 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
      * block types, layer counts, cross_attention_dim, use_linear_projection and time_cond_proj_dim come from the shapes.
      * What shapes cannot tell follows Stable Diffusion: 32 norm groups (or the largest divisor of 32 that divides every
      * level's channels), eps 1e-5, flip_sin_to_cos, freq_shift 0,
-     * sample size 64; heads: SD 2.x (cross_attention_dim 1024) uses head dim 64 (heads = channels / 64), anything
-     * else follows SD 1.x (8 heads at every level; fewer where channels are not a multiple of 8).
+     * sample size 64; heads: SD 2.x (cross_attention_dim 1024) and SDXL (an {@code add_embedding}) use head dim 64
+     * (heads = channels / 64), anything else follows SD 1.x (8 heads at every level; fewer where channels are not a
+     * multiple of 8). SDXL's {@code addition_time_embed_dim} is 256 (every SDXL checkpoint: base, refiner, distilled);
+     * the add_embedding input width comes from its shape.
      */
     public static UNetConfig infer(TensorSource t) {
         TensorView convIn = t.get("conv_in.weight");
@@ -179,7 +196,9 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
         int[] rtl = reversed(tl);
         for (int i = 0; i < n; i++) if (up.get(i).equals(UP)) upTl[i] = rtl[i];
         if (cross < 0) cross = 768;
-        for (int i = 0; i < n; i++) heads[i] = cross == 1024 && boc[i] % 64 == 0 ? boc[i] / 64 : gcd(8, boc[i]);
+        int addIn = t.contains("add_embedding.linear_1.weight") ? (int) t.get("add_embedding.linear_1.weight").dim(1) : 0;
+        int addTime = addIn > 0 ? SDXL_ADDITION_TIME_EMBED_DIM : 0;
+        for (int i = 0; i < n; i++) heads[i] = (cross == 1024 || addIn > 0) && boc[i] % 64 == 0 ? boc[i] / 64 : gcd(8, boc[i]);
         boolean mid = t.contains("mid_block.resnets.0.conv1.weight");
         int tcp = t.contains("time_embedding.cond_proj.weight") ? (int) t.get("time_embedding.cond_proj.weight").dim(1) : 0;
         int ted = (int) t.get("time_embedding.linear_1.weight").dim(0);
@@ -187,10 +206,13 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
         int dsPad = 1;
         int groups = 32; // Stable Diffusion's; smaller only when some level's channels are not a multiple of 32
         for (int ch : boc) groups = gcd(groups, ch);
-        return new UNetConfig((int) convIn.dim(1), (int) convOut.dim(0), 64, boc, List.copyOf(down), List.copyOf(up), mid,
+        return new UNetConfig((int) convIn.dim(1), (int) convOut.dim(0), addIn > 0 ? 128 : 64, boc, List.copyOf(down), List.copyOf(up), mid,
                 lpb, tl, upTl, heads, cross, groups, 1e-5f, linear, false, true, 0f, tcp, ted, (int) convIn.dim(2),
-                (int) convOut.dim(2), dsPad, 1f, false).validated();
+                (int) convOut.dim(2), dsPad, 1f, false, addTime, addIn).validated();
     }
+
+    /** SDXL's addition_time_embed_dim, the same in every released SDXL U-Net. */
+    public static final int SDXL_ADDITION_TIME_EMBED_DIM = 256;
 
     private static int gcd(int a, int b) { return b == 0 ? a : gcd(b, a % b); }
 
@@ -281,6 +303,7 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
                 + ", down=" + downBlockTypes + ", up=" + upBlockTypes + ", mid=" + midBlock + ", layers=" + Arrays.toString(layersPerBlock)
                 + ", transformerLayers=" + Arrays.toString(transformerLayers) + ", heads=" + Arrays.toString(attentionHeads)
                 + ", crossAttentionDim=" + crossAttentionDim + ", groups=" + normNumGroups + ", linearProjection=" + useLinearProjection
-                + ", timeCondProjDim=" + timeCondProjDim + "]";
+                + ", timeCondProjDim=" + timeCondProjDim + (additionTimeEmbedDim > 0 ? ", additionTimeEmbedDim=" + additionTimeEmbedDim
+                + ", addEmbedInputDim=" + addEmbedInputDim : "") + "]";
     }
 }

@@ -36,7 +36,8 @@ class UNetDebugActivationsTest {
                 Map<String, Tensor> got = new LinkedHashMap<>();
                 Tensor cond = in.contains(sub + ".timestep_cond") ? Tensor.of(in.get(sub + ".timestep_cond")) : null;
                 unet.forward(Tensor.of(in.get(sub + ".sample")), in.get(sub + ".timestep").toFloatArray(),
-                        Tensor.of(in.get(sub + ".encoder_hidden_states")), cond, (k, v) -> got.put(k, v));
+                        Tensor.of(in.get(sub + ".encoder_hidden_states")), cond, dev.jdiffusion.golden.UnetGolden.added(in, sub),
+                        (k, v) -> got.put(k, v), null);
                 for (var e : got.entrySet()) {
                     String key = sub + "." + e.getKey();
                     if (!dbg.contains(key)) continue;
