@@ -53,13 +53,16 @@ final class BenchCommand {
               --no-warmup             skip the warm-up run
               --profile               per-op-kind profile (time, FLOPs, GFLOP/s)
               --low-memory            low-memory mode (as generate --low-memory)
+              --lora SPEC             FILE[:WEIGHT], or synthetic:RANK[xCOUNT] (COUNT random LoRAs of that rank on the
+                                      U-Net's and text encoder's attention/MLP layers, written to a temporary folder);
+                                      repeatable. The runs are measured without, then with the LoRAs (same model)
               --json                  print one JSON object instead of the table
               --controlnets N         add N ControlNets (with --synthetic: one made from the U-Net's config, written
                                       once under weights/synthetic-controlnet-NAME) guided by a flat control image
               --inpaint               inpaint the left half of a flat grey init image (strength 1)""";
 
     private static final Set<String> VALUED = Set.of("--model", "--synthetic", "--manifests", "--width", "--height", "--steps",
-            "--sampler", "--cfg", "--batch", "--taesd", "--threads", "--runs", "--device", "--controlnets");
+            "--sampler", "--cfg", "--batch", "--taesd", "--threads", "--runs", "--device", "--controlnets", "--lora");
     private static final Set<String> FLAGS = Set.of("--help", "--json", "--no-warmup", "--profile", "--low-memory", "--compare", "--inpaint");
     private static final Map<String, String> ALIASES = Map.of("-W", "--width", "-H", "--height", "-h", "--help", "-m", "--model");
 
@@ -122,6 +125,28 @@ final class BenchCommand {
             if (!a.flag("--no-warmup")) {
                 log.println("warm-up run (1 step) ...");
                 sd.generate(GenerationRequest.builder("warm up").sampler(sampler).steps(1).size(w, h).batch(batch).guidanceScale(cfg).seed(1).build());
+            }
+            List<Path> loraTemp = new ArrayList<>();
+            if (!a.all("--lora").isEmpty()) {
+                // Without the LoRAs first, in this JVM, then with them: the U-Net step ratio is the LoRAs' overhead.
+                List<Double> baseSteps = new ArrayList<>();
+                for (int r = 0; r < runs; r++) {
+                    long[] last = {0};
+                    sd.generate(rb.progress(e -> {
+                        baseSteps.add((e.elapsed().toNanos() - last[0]) / 1e9);
+                        last[0] = e.elapsed().toNanos();
+                    }).build(), null, null, null);
+                }
+                long loraBytes = 0;
+                for (String spec : a.all("--lora")) loraBytes += addLora(spec, rb, model, loraTemp, log);
+                log.printf(Locale.ROOT, "without LoRAs: unet step median %.3f s %s; LoRA tensors on the heap: %.1f MB%n", median(baseSteps),
+                        fmt(baseSteps), loraBytes / 1e6);
+                if (!a.flag("--no-warmup")) {
+                    log.println("warm-up run with the LoRAs (1 step) ...");
+                    GenerationRequest.Builder wb = GenerationRequest.builder("warm up").sampler(sampler).steps(1).size(w, h).batch(batch).guidanceScale(cfg).seed(1);
+                    for (var l : rb.build().loras()) wb.lora(l.file(), l.weight());
+                    sd.generate(wb.build());
+                }
             }
             Profiler.reset();
             List<Double> te = new ArrayList<>(), unet = new ArrayList<>(), vae = new ArrayList<>(), total = new ArrayList<>();
@@ -202,6 +227,72 @@ final class BenchCommand {
             return 0;
         } finally {
             for (dev.jdiffusion.pipeline.ControlNet n : controlNets) n.close();
+        }
+    }
+
+    /**
+     * Adds a --lora SPEC to the request: FILE[:WEIGHT], or synthetic:RANK[xCOUNT] (random LoRAs written to a temporary
+     * folder, deleted at exit). Returns the heap bytes the LoRA tensors take (float32).
+     */
+    static long addLora(String spec, GenerationRequest.Builder rb, Path model, List<Path> temp, PrintStream log) throws IOException {
+        if (!spec.startsWith("synthetic:")) {
+            int colon = spec.lastIndexOf(':');
+            Path f = Path.of(spec);
+            float wt = 1f;
+            if (colon > 0 && !Files.isRegularFile(f)) {
+                f = Path.of(spec.substring(0, colon));
+                wt = Float.parseFloat(spec.substring(colon + 1));
+            }
+            if (!Files.isRegularFile(f)) throw new UsageException("--lora " + spec + ": file not found", USAGE);
+            rb.lora(f, wt);
+            return dev.jdiffusion.lora.LoraFile.open(f).bytes();
+        }
+        String[] rc = spec.substring("synthetic:".length()).split("x");
+        int rank, count;
+        try {
+            rank = Integer.parseInt(rc[0]);
+            count = rc.length > 1 ? Integer.parseInt(rc[1]) : 1;
+        } catch (NumberFormatException e) {
+            throw new UsageException("--lora " + spec + ": expected synthetic:RANK or synthetic:RANKxCOUNT", USAGE);
+        }
+        long bytes = 0;
+        Path dir = Files.createTempDirectory("jdiffusion-lora");
+        dir.toFile().deleteOnExit();
+        try (dev.jdiffusion.weights.Checkpoint ck = dev.jdiffusion.weights.Checkpoint.open(model)) {
+            for (int i = 0; i < count; i++) {
+                Path f = dir.resolve("synthetic-r" + rank + "-" + i + ".safetensors");
+                java.util.Map<String, dev.jdiffusion.tensor.Tensor> t = new java.util.LinkedHashMap<>();
+                java.util.Random rnd = new java.util.Random(1000L * rank + i);
+                syntheticModules(ck.tensors(dev.jdiffusion.weights.Checkpoint.UNET), "lora_unet_",
+                        java.util.regex.Pattern.compile(".*(transformer_blocks\\.\\d+\\.(attn[12]\\.(to_[qkv]|to_out\\.0)|ff\\.net\\.(0\\.proj|2))|attentions\\.\\d+\\.proj_(in|out))\\.weight"),
+                        rank, rnd, t);
+                syntheticModules(ck.tensors(dev.jdiffusion.weights.Checkpoint.TEXT_ENCODER), "lora_te_",
+                        java.util.regex.Pattern.compile(".*layers\\.\\d+\\.(self_attn\\.(q|k|v|out)_proj|mlp\\.fc[12])\\.weight"), rank, rnd, t);
+                dev.jdiffusion.weights.SafetensorsWriter.write(f, t, DType.F16, java.util.Map.of());
+                f.toFile().deleteOnExit();
+                temp.add(f);
+                for (var x : t.values()) bytes += 4L * x.numel();
+                rb.lora(f, 1f);
+            }
+        }
+        log.printf(Locale.ROOT, "--lora %s: %d synthetic LoRA file(s) of rank %d%n", spec, count, rank);
+        return bytes;
+    }
+
+    /** Random down/up pairs (kohya names, alpha = rank) for every weight of src whose name matches. */
+    private static void syntheticModules(dev.jdiffusion.weights.TensorSource src, String prefix, java.util.regex.Pattern which, int rank,
+                                         java.util.Random rnd, java.util.Map<String, dev.jdiffusion.tensor.Tensor> out) {
+        for (String n : src.names()) {
+            if (!which.matcher(n).matches()) continue;
+            var v = src.get(n);
+            int rows = (int) v.dim(0), cols = (int) (v.numel() / rows);
+            String key = prefix + n.substring(0, n.length() - ".weight".length()).replace('.', '_');
+            float[] down = new float[rank * cols], up = new float[rows * rank];
+            for (int i = 0; i < down.length; i++) down[i] = (float) (rnd.nextGaussian() / Math.sqrt(cols));
+            for (int i = 0; i < up.length; i++) up[i] = (float) (rnd.nextGaussian() * 0.01);
+            out.put(key + ".lora_down.weight", new dev.jdiffusion.tensor.Tensor(down, rank, cols));
+            out.put(key + ".lora_up.weight", new dev.jdiffusion.tensor.Tensor(up, rows, rank));
+            out.put(key + ".alpha", new dev.jdiffusion.tensor.Tensor(new float[]{rank}, 1));
         }
     }
 
