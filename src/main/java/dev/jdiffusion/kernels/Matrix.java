@@ -54,6 +54,11 @@ public final class Matrix {
      */
     public dev.jdiffusion.weights.LowRank lowRank() { return view == null ? null : view.lowRank(); }
 
+    /** The same weight without its low-rank terms (a view of the same mapped bytes), or this when it has none. */
+    public Matrix withoutLowRank() {
+        return lowRank() == null ? this : new Matrix(rows, cols, view.renamed(view.name()), null);
+    }
+
     /** Reads row r, columns [c0, c0+n), as float into dst[off..] (with any low-rank terms added). */
     public void readRow(int r, int c0, float[] dst, int off, int n) {
         float[] d = dense;
