@@ -79,7 +79,7 @@ public final class ModelComponents implements AutoCloseable {
     }
 
     /** SDXL's second encoder and tokenizer, or null for SD 1.x/2.x models. */
-    public Sdxl sdxl() { return sdxl; }
+    public Sdxl sdxl() { open(); return sdxl; }
 
     /** The model's short name (its folder or file name). */
     public String name() { open(); return name; }
