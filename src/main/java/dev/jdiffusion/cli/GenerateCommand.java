@@ -68,13 +68,15 @@ final class GenerateCommand {
               --embedding-dir DIR     load every .safetensors embedding in DIR
               --clip-skip N           use the N-th last text-encoder layer (default 1)
               --eta X                 DDIM eta (default 0)
+              --prediction eps|v      what the U-Net predicts, for every sampler (default: the model's scheduler
+                                      config, else epsilon); v for SD 2.0-v / 2.1 768-px single files
               --threads N             compute threads (default: all cores)
               --device D              auto, cpu or cuda[:N] (default cpu; the GPU path is not wired into the pipeline yet)
               -o, --output FILE       image to write, .png (with the parameters) or .jpg (default out.png)""";
 
     private static final Set<String> VALUED = Set.of("--model", "--prompt", "--negative", "--steps", "--sampler", "--cfg",
             "--seed", "--width", "--height", "--batch", "--init-image", "--strength", "--vae", "--taesd", "--tokenizer",
-            "--text-encoder", "--config", "--clip-skip", "--eta", "--threads", "--output", "--device",
+            "--text-encoder", "--config", "--clip-skip", "--eta", "--prediction", "--threads", "--output", "--device",
             "--mask", "--mask-blur", "--outpaint", "--control", "--control-preprocess",
             "--lora", "--lora-dir", "--embedding", "--embedding-dir", "--preview");
     private static final Set<String> FLAGS = Set.of("--help", "--fast-decode", "--quiet", "--low-memory", "--no-composite");
@@ -99,6 +101,9 @@ final class GenerateCommand {
             if (a.has(o) && !a.has("--mask") && !a.has("--outpaint")) throw new UsageException(o + " needs --mask or --outpaint", USAGE);
         if (a.floatValue("--eta", 0f) != 0f && !"ddim".equalsIgnoreCase(sampler))
             throw new UsageException("--eta applies to the ddim sampler only; add --sampler ddim", USAGE);
+        String prediction = a.get("--prediction");
+        if (prediction != null && !Set.of("eps", "epsilon", "v", "v_prediction").contains(prediction))
+            throw new UsageException("--prediction must be eps or v, got '" + prediction + "'", USAGE);
         int threads = a.intValue("--threads", 0);
         if (a.has("--threads") && (threads < 1 || threads > 1024)) throw new UsageException("--threads must be >= 1, got " + threads, USAGE);
         Path output = Path.of(a.get("--output", "out.png"));
@@ -165,7 +170,8 @@ final class GenerateCommand {
 
         ModelOptions opts = ModelOptions.of(model).withVae(a.path("--vae")).withTaesd(a.path("--taesd"))
                 .withTokenizer(a.path("--tokenizer")).withTextEncoder(a.path("--text-encoder")).withConfig(a.path("--config"))
-                .withTaesdDecode(a.flag("--fast-decode")).withLowMemory(a.flag("--low-memory")).withThreads(threads);
+                .withTaesdDecode(a.flag("--fast-decode")).withLowMemory(a.flag("--low-memory")).withThreads(threads)
+                .withPrediction(prediction);
         if (a.flag("--fast-decode") && !a.has("--taesd")) throw new UsageException("--fast-decode needs --taesd", USAGE);
         opts = withAdapters(a, opts);
         CleanupOnExit.install();

@@ -95,7 +95,7 @@ public final class ModelComponents implements AutoCloseable {
     public AutoencoderKL vae() { open(); return vae; }
     /** The fast tiny autoencoder (TAESD family) for previews and --fast-decode, or null. */
     public ImageAutoencoder taesd() { open(); return taesd; }
-    /** The model's scheduler config (scheduler_config.json), or null for a single file (family defaults apply). */
+    /** The model's scheduler config (scheduler_config.json; with ModelOptions.withPrediction its prediction_type replaced), or null for a single file without that override (family defaults apply). */
     public JsonNode schedulerConfig() { open(); return schedulerConfig; }
     /** Where the parts were loaded from. */
     public ModelOptions options() { open(); return options; }
@@ -161,6 +161,11 @@ public final class ModelComponents implements AutoCloseable {
             JsonNode sched = config(o, ck, Checkpoint.SCHEDULER);
             ModelFamily fam = ModelFamily.detect(unet.config(), sched);
             checkScheduler(o, sched, fam);
+            if (o.prediction() != null) { // --prediction: every sampler reads prediction_type from this config
+                com.fasterxml.jackson.databind.node.ObjectNode c = sched == null
+                        ? dev.jdiffusion.sampling.Schedulers.defaultConfig(false) : ((com.fasterxml.jackson.databind.node.ObjectNode) sched).deepCopy();
+                sched = c.put("prediction_type", o.prediction());
+            }
             ModelComponents mc = new ModelComponents(name, fam, tok, te, unet, vae, taesd, o.useTaesdForDecode() || vae == null, sched, owned,
                     o, Map.copyOf(pages), sdxl);
             mc.loras = new LoraApplier(unetTargets, unet.config().layersPerBlock()[0], refiner ? null : teTargets.get(0),

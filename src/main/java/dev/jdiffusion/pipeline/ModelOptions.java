@@ -23,7 +23,8 @@ import java.util.Objects;
  *                          pool, whose threads stop when the last of them closes (see {@link Parallel})
  */
 public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Path textEncoder, Path config,
-                           boolean useTaesdForDecode, String device, boolean lowMemory, int threads, Adapters adapters) {
+                           boolean useTaesdForDecode, String device, boolean lowMemory, int threads, Adapters adapters,
+                           String prediction) {
     /**
      * Checks the model path, the device name and the thread count.
      *
@@ -35,6 +36,14 @@ public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Pat
         if (threads < 0 || threads > Parallel.MAX_THREADS)
             throw new IllegalArgumentException("threads must be from 1 to " + Parallel.MAX_THREADS + " (0: the default), got " + threads);
         adapters = adapters == null ? Adapters.NONE : adapters;
+        if (prediction != null && !prediction.equals("epsilon") && !prediction.equals("v_prediction"))
+            throw new IllegalArgumentException("prediction must be \"epsilon\" or \"v_prediction\" (null: the model's own), got \"" + prediction + "\"");
+    }
+
+    /** Options without a prediction override (the record before the prediction field). */
+    public ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Path textEncoder, Path config,
+                        boolean useTaesdForDecode, String device, boolean lowMemory, int threads, Adapters adapters) {
+        this(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, adapters, null);
     }
 
     /** Options without adapters (the record before the adapters field). */
@@ -58,7 +67,7 @@ public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Pat
 
     /** Options with the given adapters. */
     public ModelOptions withAdapters(Adapters a) {
-        return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, a);
+        return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, a, prediction);
     }
 
     /** Adds a LoRA applied to every generation (after those added before). */
@@ -100,24 +109,24 @@ public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Pat
     public static ModelOptions of(Path model) { return new ModelOptions(model, null, null, null, null, null, false, "cpu", false); }
 
     /** A replacement VAE (file or diffusers folder), or null for the model's own. */
-    public ModelOptions withVae(Path p) { return new ModelOptions(model, p, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, adapters); }
+    public ModelOptions withVae(Path p) { return new ModelOptions(model, p, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, adapters, prediction); }
     /** A TAESD decoder/encoder (folder or file) for previews and fast decoding, or null. */
-    public ModelOptions withTaesd(Path p) { return new ModelOptions(model, vae, p, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, adapters); }
+    public ModelOptions withTaesd(Path p) { return new ModelOptions(model, vae, p, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, adapters, prediction); }
     /** A tokenizer folder (vocab.json, merges.txt), or null for the model's own or the bundled CLIP tokenizer. */
-    public ModelOptions withTokenizer(Path p) { return new ModelOptions(model, vae, taesd, p, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, adapters); }
+    public ModelOptions withTokenizer(Path p) { return new ModelOptions(model, vae, taesd, p, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, adapters, prediction); }
     /** A replacement text encoder (file or folder), or null for the model's own. */
-    public ModelOptions withTextEncoder(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, p, config, useTaesdForDecode, device, lowMemory, threads, adapters); }
+    public ModelOptions withTextEncoder(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, p, config, useTaesdForDecode, device, lowMemory, threads, adapters, prediction); }
     /** A diffusers folder (with unet/, vae/, text_encoder/, scheduler/ configs) describing a single-file checkpoint. */
-    public ModelOptions withConfig(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, p, useTaesdForDecode, device, lowMemory, threads, adapters); }
+    public ModelOptions withConfig(Path p) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, p, useTaesdForDecode, device, lowMemory, threads, adapters, prediction); }
     /** Decode final images with TAESD instead of the full VAE. */
-    public ModelOptions withTaesdDecode(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, on, device, lowMemory, threads, adapters); }
+    public ModelOptions withTaesdDecode(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, on, device, lowMemory, threads, adapters, prediction); }
 
     /**
      * Where to compute: "cpu", "auto" or "cuda[:N]".
      *
      * @throws IllegalArgumentException any other name
      */
-    public ModelOptions withDevice(String d) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, d, lowMemory, threads, adapters); }
+    public ModelOptions withDevice(String d) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, d, lowMemory, threads, adapters, prediction); }
 
     /**
      * Low-memory mode: the VAE decodes in tiles of {@link ModelComponents#LOW_MEMORY_TILE} latent pixels (blended at
@@ -126,7 +135,7 @@ public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Pat
      * released as components and U-Net modules finish (see {@link ModelComponents}). With the launcher's small heap
      * for this mode, SD 1.5 at 512 x 512 stays under 0.7 GB resident.
      */
-    public ModelOptions withLowMemory(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, on, threads, adapters); }
+    public ModelOptions withLowMemory(boolean on) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, on, threads, adapters, prediction); }
 
     /**
      * Compute threads for this model (0: {@code -Djdiffusion.threads}, else all cores). The count changes speed
@@ -134,5 +143,27 @@ public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Pat
      *
      * @throws IllegalArgumentException n outside 0..{@value Parallel#MAX_THREADS}
      */
-    public ModelOptions withThreads(int n) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, n, adapters); }
+    public ModelOptions withThreads(int n) { return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, n, adapters, prediction); }
+
+    /**
+     * Overrides what the U-Net predicts, for every sampler: "eps" / "epsilon" or "v" / "v_prediction" (null: the
+     * model's own: its scheduler config, else the family default). SD 2.0-v and 2.1 (768 px) single files are
+     * v-prediction models whose tensors look like the 512-px epsilon ones.
+     *
+     * @throws IllegalArgumentException any other name
+     */
+    public ModelOptions withPrediction(String p) {
+        return new ModelOptions(model, vae, taesd, tokenizer, textEncoder, config, useTaesdForDecode, device, lowMemory, threads, adapters,
+                predictionType(p));
+    }
+
+    /** The scheduler prediction_type for a user's name: eps|epsilon, v|v_prediction; null stays null. */
+    public static String predictionType(String p) {
+        if (p == null) return null;
+        return switch (p) {
+            case "eps", "epsilon" -> "epsilon";
+            case "v", "v_prediction" -> "v_prediction";
+            default -> throw new IllegalArgumentException("unknown prediction \"" + p + "\"; choose eps or v");
+        };
+    }
 }

@@ -437,6 +437,8 @@ public final class StableDiffusion implements AutoCloseable {
                 .append(", Seed: ").append(BatchNoise.imageSeed(r.seed(), image, req.sharedBatchNoise()))
                 .append(", Size: ").append(r.width()).append('x').append(r.height())
                 .append(", Model: ").append(modelName());
+        String prediction = parts.options().prediction();
+        if (prediction != null) sb.append(", Prediction: ").append(prediction.equals("v_prediction") ? "v" : "eps");
         if (req.clipSkip() > 1) sb.append(", Clip skip: ").append(req.clipSkip());
         if (req.initImage() != null) sb.append(", Denoising strength: ").append(req.strength());
         if (req.sharedBatchNoise() && req.batch() > 1) sb.append(", Batch size: ").append(req.batch()).append(", Batch pos: ").append(image);
