@@ -169,6 +169,9 @@ final class InfoCommand {
                 Stats other = Stats.of(c.singleFile(), n -> java.util.Arrays.stream(WEIGHT_COMPONENTS).noneMatch(comp -> n.startsWith(Checkpoint.singlePrefix(comp))));
                 if (other.tensors() > 0) out.printf("  %-13s %s  (not used)%n", "other", other.line());
                 out.println("  (a single file has no tokenizer or scheduler: the bundled CLIP vocabulary and the family's scheduler defaults are used)");
+                var pred = dev.jdiffusion.pipeline.PredictionDetector.detect(c.singleFile());
+                if (!pred.reason().equals("default")) // said only when something in the file chose it
+                    out.println("prediction: " + pred.shortName() + " (" + pred.reason() + "; --prediction overrides)");
             }
             out.println("missing:    " + (missing.isEmpty() ? "none" : String.join(", ", missing)));
             out.println("precision:  " + (precisions.isEmpty() ? "-" : String.join(", ", precisions)));

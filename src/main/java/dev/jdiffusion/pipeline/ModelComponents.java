@@ -161,6 +161,9 @@ public final class ModelComponents implements AutoCloseable {
             JsonNode sched = config(o, ck, Checkpoint.SCHEDULER);
             ModelFamily fam = ModelFamily.detect(unet.config(), sched);
             checkScheduler(o, sched, fam);
+            if (sched == null && o.prediction() == null && ck.singleFile() != null
+                    && PredictionDetector.detect(ck.singleFile()).predictionType().equals("v_prediction"))
+                sched = dev.jdiffusion.sampling.Schedulers.defaultConfig(true); // SD 2.x v-prediction single file (PredictionDetector)
             if (o.prediction() != null) { // --prediction: every sampler reads prediction_type from this config
                 com.fasterxml.jackson.databind.node.ObjectNode c = sched == null
                         ? dev.jdiffusion.sampling.Schedulers.defaultConfig(false) : ((com.fasterxml.jackson.databind.node.ObjectNode) sched).deepCopy();
