@@ -65,6 +65,20 @@ class InfoCommandTest {
         assertTrue(r.out().contains("bundled CLIP vocabulary"), r.out());
     }
 
+    /** A single file whose metadata says v-prediction: info prints the choice and why; the plain file prints none. */
+    @Test void singleFilePredictionFromMetadata() {
+        assertFalse(run("info", model("tiny-sd1.safetensors").toString()).out().contains("prediction:"));
+        Map<String, Tensor> t = new java.util.LinkedHashMap<>();
+        try (var sf = dev.jdiffusion.weights.SafetensorsFile.open(model("tiny-sd1.safetensors"))) {
+            for (String n : new java.util.TreeSet<>(sf.names())) t.put(n, Tensor.of(sf.get(n)));
+        }
+        Path f = dir.resolve("v.safetensors");
+        SafetensorsWriter.write(f, t, DType.F32, Map.of("parameterization", "v"));
+        Result r = run("info", f.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("prediction: v (metadata parameterization=v"), r.out());
+    }
+
     @Test void versionNamesTheJdkAndVectorWidth() {
         Result r = run("--version");
         assertEquals(0, r.code(), r.err());
