@@ -438,6 +438,9 @@ public final class StableDiffusion implements AutoCloseable {
                 .append(", Size: ").append(r.width()).append('x').append(r.height())
                 .append(", Model: ").append(modelName());
         String prediction = parts.options().prediction();
+        // a v-prediction model (its scheduler config, or a single file detected as v by PredictionDetector) says so too
+        if (prediction == null && parts.schedulerConfig() != null
+                && "v_prediction".equals(parts.schedulerConfig().path("prediction_type").asText(""))) prediction = "v_prediction";
         if (prediction != null) sb.append(", Prediction: ").append(prediction.equals("v_prediction") ? "v" : "eps");
         if (req.clipSkip() > 1) sb.append(", Clip skip: ").append(req.clipSkip());
         if (req.initImage() != null) sb.append(", Denoising strength: ").append(req.strength());

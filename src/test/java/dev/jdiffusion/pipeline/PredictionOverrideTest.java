@@ -41,6 +41,24 @@ class PredictionOverrideTest {
         }
     }
 
+    /** Without an override, a model whose scheduler config is v-prediction (or a single file detected as v) records it too. */
+    @Test
+    void aVPredictionModelSaysSoInItsParameters(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path src = TinyModels.sd1();
+        try (var s = java.nio.file.Files.list(src)) {
+            for (java.nio.file.Path p : s.toList())
+                if (!p.getFileName().toString().equals("scheduler")) java.nio.file.Files.createSymbolicLink(dir.resolve(p.getFileName().toString()), p);
+        }
+        var cfg = (com.fasterxml.jackson.databind.node.ObjectNode) new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(src.resolve("scheduler").resolve("scheduler_config.json").toFile());
+        cfg.put("prediction_type", "v_prediction");
+        java.nio.file.Files.writeString(java.nio.file.Files.createDirectory(dir.resolve("scheduler")).resolve("scheduler_config.json"), cfg.toString());
+        try (StableDiffusion sd = StableDiffusion.load(ModelOptions.of(dir))) {
+            GenerationResult r = sd.generate(TinyModels.small("a red cube", 7).sampler("euler").build());
+            assertTrue(r.parameters().contains(", Prediction: v,"), r.parameters());
+        }
+    }
+
     @Test
     void badValueIsNamed() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ModelOptions.of(TinyModels.sd1()).withPrediction("x0"));
