@@ -35,13 +35,14 @@ final class BenchCommand {
     private BenchCommand() {}
 
     static final String USAGE = """
-            usage: jdiffusion bench [--model M | --synthetic sd15] [options]
+            usage: jdiffusion bench [--model M | --synthetic sd15|sdxl|sdxl-turbo] [options]
                    jdiffusion bench --compare A.json B.json ...   (runs saved with --json, side by side)
               --model PATH            a diffusers folder or single-file checkpoint
-              --synthetic sd15        full-size random SD 1.5 weights (fp16), generated once under weights/synthetic-sd15
-                                      from the tensor manifest and configs in the jar
+              --synthetic NAME        full-size random weights (fp16), generated once under weights/synthetic-NAME from the
+                                      configs in the jar: sd15 (SD 1.5, from its tensor manifest), sdxl (SDXL base 1.0),
+                                      sdxl-turbo (SDXL-Turbo: the same weights, Euler ancestral trailing, 512x512)
               --manifests DIR         read sd15-diffusers.json from DIR instead of the jar
-              -W N -H N               image size (default 512x512)
+              -W N -H N               image size (default: the model family's native size, 512x512 for SD 1.5)
               --steps N               denoising steps (default 4)
               --sampler NAME          sampler (default lcm: one U-Net evaluation per step, as LCM models run)
               --cfg X                 guidance scale (default: 1 for the lcm sampler, i.e. no second pass)
@@ -74,7 +75,9 @@ final class BenchCommand {
         }
         if (a.flag("--compare")) return BenchCompare.run(a.positional(), out);
         if (a.has("--model") == a.has("--synthetic")) throw new UsageException("give exactly one of --model or --synthetic sd15", USAGE);
-        int w = a.intValue("--width", 512), h = a.intValue("--height", 512), steps = a.intValue("--steps", 4);
+        Path model = a.has("--model") ? Path.of(a.get("--model")) : synthetic(a, err);
+        int side = nativeSize(model);
+        int w = a.intValue("--width", side), h = a.intValue("--height", side), steps = a.intValue("--steps", 4);
         int runs = a.intValue("--runs", 1), batch = a.intValue("--batch", 1);
         if (runs < 1 || runs > 100) throw new UsageException("--runs must be between 1 and 100", USAGE);
         String sampler = a.get("--sampler", "lcm");
@@ -84,7 +87,6 @@ final class BenchCommand {
             throw new UsageException("--threads must be from 1 to " + Parallel.MAX_THREADS, USAGE);
         int deviceExit = DeviceOption.check(a, "bench", err, USAGE);
         if (deviceExit != 0) return deviceExit;
-        Path model = a.has("--model") ? Path.of(a.get("--model")) : synthetic(a, err);
         GenerationRequest.Builder rb;
         try {
             rb = GenerationRequest.builder("a photo of an astronaut riding a horse on mars, highly detailed")
@@ -172,7 +174,30 @@ final class BenchCommand {
             int textLen = parts.tokenizer().maxLength();
             long unetFlops = UNet2DConditionModel.flops(parts.unet().config(), unetBatch, h / 8, w / 8, textLen);
             long vaeFlops = a.has("--taesd") ? 0 : parts.vae().decodeFlops(h, w) * batch;
-            long teFlops = clipFlops(parts.textEncoder().config(), (cfgPass ? 2 : 1) * batch, textLen);
+            int prompts = (cfgPass ? 2 : 1) * batch;
+            // SDXL: encoder 1 stops at its penultimate layer; encoder 2 runs all layers (its pooled output).
+            ModelComponents.Sdxl xl = parts.sdxl();
+            long te1Flops = parts.textEncoder() == null ? 0 : clipFlops(parts.textEncoder().config(), prompts, textLen)
+                    / parts.textEncoder().config().numLayers() * (parts.textEncoder().config().numLayers() - (xl != null ? 1 : 0));
+            long te2Flops = xl == null ? 0 : clipFlops(xl.textEncoder2().config(), prompts, xl.tokenizer2().maxLength());
+            long teFlops = te1Flops + te2Flops;
+            List<Double> te1 = new ArrayList<>(), te2 = new ArrayList<>();
+            if (xl != null && parts.textEncoder() != null) {
+                // Each SDXL encoder alone, as the conditioner calls it (the generation times them together).
+                int[][] ids1 = new int[prompts][], ids2 = new int[prompts][];
+                for (int i = 0; i < prompts; i++) {
+                    ids1[i] = parts.tokenizer().encode(rb.build().prompt());
+                    ids2[i] = xl.tokenizer2().encode(rb.build().prompt());
+                }
+                for (int r = 0; r < Math.max(3, runs); r++) {
+                    long t0 = System.nanoTime();
+                    parts.textEncoder().encodeHidden(ids1, 1, false);
+                    long t1 = System.nanoTime();
+                    xl.textEncoder2().encodeHidden(ids2, 1, true);
+                    te1.add((t1 - t0) / 1e9);
+                    te2.add((System.nanoTime() - t1) / 1e9);
+                }
+            }
             double unetS = median(unet), vaeS = median(vae), teS = median(te), totalS = median(total);
             long rss = peakRss();
             MemorySampler.Peaks peaks = mem.stop();
@@ -187,6 +212,15 @@ final class BenchCommand {
                 o.put("vae_gflops", vaeFlops == 0 ? 0 : vaeFlops / vaeS / 1e9);
                 o.put("text_encoder_s", teS);
                 o.put("text_encoder_gflops", teFlops / teS / 1e9);
+                o.put("text_encoder_flops", teFlops);
+                if (!te1.isEmpty()) {
+                    o.put("text_encoder_1_s", median(te1));
+                    o.put("text_encoder_1_flops", te1Flops);
+                    o.put("text_encoder_1_gflops", te1Flops / median(te1) / 1e9);
+                    o.put("text_encoder_2_s", median(te2));
+                    o.put("text_encoder_2_flops", te2Flops);
+                    o.put("text_encoder_2_gflops", te2Flops / median(te2) / 1e9);
+                }
                 o.put("total_s", totalS);
                 o.put("load_s", loadS);
                 o.put("peak_rss_bytes", rss);
@@ -203,6 +237,8 @@ final class BenchCommand {
                 o.put("height", h);
                 o.put("steps", steps);
                 o.put("sampler", sampler);
+                o.put("family", sd.family().name());
+                o.put("vae_tiled", parts.vae() != null && !a.has("--taesd") && parts.vae().tiles(h / 8, w / 8));
                 o.put("batch", batch);
                 o.put("unet_batch", unetBatch);
                 o.put("decoder", a.has("--taesd") ? "taesd" : "vae");
@@ -215,6 +251,10 @@ final class BenchCommand {
                         sd.threads(), KernelConfig.describe());
                 out.printf(Locale.ROOT, "%-14s %10s %12s %10s%n", "component", "median s", "GFLOP", "GFLOP/s");
                 row(out, "text encoder", teS, teFlops);
+                if (!te1.isEmpty()) {
+                    row(out, "  encoder 1", median(te1), te1Flops);
+                    row(out, "  encoder 2", median(te2), te2Flops);
+                }
                 if (nets > 0) out.printf(Locale.ROOT, "%-14s %10.3f   (U-Net with %d ControlNet%s: GFLOP not counted)%n", "step", unetS, nets, nets > 1 ? "s" : "");
                 else row(out, "unet step", unetS, unetFlops);
                 if (vaeFlops > 0) row(out, "vae decode", vaeS, vaeFlops);
@@ -307,6 +347,16 @@ final class BenchCommand {
         return perLayer * c.numLayers();
     }
 
+    /** The native image side of the model's family (SDXL 1024, SDXL-Turbo and SD 1.x 512), read from its files; 512 if unknown. */
+    private static int nativeSize(Path model) {
+        try (dev.jdiffusion.weights.Checkpoint ck = dev.jdiffusion.weights.Checkpoint.open(model)) {
+            dev.jdiffusion.pipeline.ModelFamily.Detection d = dev.jdiffusion.pipeline.ModelFamily.of(ck);
+            return d.family() == null ? 512 : d.family().defaultSize();
+        } catch (RuntimeException e) {
+            return 512; // the load reports what is wrong with the model
+        }
+    }
+
     private static Path synthetic(Args a, PrintStream err) {
         String name = a.get("--synthetic");
         SyntheticWeights.Kind kind;
@@ -319,7 +369,7 @@ final class BenchCommand {
         Path dir = home.resolve("weights").resolve("synthetic-" + name);
         if (Files.isRegularFile(dir.resolve("model_index.json"))) return dir;
         Path tok = SyntheticWeights.tokenizerSource();
-        if (!a.has("--manifests")) return SyntheticWeights.ensure(kind, dir, tok, 1234, err);
+        if (!a.has("--manifests") || kind.diffusersManifest() == null) return dev.jdiffusion.pipeline.SyntheticModels.ensure(kind, home.resolve("weights"), 1234, err);
         Path manifest = Path.of(a.get("--manifests")).resolve(name + "-diffusers.json");
         if (!Files.isRegularFile(manifest)) throw new UsageException("no manifest at " + manifest + " (--manifests DIR)", USAGE);
         err.println("generating synthetic " + name + " weights (fp16) into " + dir + " ...");

@@ -154,12 +154,7 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long caches,
             return px * (3L * 64 * batch + CONV_UNFOLD * 64L) + images;
         }
         int f = vae.spatialFactor();
-        boolean bigger = lh > tile || lw > tile;
-        boolean tiled = switch (tiling) {
-            case OFF -> false;
-            case ON -> bigger;
-            case AUTO -> bigger && (long) lh * lw > AutoencoderKL.AUTO_TILE_LATENT_PIXELS;
-        };
+        boolean tiled = AutoencoderKL.tiles(tiling, tile, lh, lw);
         long th = tiled ? Math.min(lh, tile) : lh, tw = tiled ? Math.min(lw, tile) : lw;
         long px = th * f * tw * f;
         // the decoder's widths, scaled from SD's by the ratio of work (work grows with the square of the width)

@@ -44,9 +44,53 @@ public final class SyntheticWeights {
     public record Kind(String name, String diffusersManifest, String singleFileManifest, Map<String, String> configs,
                        java.util.function.BiConsumer<Map<String, List<TensorSpec>>, String> verify) {}
 
-    /** The synthetic models this jar can write, by name. */
+    /**
+     * The synthetic models this jar can write, by name. A kind without a manifest (SDXL) has only its configs, bundled
+     * as JSON files under {@code synthetic/NAME/}: its tensors are those the engine's loaders require for them
+     * ({@code dev.jdiffusion.pipeline.SyntheticModels#diffusersTensors}).
+     */
     public static final Map<String, Kind> KINDS = Map.of(
-            "sd15", new Kind("sd15", "sd15-diffusers.json.gz", "sd15-ldm.json.gz", Sd15Configs.FILES, SyntheticWeights::verifySd15Configs));
+            "sd15", new Kind("sd15", "sd15-diffusers.json.gz", "sd15-ldm.json.gz", Sd15Configs.FILES, SyntheticWeights::verifySd15Configs),
+            "sdxl", new Kind("sdxl", null, null, bundledConfigs("sdxl"), null),
+            "sdxl-turbo", new Kind("sdxl-turbo", null, null, bundledConfigs("sdxl-turbo", "sdxl"), null));
+
+    /**
+     * The config files of a model bundled under {@code synthetic/FOLDER/}: model_index.json and, for each component it
+     * names, {@code scheduler/scheduler_config.json}, a tokenizer's {@code special_tokens_map.json} and
+     * {@code tokenizer_config.json}, or {@code NAME/config.json}. Each file is taken from the first folder that has it
+     * (a variant lists its own folder, then the one it differs from).
+     */
+    static Map<String, String> bundledConfigs(String... folders) {
+        Map<String, String> out = new LinkedHashMap<>();
+        String index = resource(folders, "model_index.json");
+        out.put("model_index.json", index);
+        try {
+            for (Iterator<Map.Entry<String, JsonNode>> it = JSON.readTree(index).fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                JsonNode v = e.getValue();
+                if (e.getKey().startsWith("_") || !v.isArray() || v.size() != 2 || v.get(1).isNull()) continue;
+                String c = e.getKey();
+                List<String> files = c.equals("scheduler") ? List.of("scheduler/scheduler_config.json")
+                        : v.get(1).asText().endsWith("Tokenizer") ? List.of(c + "/special_tokens_map.json", c + "/tokenizer_config.json")
+                        : List.of(c + "/config.json");
+                for (String f : files) out.put(f, resource(folders, f));
+            }
+        } catch (IOException ex) {
+            throw new UncheckedIOException("bundled model_index.json of " + folders[0] + ": " + ex.getMessage(), ex);
+        }
+        return java.util.Collections.unmodifiableMap(out);
+    }
+
+    private static String resource(String[] folders, String file) {
+        for (String f : folders) {
+            try (java.io.InputStream in = SyntheticWeights.class.getResourceAsStream("synthetic/" + f + "/" + file)) {
+                if (in != null) return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new UncheckedIOException("synthetic/" + f + "/" + file + ": " + e.getMessage(), e);
+            }
+        }
+        throw new IllegalStateException("the jar lacks the synthetic config " + file + " (looked in " + String.join(", ", folders) + ")");
+    }
 
     /** The kind of this name; an IllegalArgumentException listing the known ones otherwise. */
     public static Kind kind(String name) {
@@ -264,6 +308,8 @@ public final class SyntheticWeights {
 
     /** Writes the kind's diffusers folder from its bundled manifest and configs (see {@link #generateDiffusers}). */
     public static void generateDiffusers(Kind kind, Path targetDir, Path tokenizerSource, DType floatType, long seed, PrintStream log) {
+        if (kind.diffusersManifest() == null)
+            throw new IllegalArgumentException(kind.name() + " has no manifest: its tensors come from its configs (SyntheticModels)");
         Map<String, List<TensorSpec>> files = bundledManifest(kind.diffusersManifest());
         if (kind.verify() != null) kind.verify().accept(files, "manifest " + kind.diffusersManifest());
         writeFolder(files, kind.configs(), targetDir, tokenizerSource, floatType, seed, log);
@@ -272,12 +318,36 @@ public final class SyntheticWeights {
     /** Writes the weight files, the configs, the tokenizer and finally model_index.json. */
     static void writeFolder(Map<String, List<TensorSpec>> files, Map<String, String> configs, Path targetDir, Path tokenizerSource,
                             DType floatType, long seed, PrintStream log) {
+        writeFolder(files, configs, targetDir, tokenizerSource, Map.of(), floatType, seed, log);
+    }
+
+    /**
+     * Writes the weight files (a file of {@code linked} is hard-linked to the existing file given there instead: one
+     * written with the same tensors, float type and seed, so the same bytes; copied where links are not possible),
+     * the configs, the tokenizer files (vocab.json and merges.txt, and whatever the configs do not give, from
+     * tokenizerSource into {@code tokenizer/} and every other tokenizer folder the configs have files for) and
+     * finally model_index.json.
+     */
+    public static void writeFolder(Map<String, List<TensorSpec>> files, Map<String, String> configs, Path targetDir, Path tokenizerSource,
+                                   Map<String, Path> linked, DType floatType, long seed, PrintStream log) {
         try {
             Files.createDirectories(targetDir);
             Files.deleteIfExists(targetDir.resolve("model_index.json"));
             for (Map.Entry<String, List<TensorSpec>> f : files.entrySet()) {
                 long t0 = System.nanoTime();
                 Path out = targetDir.resolve(f.getKey());
+                Path same = linked.get(f.getKey());
+                if (same != null) {
+                    Files.createDirectories(out.getParent());
+                    Files.deleteIfExists(out);
+                    try {
+                        Files.createLink(out, same);
+                    } catch (IOException | UnsupportedOperationException e) {
+                        Files.copy(same, out);
+                    }
+                    log.printf("  %s: %d tensors, %,d bytes, the same as %s%n", f.getKey(), f.getValue().size(), Files.size(out), same);
+                    continue;
+                }
                 writeFile(out, f.getValue(), floatType, seed);
                 log.printf("  %s: %d tensors, %,d bytes, %.1f s%n", f.getKey(), f.getValue().size(), Files.size(out), (System.nanoTime() - t0) / 1e9);
             }
@@ -288,10 +358,15 @@ public final class SyntheticWeights {
                 Files.writeString(p, c.getValue());
             }
             if (tokenizerSource != null && Files.isDirectory(tokenizerSource)) {
-                Path tok = Files.createDirectories(targetDir.resolve("tokenizer"));
-                for (String n : new String[]{"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"})
-                    if (Files.isRegularFile(tokenizerSource.resolve(n)))
-                        Files.copy(tokenizerSource.resolve(n), tok.resolve(n), StandardCopyOption.REPLACE_EXISTING);
+                java.util.Set<String> tokenizers = new java.util.TreeSet<>(List.of("tokenizer"));
+                for (String c : configs.keySet())
+                    if (c.endsWith("/special_tokens_map.json") || c.endsWith("/tokenizer_config.json")) tokenizers.add(c.substring(0, c.indexOf('/')));
+                for (String t : tokenizers) {
+                    Path tok = Files.createDirectories(targetDir.resolve(t));
+                    for (String n : new String[]{"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"})
+                        if (Files.isRegularFile(tokenizerSource.resolve(n)) && !configs.containsKey(t + "/" + n))
+                            Files.copy(tokenizerSource.resolve(n), tok.resolve(n), StandardCopyOption.REPLACE_EXISTING);
+                }
             } else if (tokenizerSource != null) {
                 log.println("  warning: no tokenizer folder at " + tokenizerSource + "; tokenizer/ not written (the bundled CLIP tokenizer applies)");
             }

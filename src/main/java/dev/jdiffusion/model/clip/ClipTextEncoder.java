@@ -123,6 +123,38 @@ public final class ClipTextEncoder {
         return new ClipTextEncoder(cfg, tokenEmbedding, positionEmbedding, List.copyOf(layers), finalNorm, new float[0], projection);
     }
 
+    /**
+     * The weights (transformers' names and shapes) {@link #load} reads for this config: embeddings, every layer, the
+     * final norm, and {@code text_projection.weight [projectionDim, hidden]} when projectionDim > 0
+     * (CLIPTextModelWithProjection). The {@code position_ids} buffer some files hold is not a weight and not listed.
+     * For synthetic weights.
+     */
+    public static java.util.Map<String, long[]> tensorShapes(ClipTextConfig c, int projectionDim) {
+        java.util.Map<String, long[]> m = new java.util.LinkedHashMap<>();
+        long d = c.hiddenSize(), f = c.intermediateSize();
+        m.put(P + "embeddings.token_embedding.weight", new long[]{c.vocabSize(), d});
+        m.put(P + "embeddings.position_embedding.weight", new long[]{c.maxPositions(), d});
+        for (int i = 0; i < c.numLayers(); i++) {
+            String l = P + "encoder.layers." + i + ".";
+            for (String n : new String[]{"layer_norm1", "layer_norm2"}) {
+                m.put(l + n + ".weight", new long[]{d});
+                m.put(l + n + ".bias", new long[]{d});
+            }
+            for (String n : new String[]{"q_proj", "k_proj", "v_proj", "out_proj"}) {
+                m.put(l + "self_attn." + n + ".weight", new long[]{d, d});
+                m.put(l + "self_attn." + n + ".bias", new long[]{d});
+            }
+            m.put(l + "mlp.fc1.weight", new long[]{f, d});
+            m.put(l + "mlp.fc1.bias", new long[]{f});
+            m.put(l + "mlp.fc2.weight", new long[]{d, f});
+            m.put(l + "mlp.fc2.bias", new long[]{d});
+        }
+        m.put(P + "final_layer_norm.weight", new long[]{d});
+        m.put(P + "final_layer_norm.bias", new long[]{d});
+        if (projectionDim > 0) m.put("text_projection.weight", new long[]{projectionDim, d});
+        return m;
+    }
+
     private static void check(String where, String field, int configValue, int shapeValue, String what) {
         if (configValue != shapeValue)
             throw new ModelFormatException(where + ": config " + field + " = " + configValue + " but the weights have "

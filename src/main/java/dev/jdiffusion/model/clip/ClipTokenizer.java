@@ -73,6 +73,24 @@ public final class ClipTokenizer {
     }
 
     /**
+     * Writes the bundled vocabulary as a tokenizer folder's {@code vocab.json} and {@code merges.txt} (the files
+     * transformers' CLIPTokenizer reads; {@link #load} of a folder holding them and a pad token gives the tokenizer
+     * {@link #bundled(String)} gives), for synthetic model folders.
+     */
+    public static void writeBundledVocabulary(Path dir) throws IOException {
+        Bundled b = Bundled.INSTANCE;
+        String[] tokens = new String[b.vocab.size()];
+        b.vocab.forEach((t, id) -> tokens[id] = t);
+        com.fasterxml.jackson.databind.node.ObjectNode v = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+        for (int i = 0; i < tokens.length; i++) v.put(tokens[i], i);
+        String[] merges = new String[b.ranks.size()];
+        b.ranks.forEach((m, rank) -> merges[rank] = m);
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("vocab.json"), v.toString(), StandardCharsets.UTF_8);
+        Files.writeString(dir.resolve("merges.txt"), "#version: 0.2\n" + String.join("\n", merges) + "\n", StandardCharsets.UTF_8);
+    }
+
+    /**
      * The bundled vocabulary, read once: the merges file holds OpenAI CLIP's {@code bpe_simple_vocab_16e6.txt}
      * (its first line, a header, then the merges CLIP uses); the vocabulary is built from it as CLIP's
      * {@code SimpleTokenizer} does: the 256 byte symbols, the same with {@code </w>}, each merge's result in merge

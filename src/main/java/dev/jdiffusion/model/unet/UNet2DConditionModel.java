@@ -73,6 +73,16 @@ public final class UNet2DConditionModel {
     public UNetConfig config() { return config; }
 
     /**
+     * The tensors (diffusers' names and the shapes this config implies) that {@link #load} reads for this config: the
+     * exact set a matching checkpoint holds, found by building the model over no weights. For synthetic weights.
+     */
+    public static java.util.Map<String, long[]> tensorShapes(UNetConfig c) {
+        UNetWeights w = new UNetWeights(new EmptySource());
+        new UNet2DConditionModel(c, w);
+        return w.requested();
+    }
+
+    /**
      * Predicts noise (or v) for a batch.
      *
      * @param sample               latents {@code [B, inChannels, h, w]}, any h, w >= 1

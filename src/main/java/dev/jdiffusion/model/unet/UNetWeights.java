@@ -22,11 +22,13 @@ final class UNetWeights {
     private final Set<String> used = new HashSet<>();
     private final List<String> missing = new ArrayList<>();
     private final List<String> wrongShape = new ArrayList<>();
+    private final java.util.Map<String, long[]> requested = new java.util.LinkedHashMap<>();
 
     UNetWeights(TensorSource src) { this.src = src; }
 
     private TensorView view(String name, long... shape) {
         used.add(name);
+        requested.putIfAbsent(name, shape.clone());
         TensorView t = src.find(name);
         if (t == null) {
             missing.add(name);
@@ -54,6 +56,9 @@ final class UNetWeights {
         TensorView t = view(name, n);
         return t == null ? new float[n] : t.toFloatArray();
     }
+
+    /** Every tensor asked for so far, with the shape the config implies, in the order the model was built. */
+    java.util.Map<String, long[]> requested() { return java.util.Collections.unmodifiableMap(requested); }
 
     /** Records a structural problem (reported by {@link #finish}). */
     void problem(String message) { wrongShape.add(message); }

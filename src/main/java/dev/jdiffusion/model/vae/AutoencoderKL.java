@@ -79,6 +79,68 @@ public final class AutoencoderKL implements ImageAutoencoder {
         return new AutoencoderKL(config, dec, enc, s.description());
     }
 
+    /**
+     * The tensors (diffusers' names and shapes) of an {@code AutoencoderKL} with these sizes, encoder, decoder and the
+     * quant convolutions, as {@link #load} reads them: diffusers' {@code in_channels}, {@code out_channels},
+     * {@code latent_channels}, {@code block_out_channels} and {@code layers_per_block}. For synthetic weights.
+     */
+    public static java.util.Map<String, long[]> tensorShapes(int inChannels, int outChannels, int latentChannels, int[] blocks, int layersPerBlock) {
+        java.util.Map<String, long[]> m = new java.util.LinkedHashMap<>();
+        int n = blocks.length, top = blocks[n - 1];
+        conv(m, "encoder.conv_in", blocks[0], inChannels, 3);
+        int prev = blocks[0];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < layersPerBlock; j++) resnet(m, "encoder.down_blocks." + i + ".resnets." + j, j == 0 ? prev : blocks[i], blocks[i]);
+            if (i < n - 1) conv(m, "encoder.down_blocks." + i + ".downsamplers.0.conv", blocks[i], blocks[i], 3);
+            prev = blocks[i];
+        }
+        midBlock(m, "encoder.mid_block", top);
+        norm(m, "encoder.conv_norm_out", top);
+        conv(m, "encoder.conv_out", 2 * latentChannels, top, 3);
+        conv(m, "quant_conv", 2 * latentChannels, 2 * latentChannels, 1);
+        conv(m, "post_quant_conv", latentChannels, latentChannels, 1);
+        conv(m, "decoder.conv_in", top, latentChannels, 3);
+        midBlock(m, "decoder.mid_block", top);
+        prev = top;
+        for (int i = 0; i < n; i++) {
+            int c = blocks[n - 1 - i];
+            for (int j = 0; j <= layersPerBlock; j++) resnet(m, "decoder.up_blocks." + i + ".resnets." + j, j == 0 ? prev : c, c);
+            if (i < n - 1) conv(m, "decoder.up_blocks." + i + ".upsamplers.0.conv", c, c, 3);
+            prev = c;
+        }
+        norm(m, "decoder.conv_norm_out", blocks[0]);
+        conv(m, "decoder.conv_out", outChannels, blocks[0], 3);
+        return m;
+    }
+
+    private static void midBlock(java.util.Map<String, long[]> m, String p, int c) {
+        resnet(m, p + ".resnets.0", c, c);
+        norm(m, p + ".attentions.0.group_norm", c);
+        for (String n : new String[]{"to_q", "to_k", "to_v", "to_out.0"}) {
+            m.put(p + ".attentions.0." + n + ".weight", new long[]{c, c});
+            m.put(p + ".attentions.0." + n + ".bias", new long[]{c});
+        }
+        resnet(m, p + ".resnets.1", c, c);
+    }
+
+    private static void resnet(java.util.Map<String, long[]> m, String p, int in, int out) {
+        norm(m, p + ".norm1", in);
+        conv(m, p + ".conv1", out, in, 3);
+        norm(m, p + ".norm2", out);
+        conv(m, p + ".conv2", out, out, 3);
+        if (in != out) conv(m, p + ".conv_shortcut", out, in, 1);
+    }
+
+    private static void norm(java.util.Map<String, long[]> m, String p, int c) {
+        m.put(p + ".weight", new long[]{c});
+        m.put(p + ".bias", new long[]{c});
+    }
+
+    private static void conv(java.util.Map<String, long[]> m, String p, int out, int in, int k) {
+        m.put(p + ".weight", new long[]{out, in, k, k});
+        m.put(p + ".bias", new long[]{out});
+    }
+
     /** Makes this model close owner (the files it was opened from) in {@link #close()}. */
     AutoencoderKL owning(AutoCloseable owner) {
         this.owner = owner;
@@ -120,6 +182,19 @@ public final class AutoencoderKL implements ImageAutoencoder {
         return this;
     }
 
+    /** True when {@link #decode(Tensor)} decodes latents of this size in tiles (the one rule; the memory estimate asks it too). */
+    public boolean tiles(int latentH, int latentW) { return tiles(tiling, tile, latentH, latentW); }
+
+    /** True when a decode with this tiling choice and tile side (latent pixels) tiles latents of this size. */
+    public static boolean tiles(Tiling t, int tile, int latentH, int latentW) {
+        boolean bigger = latentH > tile || latentW > tile;
+        return switch (t) {
+            case OFF -> false;
+            case ON -> bigger;
+            case AUTO -> bigger && (long) latentH * latentW > AUTO_TILE_LATENT_PIXELS;
+        };
+    }
+
     /** Latents [n, c, h, w], already divided by the scaling factor, to an image [n, 3, 8h, 8w] in about [-1, 1]. */
     public Tensor decode(Tensor latents) { return decode(latents, tiling); }
 
@@ -140,14 +215,7 @@ public final class AutoencoderKL implements ImageAutoencoder {
             }
             return out;
         }
-        int h = latents.dim(2), w = latents.dim(3);
-        boolean bigger = h > tile || w > tile;
-        boolean tiled = switch (t) {
-            case OFF -> false;
-            case ON -> bigger;
-            case AUTO -> bigger && (long) h * w > AUTO_TILE_LATENT_PIXELS;
-        };
-        if (!tiled) return decoder.forward(latents);
+        if (!tiles(t, tile, latents.dim(2), latents.dim(3))) return decoder.forward(latents);
         return TiledDecoder.decode(latents, tile, overlap, spatialFactor(), decoder.outChannels(), decoder::forward);
     }
 
