@@ -30,7 +30,7 @@ final class InfoCommand {
 
     static final String USAGE = "usage: jdiffusion info PATH   (a model folder, a checkpoint or any .safetensors file)";
 
-    private static final String[] WEIGHT_COMPONENTS = {Checkpoint.UNET, Checkpoint.VAE, Checkpoint.TEXT_ENCODER};
+    private static final String[] WEIGHT_COMPONENTS = {Checkpoint.UNET, Checkpoint.VAE, Checkpoint.TEXT_ENCODER, Checkpoint.TEXT_ENCODER_2};
 
     static int run(String[] args, PrintStream out, PrintStream err) {
         if (args.length == 1 && (args[0].equals("-h") || args[0].equals("--help"))) {
@@ -140,7 +140,8 @@ final class InfoCommand {
             long total = 0;
             for (String comp : WEIGHT_COMPONENTS) {
                 if (!c.has(comp)) {
-                    missing.add(comp);
+                    // SDXL's second encoder is missing only from an SDXL model
+                    if (!comp.equals(Checkpoint.TEXT_ENCODER_2) || (fam.family() != null && fam.family().isSdxl())) missing.add(comp);
                     continue;
                 }
                 Stats s;
@@ -150,7 +151,7 @@ final class InfoCommand {
                     s = Stats.of(t, n -> true);
                     what = describeSource(t, p);
                 } else {
-                    String prefix = Checkpoint.singlePrefix(comp);
+                    String prefix = c.prefixOf(comp);
                     s = Stats.of(c.singleFile(), n -> n.startsWith(prefix));
                     what = prefix + "*";
                 }
@@ -166,7 +167,8 @@ final class InfoCommand {
                     out.printf("  %-13s %s%n", Checkpoint.SCHEDULER, sc.path("_class_name").asText("scheduler_config.json"));
                 } else missing.add(Checkpoint.SCHEDULER);
             } else {
-                Stats other = Stats.of(c.singleFile(), n -> java.util.Arrays.stream(WEIGHT_COMPONENTS).noneMatch(comp -> n.startsWith(Checkpoint.singlePrefix(comp))));
+                Stats other = Stats.of(c.singleFile(), n -> java.util.Arrays.stream(WEIGHT_COMPONENTS)
+                        .noneMatch(comp -> Checkpoint.singlePrefixes(comp).stream().anyMatch(n::startsWith)));
                 if (other.tensors() > 0) out.printf("  %-13s %s  (not used)%n", "other", other.line());
                 out.println("  (a single file has no tokenizer or scheduler: the bundled CLIP vocabulary and the family's scheduler defaults are used)");
                 var pred = dev.jdiffusion.pipeline.PredictionDetector.detect(c.singleFile());

@@ -151,7 +151,10 @@ public final class ModelComponents implements AutoCloseable {
             } else if (ck.has(Checkpoint.VAE)) {
                 TensorSource vaeTensors = ck.tensors(Checkpoint.VAE);
                 pages.put(Checkpoint.VAE, new WeightPages(vaeTensors));
-                vae = AutoencoderKL.load(vaeTensors, config(o, ck, Checkpoint.VAE));
+                JsonNode vaeConfig = config(o, ck, Checkpoint.VAE);
+                // an SDXL file without a config: SDXL's VAE scaling factor, not SD 1.x's
+                vae = vaeConfig == null && xl ? AutoencoderKL.load(vaeTensors, dev.jdiffusion.model.vae.VaeConfig.SDXL)
+                        : AutoencoderKL.load(vaeTensors, vaeConfig);
             }
             if (o.lowMemory() && vae != null) vae.setTiling(AutoencoderKL.Tiling.ON).setTileSize(LOW_MEMORY_TILE, AutoencoderKL.DEFAULT_OVERLAP);
             if (o.useTaesdForDecode() && taesd == null)
@@ -285,7 +288,10 @@ public final class ModelComponents implements AutoCloseable {
         pages.put(Checkpoint.TEXT_ENCODER_2, new WeightPages(t));
         LoraTargets targets = new LoraTargets(t);
         teTargets.add(targets);
-        ClipTextEncoder te2 = ClipTextEncoder.load(targets, config(o, ck, Checkpoint.TEXT_ENCODER_2));
+        // a single file's second encoder is OpenCLIP ViT-bigG (exact erf gelu) when no config says otherwise
+        ClipTextEncoder te2 = ClipTextEncoder.load(targets, config(o, ck, Checkpoint.TEXT_ENCODER_2),
+                ck.layout() == Checkpoint.Layout.SINGLE_FILE ? dev.jdiffusion.model.clip.ClipTextConfig.Activation.GELU
+                        : dev.jdiffusion.model.clip.ClipTextConfig.Activation.QUICK_GELU);
         if (!te2.hasProjection())
             throw new ModelFormatException(o.model() + ": SDXL's second text encoder has no text_projection (CLIPTextModelWithProjection)");
         ClipTokenizer tok2;

@@ -16,7 +16,9 @@ import java.util.function.UnaryOperator;
  * A Stable Diffusion model as users download it: a diffusers folder ({@code model_index.json}, {@code unet/},
  * {@code vae/}, {@code text_encoder/}, {@code tokenizer/}, {@code scheduler/}) or one original-layout
  * {@code .safetensors} file ({@code model.diffusion_model.*}, {@code first_stage_model.*},
- * {@code cond_stage_model.*}). Either way each component's tensors are handed out under diffusers' names.
+ * {@code cond_stage_model.*}; SDXL's SGM files {@code conditioner.embedders.0.transformer.*} and
+ * {@code conditioner.embedders.1.model.*} for the two text encoders). Either way each component's tensors are
+ * handed out under diffusers' names.
  */
 public final class Checkpoint implements AutoCloseable {
     /** The two layouts. */
@@ -57,8 +59,7 @@ public final class Checkpoint implements AutoCloseable {
         }
         if (!Files.exists(path)) throw new ModelFormatException(path + ": no such file or folder");
         Checkpoint c = open(path);
-        String prefix = singlePrefix(component);
-        if (prefix != null && c.single.names().stream().anyMatch(k -> k.startsWith(prefix))) return c;
+        if (c.prefixOf(component) != null) return c;
         return new Checkpoint(path, Layout.COMPONENT, c.single, component);
     }
 
@@ -114,10 +115,7 @@ public final class Checkpoint implements AutoCloseable {
     /** True when the component's weights (or files, for tokenizer/scheduler) are present. */
     public boolean has(String component) {
         if (layout == Layout.COMPONENT) return component.equals(only);
-        if (layout == Layout.SINGLE_FILE) {
-            String prefix = singlePrefix(component);
-            return prefix != null && single.names().stream().anyMatch(k -> k.startsWith(prefix));
-        }
+        if (layout == Layout.SINGLE_FILE) return prefixOf(component) != null;
         Path d = componentDir(component);
         if (!Files.isDirectory(d)) return false;
         if (component.equals(TOKENIZER) || component.equals(TOKENIZER_2)) return Files.isRegularFile(d.resolve("vocab.json")) && Files.isRegularFile(d.resolve("merges.txt"));
@@ -151,12 +149,19 @@ public final class Checkpoint implements AutoCloseable {
             return originalOrDiffusersNames(single, component);
         }
         if (layout == Layout.SINGLE_FILE) {
-            String prefix = singlePrefix(component);
-            if (prefix == null) throw new ModelFormatException(path + ": a single-file checkpoint has no " + component);
+            String prefix = prefixOf(component);
+            if (prefix == null) throw new ModelFormatException(path + ": no " + component + " tensors (" + String.join("* or ", singlePrefixes(component))
+                    + "*) in this checkpoint");
+            if (component.equals(TEXT_ENCODER_2)) return OpenClipKeys.diffusersView(single, prefix, path + " [" + component + "]");
             Function<String, String> map;
             UnaryOperator<TensorView> adapt;
             switch (component) {
-                case UNET -> { map = UnetKeys::toDiffusers; adapt = UnetKeys::adapt; }
+                case UNET -> {
+                    int layers = UnetKeys.layersPerBlock(single.names().stream().filter(k -> k.startsWith(prefix))
+                            .map(k -> k.substring(prefix.length())).toList());
+                    map = k -> UnetKeys.toDiffusers(k, layers);
+                    adapt = UnetKeys::adapt;
+                }
                 case VAE -> { map = VaeKeys::toDiffusers; adapt = VaeKeys::adapt; }
                 case TEXT_ENCODER -> { map = ClipKeys::toDiffusers; adapt = ClipKeys::adapt; }
                 default -> throw new ModelFormatException(path + ": a single-file checkpoint has no " + component);
@@ -205,14 +210,34 @@ public final class Checkpoint implements AutoCloseable {
         return f;
     }
 
-    /** The original-layout key prefix of a component in a single-file checkpoint. */
+    /** The usual original-layout key prefix of a component in a single-file checkpoint (SD 1.x naming), or null. */
     public static String singlePrefix(String component) {
+        List<String> p = singlePrefixes(component);
+        return p.isEmpty() ? null : p.get(0);
+    }
+
+    /**
+     * Every original-layout key prefix a component may have in a single file: SD 1.x/2.x files hold the text
+     * encoder under {@code cond_stage_model.transformer.}, SDXL (SGM) files hold their two encoders under
+     * {@code conditioner.embedders.0.transformer.} (transformers' names) and {@code conditioner.embedders.1.model.}
+     * (OpenCLIP's names).
+     */
+    public static List<String> singlePrefixes(String component) {
         return switch (component) {
-            case UNET -> "model.diffusion_model.";
-            case VAE -> "first_stage_model.";
-            case TEXT_ENCODER -> "cond_stage_model.transformer.";
-            default -> null;
+            case UNET -> List.of("model.diffusion_model.");
+            case VAE -> List.of("first_stage_model.");
+            case TEXT_ENCODER -> List.of("cond_stage_model.transformer.", "conditioner.embedders.0.transformer.");
+            case TEXT_ENCODER_2 -> List.of("conditioner.embedders.1.model.");
+            default -> List.of();
         };
+    }
+
+    /** The prefix under which this single file holds the component's tensors, or null (none, or not a single file). */
+    public String prefixOf(String component) {
+        if (single == null) return null;
+        for (String p : singlePrefixes(component))
+            for (String k : single.names()) if (k.startsWith(p)) return p;
+        return null;
     }
 
     /**

@@ -7,6 +7,7 @@ import java.util.Map;
  * scripts do. Keys arrive with the component prefix ({@code model.diffusion_model.}) already stripped.
  * <pre>
  * time_embed.0 / .2                 -> time_embedding.linear_1 / linear_2   (time_embed.cond_proj -> time_embedding.cond_proj)
+ * label_emb.0.0 / .0.2              -> add_embedding.linear_1 / linear_2 (SDXL's text_time added conditioning)
  * input_blocks.0.0                  -> conv_in
  * input_blocks.K.0 (resnet)         -> down_blocks.i.resnets.j        K = 1 + i*(L+1) + j, j < L
  * input_blocks.K.1 (transformer)    -> down_blocks.i.attentions.j
@@ -18,8 +19,8 @@ import java.util.Map;
  * resnet: in_layers.0 norm1, in_layers.2 conv1, emb_layers.1 time_emb_proj, out_layers.0 norm2, out_layers.3 conv2,
  *         skip_connection conv_shortcut; transformer sub-keys are the same in both layouts.
  * </pre>
- * L (layers per block) is 2 in every Stable Diffusion 1.x/2.x checkpoint and in the conversion scripts;
- * {@link #toDiffusers(String, int)} takes another. A key that does not fit the layout keeps its original name
+ * L (layers per block) is 2 in every Stable Diffusion 1.x/2.x/XL checkpoint and in the conversion scripts;
+ * {@link #toDiffusers(String, int)} takes another and {@link #layersPerBlock} reads it from a file's keys. A key that does not fit the layout keeps its original name
  * (prefixed {@code original:}) so the U-Net loader reports it as unexpected instead of silently dropping it.
  * No tensor of the unet changes shape between the layouts.
  */
@@ -53,6 +54,12 @@ public final class UnetKeys {
                     if (rest.startsWith("0.")) return "time_embedding.linear_1." + rest.substring(2);
                     if (rest.startsWith("2.")) return "time_embedding.linear_2." + rest.substring(2);
                     if (rest.startsWith("cond_proj.")) return "time_embedding." + rest;
+                    return null;
+                }
+                case "label_emb" -> {
+                    if (p.length != 4 || !p[1].equals("0")) return null;
+                    if (p[2].equals("0")) return "add_embedding.linear_1." + p[3];
+                    if (p[2].equals("2")) return "add_embedding.linear_2." + p[3];
                     return null;
                 }
                 case "out" -> {
@@ -99,6 +106,29 @@ public final class UnetKeys {
         } catch (NumberFormatException e) {
             return null;
         }
+    }
+
+    /**
+     * Layers per block of an original-layout U-Net from its keys (prefix stripped): the first down-sampler sits at
+     * {@code input_blocks.(L+1).0.op}; a U-Net with one level has none, and L is then its last input block.
+     * {@link #DEFAULT_LAYERS_PER_BLOCK} when the keys say nothing.
+     */
+    public static int layersPerBlock(Iterable<String> keys) {
+        int firstOp = Integer.MAX_VALUE, last = 0;
+        for (String k : keys) {
+            if (!k.startsWith("input_blocks.")) continue;
+            String[] p = k.split("\\.", 4);
+            if (p.length < 4) continue;
+            try {
+                int b = Integer.parseInt(p[1]);
+                last = Math.max(last, b);
+                if (p[2].equals("0") && p[3].startsWith("op.")) firstOp = Math.min(firstOp, b);
+            } catch (NumberFormatException e) {
+                // not a numbered block: not part of the layout
+            }
+        }
+        if (firstOp != Integer.MAX_VALUE) return Math.max(1, firstOp - 1);
+        return last > 0 ? last : DEFAULT_LAYERS_PER_BLOCK;
     }
 
     private static String resnet(String base, String rest) {

@@ -65,6 +65,28 @@ class InfoCommandTest {
         assertTrue(r.out().contains("bundled CLIP vocabulary"), r.out());
     }
 
+    /**
+     * An SDXL single file (SGM layout; found through the golden single_file case of family sdxl) is named SDXL from its
+     * keys alone, with both text encoders under their SGM prefixes; an SD 1.x file lists no second encoder as missing.
+     */
+    @Test void sdxlSingleFileIsNamedSdxl() {
+        Path file = null;
+        for (Path c : Golden.caseDirs()) {
+            var info = Golden.json(c.resolve("info.json"));
+            if (info.path("kind").asText().equals("single_file") && info.path("family").asText().equals("sdxl")) file = Golden.resolve(info.get("file").asText());
+        }
+        assertTrue(file != null, "no single_file golden case of family sdxl");
+        Result r = run("info", file.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("family:     SDXL ("), r.out());
+        assertTrue(r.out().contains("addition_embed_type text_time"), r.out());
+        assertTrue(r.out().contains("conditioner.embedders.0.transformer.*"), r.out());
+        assertTrue(r.out().contains("conditioner.embedders.1.model.*"), r.out());
+        assertTrue(r.out().contains("missing:    none"), r.out());
+        assertFalse(r.out().contains("(not used)"), r.out());
+        assertTrue(run("info", model("tiny-sd1.safetensors").toString()).out().contains("missing:    none"));
+    }
+
     /** A single file whose metadata says v-prediction: info prints the choice and why; the plain file prints none. */
     @Test void singleFilePredictionFromMetadata() {
         assertFalse(run("info", model("tiny-sd1.safetensors").toString()).out().contains("prediction:"));

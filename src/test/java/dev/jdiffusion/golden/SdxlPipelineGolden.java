@@ -29,35 +29,56 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 final class SdxlPipelineGolden implements GoldenKind {
 
     @Override public void run(Path caseDir, JsonNode info) throws Exception {
+        check(caseDir, info, null);
+    }
+
+    /** The folder whose weights the case's pipeline uses: its model folder, else (a folder of only a scheduler) the set's SDXL folder. */
+    static Path weightsFolder(JsonNode info) throws IOException {
+        Path model = PipelineGolden.modelFolder(info, "StableDiffusionXLPipeline");
+        return Files.isDirectory(model.resolve("unet")) ? model : PipelineGolden.modelFolder(null, "StableDiffusionXLPipeline");
+    }
+
+    /**
+     * Runs the case with every weight from {@code singleFile} (null: the folders), the folder supplying configs,
+     * tokenizers and scheduler; returns the final images (one per sub-case).
+     */
+    static List<float[]> check(Path caseDir, JsonNode info, Path singleFile) throws Exception {
         String name = caseDir.getFileName().toString();
+        List<float[]> images = new ArrayList<>();
         try (SafetensorsFile in = Golden.open(caseDir.resolve("inputs.safetensors"));
              SafetensorsFile exp = Golden.open(caseDir.resolve("expected.safetensors"))) {
             Path model = PipelineGolden.modelFolder(info, "StableDiffusionXLPipeline");
             Path base = PipelineGolden.modelFolder(null, "StableDiffusionXLPipeline");
             // A pipeline folder holding only its scheduler (SDXL-Turbo): the other parts are the base folder's.
             Path linked = Files.isDirectory(model.resolve("unet")) ? null : withParts(model, base);
-            ModelOptions opts = ModelOptions.of(linked != null ? linked : model);
+            Path folder = linked != null ? linked : model;
+            ModelOptions opts = singleFile == null ? ModelOptions.of(folder) : ModelOptions.of(singleFile).withConfig(folder);
+            String label = singleFile == null ? name : name + " from " + singleFile.getFileName();
             try {
                 if (info.has("subcases")) {
                     int n = 0;
                     for (JsonNode sub : info.get("subcases")) {
-                        run(name, sub.get("name").asText() + ".", info, sub, in, exp, opts);
+                        images.add(run(name, label, sub.get("name").asText() + ".", info, sub, in, exp, opts, folder));
                         n++;
                     }
                     assertTrue(n > 0, name + ": no sub-cases");
                 } else {
-                    run(name, "", info, info, in, exp, opts);
+                    images.add(run(name, label, "", info, info, in, exp, opts, folder));
                 }
             } finally {
                 if (linked != null) deleteLinks(linked);
             }
         }
+        return images;
     }
 
-    /** One run: settings from sub (steps, seed, sizes) falling back to info; keys prefixed with p. */
-    private void run(String name, String p, JsonNode info, JsonNode sub, SafetensorsFile in, SafetensorsFile exp, ModelOptions opts)
-            throws Exception {
-        String label = name + (p.isEmpty() ? "" : " " + p.substring(0, p.length() - 1));
+    /**
+     * One run: settings from sub (steps, seed, sizes) falling back to info; keys prefixed with p; the sampler from the
+     * folder's scheduler config. Returns the image.
+     */
+    private static float[] run(String name, String runLabel, String p, JsonNode info, JsonNode sub, SafetensorsFile in, SafetensorsFile exp,
+                               ModelOptions opts, Path folder) throws Exception {
+        String label = runLabel + (p.isEmpty() ? "" : " " + p.substring(0, p.length() - 1));
         // Initial latents before the sampler's init_noise_sigma (init_noise where the set gives it).
         Tensor init = Tensor.of(in.get(p + (in.contains(p + "init_noise") ? "init_noise" : "init_latents")));
         int h = sub.path("height").asInt(info.path("height").asInt()), w = sub.path("width").asInt(info.path("width").asInt());
@@ -75,7 +96,7 @@ final class SdxlPipelineGolden implements GoldenKind {
         if (sub.has("target_size"))
             assertTrue(sub.get("target_size").get(0).asInt() == h && sub.get("target_size").get(1).asInt() == w,
                     label + ": a target size other than the output size is not a request option");
-        rb.sampler(PipelineGolden.samplerOf(opts.model()));
+        rb.sampler(PipelineGolden.samplerOf(folder));
         NoiseSource noise = in.contains(p + "noise") ? PipelineGolden.replay(Tensor.of(in.get(p + "noise"))) : null;
 
         List<float[]> stepLatents = new ArrayList<>(), preds = new ArrayList<>(), denoised = new ArrayList<>();
@@ -122,6 +143,7 @@ final class SdxlPipelineGolden implements GoldenKind {
             }
 
             PipelineGolden.checkImage(label, name, exp.get(p + "image").toFloatArray(), exp.get(p + "image_hwc_uint8"), r.images().get(0));
+            return r.images().get(0).data();
         }
     }
 

@@ -19,6 +19,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -43,38 +44,7 @@ final class SingleFileGolden implements GoldenKind {
             return;
         }
 
-        // 1. Every original key maps to the stated component and diffusers key, and the bytes match the folder.
-        Map<String, Map<String, String>> expected = new HashMap<>();
-        Iterator<Map.Entry<String, JsonNode>> it = keyMap.fields();
-        while (it.hasNext()) {
-            Map.Entry<String, JsonNode> e = it.next();
-            expected.computeIfAbsent(e.getValue().path("component").asText(), k -> new HashMap<>())
-                    .put(e.getValue().path("diffusers_key").asText(), e.getKey());
-        }
-        int checked = 0;
-        try (Checkpoint single = Checkpoint.open(file); Checkpoint diff = Checkpoint.open(folder)) {
-            assertEquals(Checkpoint.Layout.SINGLE_FILE, single.layout());
-            for (Map.Entry<String, Map<String, String>> comp : expected.entrySet()) {
-                TensorSource s = single.tensors(comp.getKey()), d = diff.tensors(comp.getKey());
-                Set<String> missing = new TreeSet<>(comp.getValue().keySet());
-                missing.removeAll(s.names());
-                Set<String> extra = new TreeSet<>(s.names());
-                extra.removeAll(comp.getValue().keySet());
-                if (!missing.isEmpty() || !extra.isEmpty())
-                    fail(comp.getKey() + ": mapping differs from key_map.json; missing " + first(missing) + ", unexpected " + first(extra));
-                for (String k : comp.getValue().keySet()) {
-                    TensorView a = s.get(k), b = d.find(k);
-                    if (b == null) fail(comp.getKey() + " " + k + ": key_map.json maps it, but the diffusers folder has no such tensor to compare with");
-                    assertArrayEquals(b.shape(), a.shape(), comp.getKey() + " " + k + ": shape");
-                    assertEquals(b.dtype(), a.dtype(), comp.getKey() + " " + k + ": dtype");
-                    MemorySegment x = a.segment(), y = b.segment();
-                    assertEquals(-1L, x.mismatch(y), comp.getKey() + " " + k + ": bytes differ from the folder's");
-                    checked++;
-                }
-            }
-        }
-        System.out.printf("golden %-48s %d tensors mapped, bytes identical%n", "single_file key map", checked);
-        assertTrue(checked > 0);
+        keyMap(file, folder, keyMap, info);
 
         // 2. The same generation from both layouts is bit-identical. The folder gives the configs that shapes cannot.
         GenerationRequest req = GenerationRequest.builder("a photo of an astronaut riding a horse on mars").steps(2).seed(7)
@@ -88,7 +58,72 @@ final class SingleFileGolden implements GoldenKind {
             b = r.images().get(0).data();
         }
         assertArrayEquals(a, b, "single file vs folder: images differ");
-        System.out.printf("golden %-48s identical over %d values%n", "single_file generation", a.length);
+        System.out.printf("golden %-48s identical over %d values%n", caseDir.getFileName() + " generation", a.length);
+
+        // 3. The golden cases of the folder's parts, run from the single file: within their tolerances, equal to the folder's.
+        int cases = SingleFileOutputs.run(caseDir.getFileName().toString(), file, folder, info);
+        System.out.printf("golden %-48s %d cases of %s reproduced from the single file%n", caseDir.getFileName() + " outputs", cases,
+                folder.getFileName());
+        assertTrue(cases > 0, caseDir.getFileName() + ": no golden case uses " + folder + ": the single file's outputs were compared with nothing");
+    }
+
+    /**
+     * Every original key maps to the stated component and diffusers key(s), and the mapped tensor holds the folder's
+     * values: the same bytes where the dtypes agree, the same float32 values where the file is float16 (the README
+     * says the folder's weights are exactly representable), in the folder's shape (after the documented reshape, the
+     * q/k/v split of a fused in_proj, or the transpose of OpenCLIP's text_projection).
+     */
+    private static void keyMap(Path file, Path folder, JsonNode keyMap, JsonNode info) {
+        Map<String, Map<String, String>> expected = new HashMap<>();
+        Map<String, Integer> transforms = new TreeMap<>();
+        Iterator<Map.Entry<String, JsonNode>> it = keyMap.fields();
+        while (it.hasNext()) {
+            Map.Entry<String, JsonNode> e = it.next();
+            JsonNode v = e.getValue();
+            Map<String, String> comp = expected.computeIfAbsent(v.path("component").asText(), k -> new HashMap<>());
+            if (v.has("diffusers_keys")) for (JsonNode k : v.get("diffusers_keys")) comp.put(k.asText(), e.getKey());
+            else comp.put(v.path("diffusers_key").asText(), e.getKey());
+            transforms.merge(v.path("transform").asText(v.path("reshape").asBoolean() ? "reshape" : "none"), 1, Integer::sum);
+        }
+        if (info.has("transforms")) {
+            Map<String, Integer> stated = new TreeMap<>();
+            info.get("transforms").fields().forEachRemaining(e -> stated.put(e.getKey(), e.getValue().asInt()));
+            assertEquals(stated, transforms, "key_map.json transforms vs info.json");
+        }
+        int checked = 0;
+        boolean converted = false;
+        try (Checkpoint single = Checkpoint.open(file); Checkpoint diff = Checkpoint.open(folder)) {
+            assertEquals(Checkpoint.Layout.SINGLE_FILE, single.layout());
+            for (Map.Entry<String, Map<String, String>> comp : expected.entrySet()) {
+                TensorSource s = single.tensors(comp.getKey()), d = diff.tensors(comp.getKey());
+                Set<String> missing = new TreeSet<>(comp.getValue().keySet());
+                missing.removeAll(s.names());
+                Set<String> extra = new TreeSet<>(s.names());
+                extra.removeAll(comp.getValue().keySet());
+                if (!missing.isEmpty() || !extra.isEmpty())
+                    fail(comp.getKey() + ": mapping differs from key_map.json; missing " + first(missing) + ", unexpected " + first(extra));
+                for (Map.Entry<String, String> k : comp.getValue().entrySet()) {
+                    TensorView a = s.get(k.getKey()), b = d.find(k.getKey());
+                    String what = comp.getKey() + " " + k.getKey() + " (from " + k.getValue() + ")";
+                    if (b == null) fail(what + ": key_map.json maps it, but the diffusers folder has no such tensor to compare with");
+                    assertArrayEquals(b.shape(), a.shape(), what + ": shape");
+                    assertEquals(single.singleFile().get(k.getValue()).dtype(), a.dtype(), what + ": the file's dtype is used in place");
+                    if (a.dtype() == b.dtype()) {
+                        assertEquals(-1L, a.segment().mismatch(b.segment()), what + ": bytes differ from the folder's");
+                    } else {
+                        converted = true;
+                        float[] x = a.toFloatArray(), y = b.toFloatArray();
+                        for (int i = 0; i < x.length; i++)
+                            if (Float.floatToRawIntBits(x[i]) != Float.floatToRawIntBits(y[i]))
+                                fail(what + ": element " + i + " is " + x[i] + " (" + a.dtype() + ") but the folder's is " + y[i] + " (" + b.dtype() + ")");
+                    }
+                    checked++;
+                }
+            }
+        }
+        System.out.printf("golden %-48s %d tensors mapped (transforms %s), %s%n", file.getFileName() + " key map", checked, transforms,
+                converted ? "values identical to the folder's after conversion to float32" : "bytes identical");
+        assertTrue(checked > 0);
     }
 
     /**

@@ -26,15 +26,23 @@ final class TextEncoderGolden implements GoldenKind {
 
     @Override
     public void run(Path caseDir, JsonNode info) {
+        check(caseDir, info, null, caseDir.getFileName().toString());
+    }
+
+    /**
+     * Runs the case with the encoder's weights from {@code given} (null: the folder info.json names) and the case's
+     * config; label names the run in the printed lines. Returns every expected output by name.
+     */
+    static java.util.Map<String, float[]> check(Path caseDir, JsonNode info, TensorSource given, String label) {
         Path modelDir = Golden.resolve(info.get("model").asText());
         Path configDir = Golden.resolve(info.path("config").asText(info.get("model").asText()));
         JsonNode config = Golden.json(configDir.resolve("config.json"));
-        String label = caseDir.getFileName().toString();
-        double TOL = GoldenTolerances.of(label, "hidden states");
-        try (TensorSource weights = Checkpoint.openWeights(modelDir);
+        double TOL = GoldenTolerances.of(caseDir.getFileName().toString(), "hidden states");
+        java.util.Map<String, float[]> outputs = new java.util.TreeMap<>();
+        try (TensorSource weights = given != null ? null : Checkpoint.openWeights(modelDir);
              SafetensorsFile inputs = SafetensorsFile.open(caseDir.resolve("inputs.safetensors"));
              SafetensorsFile expected = SafetensorsFile.open(caseDir.resolve("expected.safetensors"))) {
-            ClipTextEncoder enc = ClipTextEncoder.load(weights, config);
+            ClipTextEncoder enc = ClipTextEncoder.load(given != null ? given : weights, config);
             if (info.has("hidden_act"))
                 assertEquals(info.get("hidden_act").asText().toUpperCase(), enc.config().activation().name(), "activation");
             TensorView idsView = inputs.get("input_ids");
@@ -70,6 +78,7 @@ final class TextEncoderGolden implements GoldenKind {
                 TensorView e = expected.get(key);
                 assertArrayEquals(Golden.shape(e), actual.shape(), label + " " + key + " shape");
                 Golden.compare(label + " " + key, e.toFloatArray(), actual.data(), TOL);
+                outputs.put(key, actual.data());
                 compared++;
             }
             assertEquals(expected.names().size(), compared);
@@ -89,5 +98,6 @@ final class TextEncoderGolden implements GoldenKind {
             if (out.penultimateNormed() != null)
                 Golden.compare(label + " encode(ids, 2)", out.penultimateNormed().data(), enc.encode(ids, 2).data(), TOL);
         }
+        return outputs;
     }
 }

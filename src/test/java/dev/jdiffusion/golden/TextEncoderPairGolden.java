@@ -31,8 +31,16 @@ final class TextEncoderPairGolden implements GoldenKind {
 
     @Override
     public void run(Path caseDir, JsonNode info) {
-        String label = caseDir.getFileName().toString();
-        double tol = GoldenTolerances.of(label, "all outputs");
+        check(caseDir, info, null, caseDir.getFileName().toString());
+    }
+
+    /**
+     * Runs the case with the encoders' weights from {@code given} (both encoders, under transformers' names; null:
+     * the folders named in info.json), each with its folder's config; label names the run in the printed lines.
+     * Returns every output by its expected name.
+     */
+    static Map<String, Tensor> check(Path caseDir, JsonNode info, TensorSource[] given, String label) {
+        double tol = GoldenTolerances.of(caseDir.getFileName().toString(), "all outputs");
         String[] encoders = {"text_encoder", "text_encoder_2"};
         String[] idKeys = {"input_ids", "input_ids_2"};
         Map<String, Tensor> actual = new HashMap<>();
@@ -44,8 +52,8 @@ final class TextEncoderPairGolden implements GoldenKind {
             for (int e = 0; e < 2; e++) {
                 JsonNode ei = info.get(encoders[e]);
                 Path folder = Golden.resolve(ei.get("folder").asText());
-                weights[e] = Checkpoint.openWeights(folder);
-                enc[e] = ClipTextEncoder.load(weights[e], Golden.json(folder.resolve("config.json")));
+                if (given == null) weights[e] = Checkpoint.openWeights(folder);
+                enc[e] = ClipTextEncoder.load(given != null ? given[e] : weights[e], Golden.json(folder.resolve("config.json")));
                 assertEquals(ei.get("hidden_act").asText().toUpperCase(), enc[e].config().activation().name(), encoders[e] + " activation");
                 ids[e] = ids(inputs.get(idKeys[e]));
                 ClipTokenizer tok = ClipTokenizer.load(Golden.resolve(ei.get("tokenizer").asText()));
@@ -82,6 +90,7 @@ final class TextEncoderPairGolden implements GoldenKind {
                 for (String key : new String[]{"prompt_embeds", "pooled_prompt_embeds"})
                     if (exact.contains(key)) Golden.compare(label + " " + key + " vs f64", exact.get(key).toFloatArray(), actual.get(key).data(), tol);
             }
+            return actual;
         } finally {
             for (TensorSource w : weights) if (w != null) w.close();
         }

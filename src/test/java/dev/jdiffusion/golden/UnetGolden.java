@@ -26,20 +26,30 @@ public final class UnetGolden implements GoldenKind {
              SafetensorsFile in = Golden.open(caseDir.resolve("inputs.safetensors"));
              SafetensorsFile exp = Golden.open(caseDir.resolve("expected.safetensors"))) {
             UNet2DConditionModel unet = UNet2DConditionModel.load(weights, Golden.json(modelDir.resolve("config.json")));
-            String name = caseDir.getFileName().toString();
-            double TOL = GoldenTolerances.of(name, "noise_pred");
-            if (subcases(in).isEmpty()) fail(name + ": inputs.safetensors has no sub-case (no <sub>.sample key): nothing compared");
-            for (String sub : subcases(in)) {
-                Tensor sample = Tensor.of(in.get(sub + ".sample"));
-                float[] t = in.get(sub + ".timestep").toFloatArray();
-                Tensor ehs = Tensor.of(in.get(sub + ".encoder_hidden_states"));
-                Tensor cond = null;
-                // The reference's own guidance embedding is the input (GuidanceEmbeddingTest checks ours against it).
-                if (in.contains(sub + ".timestep_cond")) cond = Tensor.of(in.get(sub + ".timestep_cond"));
-                Tensor out = unet.forward(sample, t, ehs, cond, added(in, sub), null, null);
-                Golden.compare(name + "/" + sub + ".noise_pred", exp.get(sub + ".noise_pred").toFloatArray(), out.data(), GoldenTolerances.of(name, "noise_pred"));
-            }
+            check(caseDir.getFileName().toString(), caseDir.getFileName().toString(), unet, in, exp);
         }
+    }
+
+    /**
+     * Runs every sub-case through unet and compares noise_pred on every element with the case's tolerance (label
+     * names the run in the printed line); returns the outputs by sub-case.
+     */
+    static java.util.Map<String, float[]> check(String label, String caseName, UNet2DConditionModel unet, SafetensorsFile in, SafetensorsFile exp) {
+        if (subcases(in).isEmpty()) fail(caseName + ": inputs.safetensors has no sub-case (no <sub>.sample key): nothing compared");
+        java.util.Map<String, float[]> outs = new java.util.TreeMap<>();
+        for (String sub : subcases(in)) {
+            Tensor sample = Tensor.of(in.get(sub + ".sample"));
+            float[] t = in.get(sub + ".timestep").toFloatArray();
+            Tensor ehs = Tensor.of(in.get(sub + ".encoder_hidden_states"));
+            Tensor cond = null;
+            // The reference's own guidance embedding is the input (GuidanceEmbeddingTest checks ours against it).
+            if (in.contains(sub + ".timestep_cond")) cond = Tensor.of(in.get(sub + ".timestep_cond"));
+            Tensor out = unet.forward(sample, t, ehs, cond, added(in, sub), null, null);
+            Golden.compare(label + "/" + sub + ".noise_pred", exp.get(sub + ".noise_pred").toFloatArray(), out.data(),
+                    GoldenTolerances.of(caseName, "noise_pred"));
+            outs.put(sub, out.data());
+        }
+        return outs;
     }
 
     /** SDXL sub-cases' added_cond_kwargs ({@code <sub>.text_embeds}, {@code <sub>.time_ids}), or null when absent. */

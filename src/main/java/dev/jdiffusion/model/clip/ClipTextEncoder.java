@@ -62,6 +62,14 @@ public final class ClipTextEncoder {
      * shape, dtype, no unknown names) before anything is computed.
      */
     public static ClipTextEncoder load(TensorSource tensors, JsonNode configOrNull) {
+        return load(tensors, configOrNull, ClipTextConfig.Activation.QUICK_GELU);
+    }
+
+    /**
+     * As {@link #load(TensorSource, JsonNode)}; without a config the MLP activation is {@code inferredActivation}
+     * (what the file's layout implies: {@code GELU} for an OpenCLIP-named encoder such as SDXL's second one).
+     */
+    public static ClipTextEncoder load(TensorSource tensors, JsonNode configOrNull, ClipTextConfig.Activation inferredActivation) {
         String where = tensors.description();
         TensorView tok = tensors.get(P + "embeddings.token_embedding.weight");
         TensorView pos = tensors.get(P + "embeddings.position_embedding.weight");
@@ -85,7 +93,7 @@ public final class ClipTextEncoder {
             check(where, "intermediate_size", cfg.intermediateSize(), intermediate, "mlp.fc1 rows");
             check(where, "num_hidden_layers", cfg.numLayers(), layerCount, "layers in the weights");
         } else {
-            cfg = ClipTextConfig.inferred(vocab, hidden, intermediate, layerCount, positions, where);
+            cfg = ClipTextConfig.inferred(vocab, hidden, intermediate, layerCount, positions, inferredActivation, where);
         }
 
         Set<String> used = new HashSet<>();

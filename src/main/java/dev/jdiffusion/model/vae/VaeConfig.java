@@ -15,6 +15,8 @@ import dev.jdiffusion.weights.ModelFormatException;
 public record VaeConfig(int normGroups, float scalingFactor, float shiftFactor, int latentChannels) {
     /** Stable Diffusion 1.x / 2.x defaults, used for single-file checkpoints and standalone VAE files without a config. */
     public static final VaeConfig SD = new VaeConfig(32, 0.18215f, 0f, 0);
+    /** Stable Diffusion XL's VAE (scaling factor 0.13025), for SDXL single-file checkpoints without a config. */
+    public static final VaeConfig SDXL = new VaeConfig(32, 0.13025f, 0f, 0);
 
     /** Reads a diffusers {@code config.json} ({@code AutoencoderKL}); missing fields take the SD defaults. Null gives {@link #SD}. */
     public static VaeConfig of(JsonNode config, String where) {

@@ -58,8 +58,9 @@ class SingleFileUnetTest {
                     Tensor x = Tensor.of(in.get(s + ".sample"));
                     float[] t = in.get(s + ".timestep").toFloatArray();
                     Tensor e = Tensor.of(in.get(s + ".encoder_hidden_states"));
-                    float[] ya = a.forward(x, t, e, null).data();
-                    float[] yb = b.forward(x, t, e, null).data();
+                    var added = dev.jdiffusion.golden.UnetGolden.added(in, s); // SDXL's text_embeds and time_ids, else null
+                    float[] ya = a.forward(x, t, e, null, added, null, null).data();
+                    float[] yb = b.forward(x, t, e, null, added, null, null).data();
                     assertArrayEquals(ya, yb, dir.getFileName() + "/" + s + ": single file differs from folder");
                     checked++;
                 }
