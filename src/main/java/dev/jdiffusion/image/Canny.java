@@ -22,7 +22,16 @@ public final class Canny {
     /** A1111's default thresholds. */
     public static final double DEFAULT_LOW = 100, DEFAULT_HIGH = 200, DEFAULT_SIGMA = 1.0;
 
-    /** White edges on black, as an RGB control image [1, 3, H, W] in [0, 1], from an image [1, C, H, W] in [0, 1]. */
+    /**
+     * White edges on black, as an RGB control image [1, 3, H, W] in [0, 1], from an image [1, C, H, W] in [0, 1]
+     * (smoothing sigma {@link #DEFAULT_SIGMA}).
+     *
+     * @param image01 the image, [1, 3, H, W] (RGB, reduced to grey as {@link #grey}) or [1, 1, H, W], values in [0, 1]
+     * @param low     low hysteresis threshold on the 0..255 scale ({@link #DEFAULT_LOW} as A1111)
+     * @param high    high hysteresis threshold on the 0..255 scale, at least {@code low} ({@link #DEFAULT_HIGH})
+     * @return a new [1, 3, H, W] tensor, 1 on edge pixels in all three channels and 0 elsewhere
+     * @throws IllegalArgumentException when the thresholds do not satisfy 0 &lt;= low &lt;= high
+     */
     public static Tensor controlImage(Tensor image01, double low, double high) {
         boolean[] e = edges(grey(image01), image01.dim(2), image01.dim(3), DEFAULT_SIGMA, low, high);
         int hw = e.length;
@@ -31,7 +40,13 @@ public final class Canny {
         return new Tensor(d, 1, 3, image01.dim(2), image01.dim(3));
     }
 
-    /** Grey levels in [0, 1] of [1, 3, H, W] (ITU-R 601 luma, as PIL's convert("L") on 8-bit values) or [1, 1, H, W]. */
+    /**
+     * Grey levels of an image as PIL's {@code convert("L")} gives them: each channel quantised to 8 bits first
+     * ({@link Images#toByte}), then ITU-R 601 luma in PIL's fixed point.
+     *
+     * @param image01 [1, 3, H, W] (RGB) or [1, 1, H, W] (already grey), values in [0, 1]
+     * @return a new row-major H x W array of grey levels in [0, 1], multiples of 1/255
+     */
     public static double[] grey(Tensor image01) {
         int hw = image01.dim(2) * image01.dim(3);
         float[] s = image01.data();
@@ -50,9 +65,16 @@ public final class Canny {
     /**
      * The edge map of a grey image (row-major, h x w, values in [0, 1]).
      *
-     * @param low  low hysteresis threshold on the 0..255 scale
-     * @param high high threshold on the 0..255 scale, at least low
+     * @param grey  row-major grey levels in [0, 1], {@code h * w} of them (e.g. from {@link #grey}); not modified
+     * @param h     image height in pixels
+     * @param w     image width in pixels
+     * @param sigma standard deviation of the Gaussian smoothing in pixels, above 0 ({@link #DEFAULT_SIGMA})
+     * @param low   low hysteresis threshold on the 0..255 scale
+     * @param high  high threshold on the 0..255 scale, at least low
+     * @return a new row-major h x w array, true on edge pixels (never on the outermost rows and columns)
+     * @throws IllegalArgumentException when sigma is not above 0 or the thresholds do not satisfy 0 &lt;= low &lt;= high
      */
+
     public static boolean[] edges(double[] grey, int h, int w, double sigma, double low, double high) {
         if (!(low >= 0 && high >= low)) throw new IllegalArgumentException("canny thresholds must satisfy 0 <= low <= high, got " + low + ", " + high);
         if (!(sigma > 0)) throw new IllegalArgumentException("canny sigma must be > 0, got " + sigma);

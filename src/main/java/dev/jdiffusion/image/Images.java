@@ -40,14 +40,24 @@ import java.util.Map;
 public final class Images {
     private Images() {}
 
-    /** diffusers' post-processing of a VAE output: {@code (x / 2 + 0.5).clamp(0, 1)}, element-wise into a new tensor. */
+    /**
+     * diffusers' post-processing of a VAE output: {@code (x / 2 + 0.5).clamp(0, 1)}, element-wise into a new tensor.
+     *
+     * @param x a tensor of any shape with values nominally in [-1, 1]; not modified
+     * @return a new tensor of the same shape with values in [0, 1] (NaN becomes 0)
+     */
     public static Tensor fromSigned(Tensor x) {
         float[] s = x.data(), d = new float[s.length];
         for (int i = 0; i < d.length; i++) d[i] = clamp01(s[i] / 2f + 0.5f);
         return new Tensor(d, x.shape());
     }
 
-    /** diffusers' pre-processing for the VAE encoder: {@code 2x - 1}, into a new tensor. */
+    /**
+     * diffusers' pre-processing for the VAE encoder: {@code 2x - 1}, into a new tensor.
+     *
+     * @param image01 a tensor of any shape with values in [0, 1]; not modified
+     * @return a new tensor of the same shape with values in [-1, 1] (not clamped)
+     */
     public static Tensor toSigned(Tensor image01) {
         float[] s = image01.data(), d = new float[s.length];
         for (int i = 0; i < d.length; i++) d[i] = 2f * s[i] - 1f;
@@ -56,12 +66,21 @@ public final class Images {
 
     private static float clamp01(float v) { return v > 1f ? 1f : (v >= 0f ? v : 0f); } // NaN -> 0
 
-    /** One value in [0, 1] to 8 bits: {@code round_half_even(clamp(v) * 255)}, the float32 product as numpy computes it. */
+    /**
+     * One value in [0, 1] to 8 bits: {@code round_half_even(clamp(v) * 255)}, the float32 product as numpy computes it.
+     *
+     * @param v a value; outside [0, 1] it is clamped, NaN counts as 0
+     * @return the 8-bit level, 0 to 255
+     */
     public static int toByte(float v) { return (int) Math.rint(clamp01(v) * 255f); }
 
     /**
      * Pixels [1, 3, H, W] or [3, H, W] in [0, 1] to interleaved RGB bytes (H x W x 3, row-major) as diffusers makes
      * its uint8 images.
+     *
+     * @param image01 the image, values in [0, 1] (others clamped, each quantised by {@link #toByte})
+     * @return a new array of {@code 3 * H * W} bytes (unsigned levels stored in Java's signed bytes)
+     * @throws IllegalArgumentException when the tensor is not [1, 3, H, W] or [3, H, W]
      */
     public static byte[] toUint8(Tensor image01) {
         int[] chw = chw(image01);
@@ -80,7 +99,13 @@ public final class Images {
         throw new IllegalArgumentException("expected an RGB image [1, 3, H, W] or [3, H, W], got " + Arrays.toString(s));
     }
 
-    /** A BufferedImage (TYPE_INT_RGB) of a [0, 1] tensor. */
+    /**
+     * An 8-bit image of a [0, 1] tensor, quantised as {@link #toUint8}.
+     *
+     * @param image01 the image, [1, 3, H, W] or [3, H, W], values in [0, 1]
+     * @return a new W x H image of type {@link BufferedImage#TYPE_INT_RGB}
+     * @throws IllegalArgumentException when the tensor is not [1, 3, H, W] or [3, H, W]
+     */
     public static BufferedImage toBufferedImage(Tensor image01) {
         int[] chw = chw(image01);
         int h = chw[1], w = chw[2];
@@ -96,7 +121,10 @@ public final class Images {
      * Reads an image file (PNG, JPEG, BMP, GIF...) as RGB [1, 3, H, W] in [0, 1]. Grey images are replicated to three
      * channels, palettes expanded, alpha dropped (as PIL's {@code convert("RGB")}), 16-bit samples reduced to 8 bits.
      *
-     * @throws IOException with a clear message when the file is missing, unreadable or not an image
+     * @param file the image file
+     * @return a new tensor [1, 3, H, W] with values {@code byte / 255}
+     * @throws IOException with a clear message when the file is missing, unreadable, not an image, or damaged or
+     *                     truncated (a file the reader only half decodes is refused, not padded)
      */
     public static Tensor read(Path file) throws IOException {
         if (!Files.exists(file)) throw new NoSuchFileException(file.toString(), null, "no such file");
@@ -125,9 +153,19 @@ public final class Images {
     }
 
     /** The image formats {@link #write} writes, by file extension. */
-    public enum Format { PNG, JPEG }
+    public enum Format {
+        /** PNG, 8-bit RGB, with text chunks. */
+        PNG,
+        /** JPEG, quality 95, with the texts in a comment segment. */
+        JPEG
+    }
 
-    /** The format a file name asks for (.png, .jpg, .jpeg, any case), or null for any other name. */
+    /**
+     * The format a file name asks for by its extension.
+     *
+     * @param file a path; only its file name is looked at (the file need not exist)
+     * @return PNG for .png, JPEG for .jpg or .jpeg (any case), or null for any other name
+     */
     public static Format formatOf(Path file) {
         String n = file.getFileName() == null ? "" : file.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
         if (n.endsWith(".png")) return Format.PNG;
@@ -139,7 +177,11 @@ public final class Images {
      * Writes a [0, 1] image in the format its extension names ({@link #formatOf}): PNG with the text chunks, or JPEG
      * (quality 95) with the texts' values in a comment segment. Atomic, as {@link #writePng}.
      *
+     * @param file    the target; replaced when it exists
+     * @param image01 the image, [1, 3, H, W] or [3, H, W], values in [0, 1]
+     * @param text    text entries (key to value) to embed, e.g. A1111's {@code parameters}; null or empty for none
      * @throws IllegalArgumentException for any other extension
+     * @throws IOException              when the folder is missing or not writable (nothing is left behind)
      */
     public static void write(Path file, Tensor image01, Map<String, String> text) throws IOException {
         Format f = formatOf(file);
@@ -178,7 +220,12 @@ public final class Images {
         }
     }
 
-    /** RGB [1, 3, H, W] in [0, 1] of a BufferedImage (see {@link #read}). */
+    /**
+     * RGB [1, 3, H, W] in [0, 1] of a BufferedImage, converted as {@link #read} describes.
+     *
+     * @param img any image type ImageIO produces; not modified
+     * @return a new tensor [1, 3, H, W] with values {@code byte / 255}
+     */
     public static Tensor fromBufferedImage(BufferedImage img) {
         int w = img.getWidth(), h = img.getHeight(), hw = w * h;
         float[] d = new float[3 * hw];
@@ -214,6 +261,9 @@ public final class Images {
      * Writes a [0, 1] image ([1, 3, H, W] or [3, H, W]) as an 8-bit RGB PNG with the given text chunks (tEXt when the
      * value is Latin-1, iTXt otherwise), atomically: nothing is left behind when it fails.
      *
+     * @param file    the target; replaced when it exists
+     * @param image01 the image, values in [0, 1]
+     * @param text    text chunks (keyword to value), written in the map's iteration order; null or empty for none
      * @throws IOException with a clear message when the folder is missing or not writable
      */
     public static void writePng(Path file, Tensor image01, Map<String, String> text) throws IOException {
@@ -221,7 +271,14 @@ public final class Images {
         AtomicFiles.write(file, tmp -> writePngTo(tmp, img, text == null ? Map.of() : text));
     }
 
-    /** The PNG file {@link #writePng} writes, as bytes (for sending over a network). */
+    /**
+     * The PNG file {@link #writePng} writes, as bytes (for sending over a network).
+     *
+     * @param image01 the image, [1, 3, H, W] or [3, H, W], values in [0, 1]
+     * @param text    text chunks (keyword to value); null or empty for none
+     * @return the complete PNG file
+     * @throws IOException when ImageIO fails to encode (not expected for a valid tensor)
+     */
     public static byte[] pngBytes(Tensor image01, Map<String, String> text) throws IOException {
         java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
         try (ImageOutputStream out = ImageIO.createImageOutputStream(bytes)) {
@@ -290,14 +347,29 @@ public final class Images {
         return StandardCharsets.ISO_8859_1.newEncoder().canEncode(s);
     }
 
-    /** The text chunks (tEXt, zTXt, iTXt) of a PNG file, in file order. */
+    /**
+     * The text chunks (tEXt, zTXt, iTXt) of a PNG file.
+     *
+     * @param file an image file
+     * @return keyword to text: the tEXt chunks, then the zTXt, then the iTXt ones, each kind in file order (a later
+     *         chunk with a keyword already seen replaces its value); empty for an image that is not a PNG or has no text
+     * @throws IOException when the file cannot be opened or is not an image
+     */
     public static Map<String, String> readPngText(Path file) throws IOException {
         try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
             return readPngText(in, file.toString());
         }
     }
 
-    /** The text chunks of an image held in memory (empty for an image without them, or not a PNG). */
+    /**
+     * The text chunks of an image held in memory, as {@link #readPngText(Path)}.
+     *
+     * @param image the bytes of an image file
+     * @return keyword to text, ordered as {@link #readPngText(Path)} gives them; empty for an image without them, or
+     *         not a PNG
+
+     * @throws IOException when the bytes are not an image
+     */
     public static Map<String, String> readPngText(byte[] image) throws IOException {
         try (ImageInputStream in = ImageIO.createImageInputStream(new java.io.ByteArrayInputStream(image))) {
             return readPngText(in, "image");
@@ -335,6 +407,12 @@ public final class Images {
      * The A1111 {@code parameters} text: the prompt, a {@code Negative prompt:} line when there is one, then the
      * settings as {@code Key: value, Key: value} in the given order, e.g.
      * {@code "a cat\nNegative prompt: blurry\nSteps: 4, Sampler: LCM, CFG scale: 1, Seed: 1, Size: 512x512, Model: x"}.
+     *
+     * @param prompt         the prompt (null: empty)
+     * @param negativePrompt the negative prompt; null or empty leaves its line out
+     * @param settings       setting name to value ({@link String#valueOf} of each), in the order to print; null or
+     *                       empty leaves the settings line out
+     * @return the text, lines separated by {@code \n}
      */
     public static String a1111Parameters(String prompt, String negativePrompt, Map<String, ?> settings) {
         StringBuilder b = new StringBuilder(prompt == null ? "" : prompt);
@@ -355,7 +433,14 @@ public final class Images {
      * Resizes [B, C, H, W] to width x height with a Lanczos-3 filter widened when shrinking (as PIL's
      * {@code Image.resize(..., LANCZOS)}, which diffusers' image processors use), separably, in float; values are
      * clamped to [0, 1].
+     *
+     * @param img    the images [B, C, H, W]; not modified
+     * @param width  target width in pixels, at least 1
+     * @param height target height in pixels, at least 1
+     * @return a new tensor [B, C, height, width], or {@code img} itself when it already has that size
+     * @throws IllegalArgumentException when img is not rank 4 or a target side is below 1
      */
+
     public static Tensor resize(Tensor img, int width, int height) {
         if (img.rank() != 4 || width < 1 || height < 1) throw new IllegalArgumentException("cannot resize " + img + " to " + width + "x" + height);
         int b = img.dim(0), c = img.dim(1), h = img.dim(2), w = img.dim(3);

@@ -16,10 +16,15 @@ public final class CancellationToken {
     /** Cancels the generation; it ends at its next check with a CancellationException. */
     public void cancel() { cancelled = true; }
 
-    /** True once {@link #cancel()} was called. */
+    /** {@return true once {@link #cancel()} was called, from any thread (a volatile read)} */
     public boolean isCancelled() { return cancelled; }
 
-    /** Throws CancellationException when cancelled. */
+    /**
+     * Throws when cancelled; the engine calls it at its checkpoints, a listener may call it too.
+     *
+     * @throws CancellationException "generation cancelled", once {@link #cancel()} was called
+     */
+
     public void check() {
         if (cancelled) throw new CancellationException("generation cancelled");
     }

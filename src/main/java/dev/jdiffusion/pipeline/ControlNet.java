@@ -31,14 +31,23 @@ public final class ControlNet implements AutoCloseable {
         this.owned = owned;
     }
 
-    /** Loads a ControlNet folder or file; a single file's configuration is inferred from its shapes. */
+    /**
+     * Loads a ControlNet folder or file; a single file's configuration is inferred from its shapes.
+     *
+     * @param path a diffusers ControlNet folder (config.json and weights) or one .safetensors file
+     * @return the loaded ControlNet, which holds its file mapped until {@link #close()}
+     * @throws ModelFormatException when the path is missing, not a ControlNet, or malformed (one line)
+     */
     public static ControlNet load(Path path) { return load(path, null); }
 
     /**
      * Loads a ControlNet folder or file.
      *
+     * @param path   a diffusers ControlNet folder (config.json and weights) or one .safetensors file
      * @param config a {@code config.json} or a folder holding one, describing a single file; null to use the folder's
      *               own or infer it
+     * @return the loaded ControlNet, which holds its file mapped until {@link #close()}
+     * @throws ModelFormatException when a path is missing, not a ControlNet, or malformed (one line)
      */
     public static ControlNet load(Path path, Path config) {
         if (!Files.exists(path)) throw new ModelFormatException(path + ": no such ControlNet file or folder");
@@ -69,15 +78,19 @@ public final class ControlNet implements AutoCloseable {
         }
     }
 
-    /** The ControlNet's name (its folder or file name), for the parameters text. */
+    /** {@return the ControlNet's name (its folder or file name without .safetensors), for the parameters text} */
     public String name() { return name; }
 
-    /** The loaded ControlNet model. */
+    /** {@return the loaded network (an engine type; its weights stay valid until {@link #close()})} */
     public ControlNetModel model() { return model; }
 
     /**
      * Throws a one-line {@link IllegalArgumentException} when this ControlNet was made for another base model than
      * the U-Net's (text width, channels or layers differ: e.g. an SD 2.x ControlNet on an SD 1.5 model).
+     *
+     * @param unet      the configuration of the U-Net it is to guide
+     * @param modelName that model's name, for the message
+     * @throws IllegalArgumentException when the two do not fit, naming both
      */
     public void checkFits(UNetConfig unet, String modelName) {
         UNetConfig c = model.config().unet();
@@ -92,7 +105,9 @@ public final class ControlNet implements AutoCloseable {
         return fam + "text width " + c.crossAttentionDim() + ", channels " + java.util.Arrays.toString(c.blockOutChannels());
     }
 
+    /** Unmaps the weights; the ControlNet must not be used by a request after this. */
     @Override public void close() {
+
         try {
             owned.close();
         } catch (Exception ignored) {

@@ -5,6 +5,12 @@ package dev.jdiffusion.pipeline;
  * out. The message says what was asked and what to do, in one line; the model stays loaded and usable.
  */
 public class GenerationException extends RuntimeException {
-    /** An error with its message and the error that caused it. */
+    /**
+     * An error with its message and the error that caused it.
+     *
+     * @param message one line: what was asked and what to change
+     * @param cause   the error that ended the generation (e.g. an {@link OutOfMemoryError}); may be null
+     */
+
     public GenerationException(String message, Throwable cause) { super(message, cause); }
 }

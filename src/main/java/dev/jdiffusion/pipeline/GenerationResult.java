@@ -15,9 +15,16 @@ import java.util.Map;
  * @param timings         seconds per phase: "text_encoder", "unet" (all steps), "vae", "total"
  */
 public record GenerationResult(List<Tensor> images, long seed, List<String> imageParameters, Map<String, Double> timings) {
-    /** The first image's parameters. */
+    /** {@return the first image's parameters text (the only one for a batch of one)} */
     public String parameters() { return imageParameters.get(0); }
 
-    /** Image i's parameters. */
+    /**
+     * Image i's parameters.
+     *
+     * @param i the image's index in {@link #images()}, from 0
+     * @return its parameters text, with its own seed (seed + i)
+     * @throws IndexOutOfBoundsException when i is not an image's index
+     */
+
     public String parameters(int i) { return imageParameters.get(i); }
 }

@@ -163,6 +163,10 @@ public final class Inpainting {
     /**
      * A mask [1, 1, H, W] in [0, 1] from an image read by {@link Images#read}: its grey level as PIL's
      * {@code convert("L")} computes it (ITU-R 601-2 luma on the 8-bit values), white = repaint.
+     *
+     * @param rgb01 [1, 3, H, W] in [0, 1], or [1, 1, H, W] (returned as is)
+     * @return [1, 1, H, W] grey levels in [0, 1] (multiples of 1/255 for an RGB input)
+     * @throws IllegalArgumentException for any other shape
      */
     public static Tensor maskFromImage(Tensor rgb01) {
         if (rgb01 == null || rgb01.rank() != 4 || rgb01.dim(0) != 1 || (rgb01.dim(1) != 3 && rgb01.dim(1) != 1))
@@ -177,12 +181,25 @@ public final class Inpainting {
         return new Tensor(d, 1, 1, rgb01.dim(2), rgb01.dim(3));
     }
 
-    /** The outpainting canvas: the image padded by the given pixels (edges repeated) and the mask of the new area. */
+    /**
+     * The outpainting canvas made by {@link #outpaint}.
+     *
+     * @param image the padded image [1, 3, H', W'], the new area repeating the nearest edge pixel
+     * @param mask  [1, 1, H', W']: 1 on the new area (repaint), 0 on the original image
+     */
     public record Canvas(Tensor image, Tensor mask) {}
 
     /**
      * Pads the image [1, 3, H, W] by left, top, right, bottom pixels (the new area repeats the nearest edge pixel,
      * a neutral start for the noise) and makes the mask that repaints exactly the new area.
+     *
+     * @param image  the image [1, 3, H, W]; not modified
+     * @param left   pixels added on the left, at least 0
+     * @param top    pixels added at the top, at least 0
+     * @param right  pixels added on the right, at least 0
+     * @param bottom pixels added at the bottom, at least 0
+     * @return the canvas [1, 3, H + top + bottom, W + left + right] and its mask, both new tensors
+     * @throws IllegalArgumentException a negative side, or all four 0
      */
     public static Canvas outpaint(Tensor image, int left, int top, int right, int bottom) {
         if (left < 0 || top < 0 || right < 0 || bottom < 0 || left + top + right + bottom == 0)
@@ -206,6 +223,13 @@ public final class Inpainting {
      * The generated images [B, 3, H, W] composited over the original [1, 3, H, W]: original x (1 - m) + generated x m
      * with m the mask blurred by a Gaussian of sigma {@code blur} pixels (0 = as is), as A1111 pastes an inpainting
      * result back; pixels where the blurred mask is 0 are the original's exactly.
+     *
+     * @param original  the init image [1, 3, H, W]
+     * @param generated the generated images [B, 3, H, W]
+     * @param mask01    the mask [1, 1, H, W] in [0, 1] (1 = generated)
+     * @param blur      the Gaussian sigma in pixels for the mask's edge, 0 for none
+     * @return a new tensor [B, 3, H, W]
+     * @throws IllegalArgumentException when the sizes differ
      */
     public static Tensor composite(Tensor original, Tensor generated, Tensor mask01, int blur) {
         Tensor m = blur > 0 ? gaussianBlur(mask01, blur) : mask01;
@@ -223,7 +247,14 @@ public final class Inpainting {
         return new Tensor(d, generated.shape());
     }
 
-    /** A separable Gaussian blur (sigma in pixels, kernel radius ceil(3 sigma), edges repeated) of a [1, 1, H, W] mask. */
+    /**
+     * A separable Gaussian blur (kernel radius ceil(3 sigma), normalised, edges repeated) of a mask, in double.
+     *
+     * @param mask  [1, 1, H, W]; not modified
+     * @param sigma the Gaussian's standard deviation in pixels, above 0
+     * @return a new blurred [1, 1, H, W] tensor
+     */
+
     public static Tensor gaussianBlur(Tensor mask, double sigma) {
         int h = mask.dim(2), w = mask.dim(3), r = (int) Math.ceil(3 * sigma);
         double[] k = new double[2 * r + 1];

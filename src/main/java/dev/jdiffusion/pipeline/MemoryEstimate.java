@@ -65,13 +65,16 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long caches,
     public static final String CHECK_PROPERTY = "jdiffusion.memoryCheck";
     private static final boolean CHECK_ENABLED = !"false".equalsIgnoreCase(System.getProperty(CHECK_PROPERTY));
 
-    /** The Java heap the run needs: the largest phase's activations, the caches and the model's own heap. */
+    /** {@return the Java heap the run needs, in bytes: the largest phase's activations, the caches and the model's own heap} */
     public long heap() { return Math.max(textEncoder, Math.max(unet, vae)) + caches + model; }
 
-    /** The same as {@link #heap()}: the figure compared with the maximum heap. */
+    /** {@return the same as {@link #heap()}: the figure compared with the maximum heap, in bytes} */
     public long total() { return heap(); }
 
-    /** The process's resident memory at the peak: the heap, the resident weight pages and the JVM's own memory. */
+    /**
+     * {@return the process's resident memory at the peak, in bytes: the heap, the resident weight pages and the JVM's
+     * own memory}
+     */
     public long resident() { return heap() + weights + JVM_NATIVE + heap() / 32; }
 
     /**
@@ -83,6 +86,8 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long caches,
      * @param batch            images per run
      * @param cfg              classifier-free guidance (doubles the U-Net's and text encoder's batch)
      * @param promptChunks     75-token chunks per prompt (after padding prompt and negative prompt alike)
+     * @return the estimate; nothing is allocated
+     * @throws IllegalStateException when the model is closed
      */
     public static MemoryEstimate of(ModelComponents parts, int width, int height, int batch, boolean cfg, int promptChunks) {
         int prompts = batch * (cfg ? 2 : 1);
@@ -171,7 +176,10 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long caches,
 
     private static int ceilDiv(int a, int b) { return (a + b - 1) / b; }
 
-    /** The machine's physical memory as the OS reports it to this JVM (a container's limit inside one), or -1. */
+    /**
+     * {@return the machine's physical memory in bytes as the OS reports it to this JVM (a container's limit inside one),
+     * or -1 when the JVM cannot tell (no jdk.management module)}
+     */
     public static long physicalMemory() {
         try {
             if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os)
@@ -188,8 +196,11 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long caches,
      * garbage of earlier runs that the collector reclaims as needed.
      *
      * @param what the request in words (e.g. "512x512, batch 2"), for the message
+     * @throws IllegalArgumentException when it does not fit (one line, see {@link #check}); never when
+     *                                  {@code -Djdiffusion.memoryCheck=false}
      */
     public void requireFits(String what) {
+
         if (!CHECK_ENABLED) return;
         check(Runtime.getRuntime().maxMemory(), physicalMemory(), what);
     }
@@ -197,6 +208,12 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long caches,
     /**
      * Throws an IllegalArgumentException, one line, when the run does not fit in maxHeap bytes of Java heap or
      * physical bytes of memory (ignored when not positive): what it needs, what there is, and what to change.
+     * Unlike {@link #requireFits}, it ignores {@link #CHECK_PROPERTY}.
+     *
+     * @param maxHeap  the Java heap maximum to compare {@link #heap()} with, in bytes
+     * @param physical the physical memory to compare {@link #resident()} with, in bytes; 0 or less: not compared
+     * @param what     the request in words (e.g. "512x512, batch 2"), for the message
+     * @throws IllegalArgumentException when it does not fit, naming -Xmx, --low-memory or a smaller size as they help
      */
     public void check(long maxHeap, long physical, String what) {
         boolean ram = physical > 0 && resident() > physical;
@@ -225,7 +242,7 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long caches,
         return lowMemoryVae < 0 ? heap() : Math.max(textEncoder, Math.max(unet, lowMemoryVae)) + caches + model;
     }
 
-    /** The parts in words. */
+    /** {@return the parts in words, e.g. "text encoder 12 MiB, U-Net 0.6 GiB, VAE decode 1.1 GiB, caches ..."} */
     public String breakdown() {
         return String.format(Locale.ROOT, "text encoder %s, U-Net %s, VAE decode %s, caches %s, model %s",
                 gib(textEncoder), gib(unet), gib(vae), gib(caches), gib(model));

@@ -30,7 +30,11 @@ import java.util.Map;
  * and the decode), so the text encoder, U-Net and VAE are never all resident at once, and the U-Net's pages are
  * released module by module during each step ({@link #unetModuleListener}). In low-memory mode
  * ({@link ModelOptions#withLowMemory}) the VAE also decodes in tiles of {@link #LOW_MEMORY_TILE} latent pixels.
+ *
+ * <p>Lifecycle: owned by the {@link StableDiffusion} that loaded it (or by whoever called {@link #load}). After
+ * {@link #close()} every method but close throws an {@link IllegalStateException}.
  */
+
 public final class ModelComponents implements AutoCloseable {
     /** VAE tile side (latent pixels) in low-memory mode: 256 x 256 image tiles for SD, overlap 0.25. */
     public static final int LOW_MEMORY_TILE = 32;
@@ -56,6 +60,12 @@ public final class ModelComponents implements AutoCloseable {
     /**
      * SDXL's extra parts: the second tokenizer and text encoder, and model_index's force_zeros_for_empty_prompt.
      * The first encoder is null for the refiner (only the second one).
+     *
+     * @param tokenizer2               the second encoder's tokenizer (a single file's: the first one's vocabulary,
+     *                                 padded with "!")
+     * @param textEncoder2             the second text encoder (OpenCLIP ViT-bigG, with its text projection)
+     * @param forceZerosForEmptyPrompt true: an empty negative prompt is encoded as zeros, not as the empty text
+     *                                 (true when model_index.json does not say)
      */
     public record Sdxl(ClipTokenizer tokenizer2, ClipTextEncoder textEncoder2, boolean forceZerosForEmptyPrompt) {}
 
@@ -78,35 +88,55 @@ public final class ModelComponents implements AutoCloseable {
         this.sdxl = sdxl;
     }
 
-    /** SDXL's second encoder and tokenizer, or null for SD 1.x/2.x models. */
+    /** {@return SDXL's second encoder and tokenizer, or null for SD 1.x/2.x models} */
     public Sdxl sdxl() { open(); return sdxl; }
 
-    /** The model's short name (its folder or file name). */
+    /** {@return the model's short name (its folder or file name)} */
     public String name() { open(); return name; }
-    /** The model family, detected at load. */
+    /** {@return the model family, detected at load} */
     public ModelFamily family() { open(); return family; }
-    /** The tokenizer of the text encoder. */
+    /** {@return the tokenizer of the (first) text encoder} */
     public ClipTokenizer tokenizer() { open(); return tokenizer; }
-    /** The CLIP text encoder. */
+    /** {@return the (first) CLIP text encoder; null for an SDXL refiner, which has only the second} */
     public ClipTextEncoder textEncoder() { open(); return textEncoder; }
-    /** The denoising U-Net. */
+    /** {@return the denoising U-Net} */
     public UNet2DConditionModel unet() { open(); return unet; }
-    /** The KL VAE, or null when only TAESD decoding is available. */
+    /** {@return the KL VAE, or null when only TAESD decoding is available} */
     public AutoencoderKL vae() { open(); return vae; }
-    /** The fast tiny autoencoder (TAESD family) for previews and --fast-decode, or null. */
+    /** {@return the fast tiny autoencoder (TAESD family) for previews and --fast-decode, or null} */
     public ImageAutoencoder taesd() { open(); return taesd; }
-    /** The model's scheduler config (scheduler_config.json; with ModelOptions.withPrediction its prediction_type replaced), or null for a single file without that override (family defaults apply). */
+    /**
+     * {@return the model's scheduler config (scheduler_config.json; with {@link ModelOptions#withPrediction} its
+     * prediction_type replaced), or null for a single file without that override (family defaults apply)}
+     *
+     * @throws IllegalStateException once closed
+     */
     public JsonNode schedulerConfig() { open(); return schedulerConfig; }
-    /** Where the parts were loaded from. */
+    /** {@return the options the parts were loaded with} */
     public ModelOptions options() { open(); return options; }
-    /** True when final images are decoded with TAESD rather than the KL VAE. */
+    /** {@return true when final images are decoded with TAESD rather than the KL VAE} */
     public boolean decodesWithTaesd() { open(); return taesdDecode; }
 
 
-    /** Loads and validates every part. Closes whatever it opened when anything fails. */
+    /**
+     * Loads and validates every part. Closes whatever it opened when anything fails.
+     *
+     * @param o the model path and its options
+     * @return the parts, holding their files mapped until {@link #close()}
+     * @throws ModelFormatException     missing or malformed model files
+     * @throws IllegalArgumentException options that do not fit the model
+     */
     public static ModelComponents load(ModelOptions o) { return load(o, part -> {}); }
 
-    /** As {@link #load(ModelOptions)}, telling {@code status} each part as its loading starts ("U-Net", "VAE", ...). */
+    /**
+     * As {@link #load(ModelOptions)}, telling {@code status} each part as its loading starts.
+     *
+     * @param o      the model path and its options
+     * @param status called on the loading thread with "U-Net", "text encoder", "VAE" or "VAE, TAESD" before each part
+     * @return the parts, holding their files mapped until {@link #close()}
+     * @throws ModelFormatException     missing or malformed model files
+     * @throws IllegalArgumentException options that do not fit the model
+     */
     public static ModelComponents load(ModelOptions o, java.util.function.Consumer<String> status) {
         List<AutoCloseable> owned = new ArrayList<>();
         try {
@@ -262,6 +292,7 @@ public final class ModelComponents implements AutoCloseable {
      * empty list clears them): the mapped weights stay as they are, the kernels add the low-rank terms while packing.
      * Not while a generation runs ({@link StableDiffusion} applies them under its lock).
      *
+     * @param list the LoRAs with their weights, in the order their terms are added
      * @throws ModelFormatException a key that does not resolve or fit (nothing is changed then)
      */
     public void applyLoras(List<LoraApplier.Weighted> list) {
@@ -271,10 +302,16 @@ public final class ModelComponents implements AutoCloseable {
         appliedLoras = List.copyOf(list);
     }
 
-    /** The weight a LoRA file's module modifies in this model (see {@link LoraApplier#weightFor}). */
+    /**
+     * The weight a LoRA file's module modifies in this model (see {@link LoraApplier#weightFor}).
+     *
+     * @param f the LoRA file
+     * @param m one of its modules
+     * @return the name of the model's weight tensor the module modifies
+     */
     public String loraWeightFor(dev.jdiffusion.lora.LoraFile f, dev.jdiffusion.lora.LoraFile.Module m) { open(); return loras.weightFor(f, m); }
 
-    /** The LoRAs set now. */
+    /** {@return the LoRAs set now by {@link #applyLoras} (an unmodifiable list; empty for none)} */
     public List<LoraApplier.Weighted> appliedLoras() { open(); return appliedLoras; }
 
     /** The second encoder and tokenizer of an SDXL model; a clear error naming what is missing. */
@@ -316,6 +353,8 @@ public final class ModelComponents implements AutoCloseable {
     /**
      * Bytes of mapped weight pages resident at a generation's peak: the largest of the text encoder, the VAE and the
      * U-Net (one module of it where pages are released module by module).
+     *
+     * @return bytes; for a replacement VAE file that cannot be released, its file size counts
      */
     public long residentWeightBytes() {
         open();
@@ -334,14 +373,17 @@ public final class ModelComponents implements AutoCloseable {
         }
     }
 
-    /** Bytes of Winograd-transformed filters the U-Net's 3x3 convolutions could cache (before the cache's budget). */
+    /**
+     * {@return bytes of Winograd-transformed filters the U-Net's 3x3 convolutions could cache, before the cache's
+     * budget: 64 bytes per (output, input) channel pair of each 3x3 weight with enough channels}
+     */
     public long winogradFilterBytes() {
         open();
         WeightPages p = pages.get(Checkpoint.UNET);
         return p == null ? 0 : p.winogradFilterBytes(dev.jdiffusion.kernels.Conv2d.WINOGRAD_MIN_CHANNELS);
     }
 
-    /** True in low-memory mode ({@link ModelOptions#withLowMemory}). */
+    /** {@return true in low-memory mode ({@link ModelOptions#withLowMemory})} */
     public boolean lowMemory() { open(); return options.lowMemory(); }
 
     /**
@@ -349,6 +391,9 @@ public final class ModelComponents implements AutoCloseable {
      * {@link Checkpoint#VAE}) from this process's resident set; they stay in the page cache and are mapped again
      * when next read. Call it only between uses of the component. Returns false where that is not possible
      * (no {@code madvise}: not Linux; a replacement VAE given as its own file), which changes nothing else.
+     *
+     * @param component the component's name, as {@link Checkpoint} names it
+     * @return true when the pages were released
      */
     public boolean releaseWeights(String component) {
         open();
@@ -361,7 +406,9 @@ public final class ModelComponents implements AutoCloseable {
      * java.util.function.BiConsumer, java.util.function.Consumer)}: it releases each U-Net module's weight pages once
      * the module has run, so only about one module's weights (at most ~100 MB for SD 1.5 in fp16) are resident at a
      * time instead of the whole U-Net. The next step maps them again from the page cache (minor faults: measured at
-     * no visible cost per step). Null where pages cannot be released (no madvise).
+     * no visible cost per step).
+     *
+     * @return a listener taking each module's name once it has run, or null where pages cannot be released (no madvise)
      */
     public java.util.function.Consumer<String> unetModuleListener() {
         open();
@@ -370,13 +417,25 @@ public final class ModelComponents implements AutoCloseable {
         return p::release;
     }
 
-    /** Latents (as the sampler produces them) to images [B, 3, H, W] in [0, 1], as diffusers decodes them. */
+    /**
+     * Latents (as the sampler produces them) to images, as diffusers decodes them, with the VAE (tiled in low-memory
+     * mode) or TAESD ({@link #decodesWithTaesd}).
+     *
+     * @param latents [B, C, h, w] latents, before the VAE's scaling factor is divided out
+     * @return new images [B, 3, 8h, 8w] in [0, 1]
+     */
     public Tensor decode(Tensor latents) {
         open();
         return (taesdDecode ? taesd : vae).decodeLatents(latents);
     }
 
-    /** A cheap preview of latents: TAESD when loaded, else a fixed linear latent-to-RGB map at 1/8 size. */
+    /**
+     * A cheap preview of latents: TAESD when loaded, else a fixed linear latent-to-RGB map at 1/8 size.
+     *
+     * @param latents [B, C, h, w] latents
+     * @return new images [B, 3, H, W] in [0, 1]: 8h x 8w with TAESD, h x w from the linear map
+     */
+
     public Tensor preview(Tensor latents) {
         open();
         if (taesd != null) return taesd.decodeLatents(latents);

@@ -39,22 +39,25 @@ public enum ModelFamily {
         this.defaultSize = size;
     }
 
-    /** The name users know ("SD 1.x"), as info prints it. */
+    /** {@return the name users know ("SD 1.x"), as info prints it} */
     public String label() { return label; }
 
-    /** The sampler users expect for this family. */
+    /** {@return the sampler users expect for this family, by its lower-case name ("euler_a", "lcm", ...)} */
     public String defaultSampler() { return defaultSampler; }
-    /** Denoising steps a request of this family runs when it names none. */
+    /** {@return the denoising steps a request of this family runs when it names none} */
     public int defaultSteps() { return defaultSteps; }
-    /** Guidance scale: classifier-free guidance for SD1/SD2, the guidance embedding's w for LCM. */
+    /**
+     * {@return the default guidance scale: classifier-free guidance for SD 1.x, 2.x and SDXL, the guidance embedding's
+     * w for LCM, 0 (no guidance) for the distilled SDXL families}
+     */
     public float defaultGuidance() { return defaultGuidance; }
-    /** True for the SDXL families. */
+    /** {@return true for the SDXL families} */
     public boolean isSdxl() { return name().startsWith("SDXL"); }
 
-    /** True for the latent-consistency families (guidance embedding). */
+    /** {@return true for the latent-consistency families (guidance embedding)} */
     public boolean isLcm() { return this == LCM || this == SDXL_LCM; }
 
-    /** Native image side in pixels. */
+    /** {@return the native image side in pixels, the size a request that names none gets} */
     public int defaultSize() { return defaultSize; }
 
     /**
@@ -62,6 +65,10 @@ public enum ModelFamily {
      * file): an LCM guidance embedding (time_cond_proj_dim) or an LCM scheduler; SDXL by its added conditioning
      * (text_time), then SDXL-Turbo (trailing timesteps and a 512x512 native U-Net) or a few-step distilled U-Net
      * (trailing timesteps at 1024x1024) by the scheduler config; SD 2.x by a cross-attention width of 1024, else SD 1.x.
+     *
+     * @param unet      the U-Net's configuration
+     * @param scheduler the scheduler config (scheduler_config.json), or null
+     * @return the family; every U-Net has one
      */
     public static ModelFamily detect(UNetConfig unet, JsonNode scheduler) {
         boolean lcm = unet.timeCondProjDim() > 0 || "LCMScheduler".equals(schedulerClass(scheduler));
@@ -75,7 +82,13 @@ public enum ModelFamily {
         return unet.crossAttentionDim() >= 1024 ? SD2 : SD1;
     }
 
-    /** The facts {@link #detect} reads, for display. */
+    /**
+     * The facts {@link #detect} reads, for display.
+     *
+     * @param unet      the U-Net's configuration
+     * @param scheduler the scheduler config, or null
+     * @return one line, e.g. "unet cross_attention_dim 768, scheduler LCMScheduler"
+     */
     public static String evidence(UNetConfig unet, JsonNode scheduler) {
         StringBuilder sb = new StringBuilder("unet cross_attention_dim ").append(unet.crossAttentionDim());
         if (unet.timeCondProjDim() > 0) sb.append(", time_cond_proj_dim ").append(unet.timeCondProjDim());
@@ -91,14 +104,23 @@ public enum ModelFamily {
         return scheduler == null || !scheduler.hasNonNull("_class_name") ? null : scheduler.get("_class_name").asText();
     }
 
-    /** A family found in a checkpoint's files, or null with the reason; evidence says what it rests on. */
+    /**
+     * A family found in a checkpoint's files, or null with the reason.
+     *
+     * @param family   the family, or null when the checkpoint cannot be loaded as a model
+     * @param evidence what the family rests on ({@link #evidence}), or why there is none
+     */
     public record Detection(ModelFamily family, String evidence) {}
 
     /**
      * Detects an opened checkpoint's family as generate does (without --config): the U-Net's config.json, or for a
      * single file the config its shapes imply. Never throws for a model the engine cannot load: family is null and
      * evidence says why.
+     *
+     * @param c an opened checkpoint
+     * @return the detection
      */
+
     public static Detection of(Checkpoint c) {
         if (!c.has(Checkpoint.UNET)) return new Detection(null, "no U-Net weights");
         try {

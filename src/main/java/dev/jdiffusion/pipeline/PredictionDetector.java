@@ -25,15 +25,27 @@ public final class PredictionDetector {
     public static final double V_SPREAD = 0.09;
     private static final String UNET = "model.diffusion_model.";
 
-    /** What was chosen, and why (config, metadata, v_pred key, heuristic, default). */
+    /**
+     * What was chosen, and why.
+     *
+     * @param predictionType the scheduler's prediction_type: "v_prediction" or "epsilon"
+     * @param reason         what decided it, in words: the v_pred key, a metadata entry, the heuristic's measure, or
+     *                       "default"
+     */
     public record Choice(String predictionType, String reason) {
-        /** "v" or "eps". */
+        /** {@return the short name users type: "v" for v-prediction, else "eps"} */
         public String shortName() { return predictionType.equals("v_prediction") ? "v" : "eps"; }
     }
 
     private PredictionDetector() {}
 
-    /** The choice for a single file's tensors (never null; epsilon when nothing says otherwise). */
+    /**
+     * The choice for a single file's tensors (epsilon when nothing says otherwise).
+     *
+     * @param file a single-file checkpoint's tensors and metadata (original LDM key names)
+     * @return the choice, never null; reads at most one small bias tensor
+     */
+
     public static Choice detect(TensorSource file) {
         if (file.contains("v_pred")) return new Choice("v_prediction", "v_pred key in the file");
         Map<String, String> md = file.metadata();

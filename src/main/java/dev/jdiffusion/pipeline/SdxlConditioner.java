@@ -22,7 +22,13 @@ public final class SdxlConditioner implements Conditioner {
     private final ClipTextEncoder encoder1, encoder2;
     private final PromptEncoder prompts1, prompts2;
 
-    /** For golden tests and tools: encoders only (ids given). */
+    /**
+     * For golden tests and tools: encoders only, so only {@link #encodeIds} works (prompts need the tokenizers).
+     *
+     * @param encoder1 the first text encoder (CLIP ViT-L), or null for the refiner
+     * @param encoder2 the second text encoder (OpenCLIP ViT-bigG, with its projection); required
+     * @throws IllegalArgumentException when encoder2 is null
+     */
     public SdxlConditioner(ClipTextEncoder encoder1, ClipTextEncoder encoder2) { this(null, encoder1, null, encoder2); }
 
     SdxlConditioner(ClipTokenizer tokenizer1, ClipTextEncoder encoder1, ClipTokenizer tokenizer2, ClipTextEncoder encoder2) {
@@ -33,16 +39,28 @@ public final class SdxlConditioner implements Conditioner {
         this.prompts2 = tokenizer2 == null ? null : new PromptEncoder(tokenizer2, encoder2);
     }
 
-    /** The context width: both encoders' hidden sizes. */
+    /** {@return the context width: the sum of both encoders' hidden sizes (the second's alone for the refiner)} */
     public int contextDim() { return (encoder1 == null ? 0 : encoder1.config().hiddenSize()) + encoder2.config().hiddenSize(); }
 
-    /** The pooled embedding's width (projection_dim). */
+    /** {@return the pooled embedding's width (the second encoder's projection_dim)} */
     public int pooledDim() { return encoder2.pooledDim(); }
 
-    /** @param context [B, L, contextDim()]; @param textEmbeds [B, projection_dim] */
+    /**
+     * encode_prompt's two outputs.
+     *
+     * @param context    [B, L, contextDim()]: the encoders' penultimate hidden states side by side
+     * @param textEmbeds [B, projection_dim]: the second encoder's projected pooled output
+     */
     public record Embeddings(Tensor context, Tensor textEmbeds) {}
 
-    /** encode_prompt for token ids already made by each tokenizer (ids1 is ignored without encoder 1). */
+    /**
+     * encode_prompt for token ids already made by each tokenizer.
+     *
+     * @param ids1 token ids per prompt for encoder 1, each of the encoder's context length; ignored without encoder 1
+     * @param ids2 token ids per prompt for encoder 2, as many prompts as ids1
+     * @return the context and pooled embeddings, one row per prompt
+     */
+
     public Embeddings encodeIds(int[][] ids1, int[][] ids2) {
         ClipTextEncoder.Hidden h2 = encoder2.encodeHidden(ids2, 1, true);
         Tensor h1 = encoder1 == null ? null : encoder1.encodeHidden(ids1, 1, false).hidden();

@@ -63,18 +63,37 @@ public final class StableDiffusion implements AutoCloseable {
         this.loras = new LoraSelection(parts.options().adapters());
     }
 
-    /** Loads a diffusers folder or single-file checkpoint. */
+    /**
+     * Loads a diffusers folder or single-file checkpoint with default options ({@link ModelOptions#of}).
+     *
+     * @param model a diffusers folder or a single-file .safetensors checkpoint
+     * @return the loaded model; close it to unmap its files and release its compute pool
+     * @throws ModelFormatException missing or malformed model files
+     */
     public static StableDiffusion load(java.nio.file.Path model) { return load(ModelOptions.of(model)); }
 
     /**
-     * Loads a model with optional replacement parts. All validation happens here, before any generation.
+     * Loads a model with optional replacement parts. All validation happens here, before any generation. The weight
+     * files are mapped, not read into the heap; the model's compute pool is leased here (its threads start on the
+     * first generation).
      *
+     * @param options the model path and its options
+     * @return the loaded model; close it to unmap its files and release its compute pool
      * @throws IllegalArgumentException bad options, e.g. a malformed {@code -Djdiffusion.threads}
      * @throws ModelFormatException     missing or malformed model files
      */
     public static StableDiffusion load(ModelOptions options) { return load(options, part -> {}); }
 
-    /** As {@link #load(ModelOptions)}, telling {@code status} each part as its loading starts, for progress messages. */
+    /**
+     * As {@link #load(ModelOptions)}, telling {@code status} each part as its loading starts, for progress messages.
+     *
+     * @param options the model path and its options
+     * @param status  called on the loading thread with a short name of each part ("text encoder", "U-Net", ...)
+     *                before it loads
+     * @return the loaded model
+     * @throws IllegalArgumentException bad options
+     * @throws ModelFormatException     missing or malformed model files
+     */
     public static StableDiffusion load(ModelOptions options, java.util.function.Consumer<String> status) {
         dev.jdiffusion.gpu.Device.forPipeline(options.device());
         Parallel.Lease pool = Parallel.lease(options.threads());
@@ -86,16 +105,32 @@ public final class StableDiffusion implements AutoCloseable {
         }
     }
 
-    /** The model family, which sets the request defaults. */
+    /**
+     * {@return the model family, which sets the request defaults (sampler, steps, guidance, size)}
+     *
+     * @throws IllegalStateException once the model is closed
+     */
     public ModelFamily family() { checkOpen(); return parts.family(); }
 
-    /** Short model name used in the parameters text. */
+    /**
+     * {@return the short model name used in the parameters text (its folder or file name)}
+     *
+     * @throws IllegalStateException once the model is closed
+     */
     public String modelName() { checkOpen(); return parts.name(); }
 
-    /** The number of compute threads this model's generations use. */
+    /**
+     * {@return the number of compute threads this model's generations use (see {@link ModelOptions#threads})}
+     *
+     * @throws IllegalStateException once the model is closed
+     */
     public int threads() { checkOpen(); return pool.threads(); }
 
-    /** The loaded parts (for tools and tests). */
+    /**
+     * {@return the loaded parts, for tools and tests; they belong to this model and are released when it closes}
+     *
+     * @throws IllegalStateException once the model is closed
+     */
     public ModelComponents components() { checkOpen(); return parts; }
 
     /** Every public method but close fails once the model is closed (its resources freed; a running generation finishes first). */
@@ -104,12 +139,18 @@ public final class StableDiffusion implements AutoCloseable {
     }
 
     /**
-     * Generates the request's images. Blocks while another generation on this instance runs.
+     * Generates the request's images. Blocks while another generation on this instance runs; runs on this model's
+     * compute pool, whose threads do the work while the calling thread waits.
      *
+     * @param req the request; its unset fields take the family's defaults ({@link #resolve})
+     * @return the images, the seed used, each image's parameters text and the timings
      * @throws IllegalArgumentException a bad request, or one that cannot fit in the Java heap or the machine's memory
      *                                  (checked before any compute, see {@link MemoryEstimate})
      * @throws GenerationException      the heap ran out during the run; the model stays usable
      * @throws ModelFormatException     a mapped weight file was truncated or overwritten on disk while in use
+     * @throws CancellationException    the request's {@link CancellationToken} was cancelled, or the model was closed
+     *                                  while this call waited for its turn
+     * @throws IllegalStateException    the model is closed
      */
     public GenerationResult generate(GenerationRequest req) { return generate(req, null, null, null); }
 
@@ -117,9 +158,12 @@ public final class StableDiffusion implements AutoCloseable {
      * Generates with explicit initial latents and per-step noise instead of drawing them from the seed, and
      * reports every step's tensors: for reproducing another implementation's run exactly.
      *
+     * @param req            the request
      * @param initialLatents [batch, C, h, w] latents before scaling by the sampler's initial sigma, or null
      * @param noise          the noise the sampler draws between steps, or null for the seeded generator
      * @param trace          receives each step's tensors, or null
+     * @return the result, as {@link #generate(GenerationRequest)}
+     * @throws IllegalArgumentException as {@link #generate(GenerationRequest)}, also for latents of the wrong shape
      */
     public GenerationResult generate(GenerationRequest req, Tensor initialLatents, NoiseSource noise, StepTrace trace) {
         enter();
@@ -191,7 +235,10 @@ public final class StableDiffusion implements AutoCloseable {
     /**
      * The memory the request needs at its peak, estimated from the model's shapes (see {@link MemoryEstimate}); the
      * generation refuses a request whose heap exceeds the maximum heap or whose resident memory exceeds the machine's.
+     * Computes nothing but arithmetic on shapes; does not wait for a running generation.
      *
+     * @param req the request, with the family's defaults applied as {@link #generate} would
+     * @return the estimate for this request on this model
      * @throws IllegalArgumentException a prompt longer than {@link GenerationRequest#MAX_PROMPT_CHUNKS} chunks
      */
     public MemoryEstimate estimateMemory(GenerationRequest req) {
@@ -216,30 +263,67 @@ public final class StableDiffusion implements AutoCloseable {
          */
         void onStep(int step, Tensor modelInput, Tensor modelOut, Tensor latents, Tensor denoised);
 
-        /** The text embeddings [n, L, D] and, at the end, the latents that were decoded. */
+        /**
+         * The text embeddings, once, before the first step.
+         *
+         * @param embeddings [n, L, D]: with classifier-free guidance the negative prompts' rows first, then the
+         *                   prompts'
+         */
         default void onEmbeddings(Tensor embeddings) {}
 
-        /** The latents that were decoded and the images they gave. */
+        /**
+         * The latents that were decoded and the images they gave, once, after the last step.
+         *
+         * @param latents the latents decoded [batch, C, h, w] (the LCM sampler's last denoised sample, else the final
+         *                latents), before the VAE divides them by its scaling factor
+
+         * @param images  the decoded images [batch, 3, H, W] in [0, 1]
+         */
         default void onDecode(Tensor latents, Tensor images) {}
 
         /**
          * A named intermediate tensor, under diffusers' variable names: inpainting's {@code mask_condition},
          * {@code mask}, {@code image_latents}, {@code masked_image_latents}, {@code init_latents} (the latents the
          * loop starts from); each step's summed ControlNet {@code mid_block_res_sample} (before that step's onStep).
+         *
+         * @param name  the diffusers variable name
+         * @param value the tensor; the receiver must not modify it
          */
         default void onTensor(String name, Tensor value) {}
 
-        /** SDXL: the added conditioning the U-Net sees, text_embeds [n, P] and time_ids [n, k], rows as the embeddings'. */
+        /**
+         * SDXL: the added conditioning the U-Net sees, rows in the order of the embeddings'.
+         *
+         * @param textEmbeds the pooled text embeddings [n, P]
+         * @param timeIds    the micro-conditioning time ids [n, k] (original size, crop, target size)
+         */
         default void onAddedConditioning(Tensor textEmbeds, Tensor timeIds) {}
 
         /** A trace that receives nothing. */
         StepTrace NONE = (i, a, b, c, d) -> {};
     }
 
-    /** The settings a request runs with once the family's defaults are applied. */
+    /**
+     * The settings a request runs with once the family's defaults are applied.
+     *
+     * @param sampler  the sampler's name, lower case (as {@link dev.jdiffusion.sampling.Schedulers} knows it)
+     * @param steps    denoising steps
+     * @param guidance guidance scale (classifier-free guidance when above 1 on a non-LCM U-Net)
+     * @param width    image width in pixels
+     * @param height   image height in pixels
+     * @param seed     the seed: the request's, else one drawn at random (32 bits)
+     */
     public record Resolved(String sampler, int steps, float guidance, int width, int height, long seed) {}
 
-    /** Applies the family's defaults to the unset fields of a request. */
+    /**
+     * Applies the family's defaults to the unset fields of a request. Draws a random seed when the request has none,
+     * so two calls on such a request give different seeds.
+     *
+     * @param req the request
+     * @return the settings it runs with
+     * @throws IllegalArgumentException an init image whose size disagrees with the request's or is not a multiple of 8
+     * @throws IllegalStateException    the model is closed
+     */
     public Resolved resolve(GenerationRequest req) {
         ModelFamily f = family();
         // An LCM-LoRA switches the defaults to LCM sampling (4 steps, no guidance) on any model.
@@ -411,7 +495,11 @@ public final class StableDiffusion implements AutoCloseable {
     /**
      * What a request sets that this model ignores, or sets implicitly, in words for the user (none when all is
      * used): a negative prompt without classifier-free guidance, and the LCM sampler's guidance of 1 on an SD model.
+     *
+     * @param req the request
+     * @return one sentence per note, naming the flag that changes it; empty when all is used
      */
+
     public List<String> notes(GenerationRequest req) {
         Resolved r = resolve(req);
         List<String> notes = new ArrayList<>();

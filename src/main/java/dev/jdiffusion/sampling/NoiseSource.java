@@ -9,6 +9,12 @@ import dev.jdiffusion.tensor.Tensor;
  */
 @FunctionalInterface
 public interface NoiseSource {
-    /** The next standard-normal tensor of the given shape. */
+    /**
+     * The next standard-normal tensor of the given shape; successive calls continue one stream.
+     *
+     * @param shape the dimensions, e.g. [batch, 4, h, w] for latents
+     * @return a new tensor of independent N(0, 1) values
+     */
+
     Tensor next(int... shape);
 }

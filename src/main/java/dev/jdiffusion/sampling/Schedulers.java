@@ -26,7 +26,13 @@ public final class Schedulers {
 
     private static final JsonMapper JSON = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
 
-    /** Reads a scheduler_config.json (diffusers writes -Infinity for lambda_min_clipped, which plain JSON rejects). */
+    /**
+     * Reads a scheduler_config.json (diffusers writes -Infinity for lambda_min_clipped, which plain JSON rejects).
+     *
+     * @param file the JSON file
+     * @return its tree
+     * @throws UncheckedIOException when the file cannot be read or is not JSON, naming it
+     */
     public static JsonNode readConfig(Path file) {
         try {
             return JSON.readTree(file.toFile());
@@ -35,7 +41,13 @@ public final class Schedulers {
         }
     }
 
-    /** The scheduler a diffusers config describes, chosen by its {@code _class_name} (DDIM with eta 0). */
+    /**
+     * The scheduler a diffusers config describes, chosen by its {@code _class_name} (DDIM with eta 0).
+     *
+     * @param config a diffusers scheduler config
+     * @return a new scheduler, timesteps not set yet
+     * @throws IllegalArgumentException no {@code _class_name}, or a class the engine does not implement
+     */
     public static Scheduler fromConfig(JsonNode config) {
         SchedulerConfig c = SchedulerConfig.parse(config);
         String cls = c.className();
@@ -54,6 +66,11 @@ public final class Schedulers {
     /**
      * A sampler by CLI name on top of a model's scheduler config (as diffusers' from_config). {@code baseConfig} may be
      * null: then the Stable Diffusion 1.x training schedule is used ({@link #defaultConfig(boolean)}).
+     *
+     * @param samplerName one of {@link #NAMES}, lower case
+     * @param baseConfig  the model's scheduler config (its training schedule and prediction type), or null
+     * @return a new scheduler, timesteps not set yet
+     * @throws IllegalArgumentException an unknown sampler name, listing the known ones
      */
     public static Scheduler create(String samplerName, JsonNode baseConfig) {
         JsonNode base = baseConfig != null ? baseConfig : defaultConfig(false);
@@ -77,7 +94,11 @@ public final class Schedulers {
      * The scheduler config of a Stable Diffusion 1.x / 2.x checkpoint that ships without one (as diffusers'
      * single-file loader writes it): 1000 training steps, scaled_linear betas 0.00085..0.012, "leading" spacing with
      * steps_offset 1, set_alpha_to_one false; epsilon prediction, or v_prediction for SD 2.x 768 models.
+     *
+     * @param vPrediction true for v_prediction, false for epsilon
+     * @return a new config node (the caller may modify it)
      */
+
     public static ObjectNode defaultConfig(boolean vPrediction) {
         return SchedulerConfig.with(null, "DDIMScheduler",
                 "num_train_timesteps", 1000, "beta_start", 0.00085, "beta_end", 0.012, "beta_schedule", "scaled_linear",
