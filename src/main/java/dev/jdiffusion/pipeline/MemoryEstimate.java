@@ -138,7 +138,7 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long caches,
             long cin = ch[i] + (long) Math.max(ch[i], ch[Math.min(i + 1, levels - 1)]);
             long work = n * hw[i] * (2 * cin + 3L * ch[i]) + CONV_UNFOLD * cin * hw[i];
             resnet = Math.max(resnet, work);
-            boolean attn = c.downHasAttention(i) || c.upHasAttention(levels - 1 - i) || (i == levels - 1 && c.midBlock());
+            boolean attn = c.downHasAttention(i) || c.upHasAttention(levels - 1 - i) || (i == levels - 1 && c.midAttention());
             if (attn) {
                 // norm, q, k, v, out, GEGLU projection (8 c) and gate (4 c), block input and output
                 long a = 19L * ch[i] * n * hw[i] + 2L * ch[i] * n * textLen;

@@ -24,7 +24,7 @@ final class DownBlock {
         for (int i = 0; i < n; i++) {
             resnets[i] = new ResnetBlock2D(w, p + ".resnets." + i, i == 0 ? in : out, out, tembDim, c.normNumGroups(), c.normEps(), 1f);
             if (att) attentions[i] = new Transformer2D(w, p + ".attentions." + i, out, c.attentionHeads()[level],
-                    c.transformerLayers()[level], c.crossAttentionDim(), c.normNumGroups(), c.useLinearProjection());
+                    c.transformerLayers()[level][i], c.crossAttentionDim(), c.normNumGroups(), c.useLinearProjection());
         }
         if (level < c.levels() - 1) {
             int pad = c.downsamplePadding();

@@ -20,7 +20,7 @@ public final class MidBlock {
     private final ResnetBlock2D first, second;
     private final Attention attention;
 
-    /** A mid block of loaded parts; attention may be null. */
+    /** A mid block of loaded parts; attention and the second resnet may be null. */
     public MidBlock(String prefix, ResnetBlock2D first, Attention attention, ResnetBlock2D second) {
         this.prefix = prefix;
         this.first = first;
@@ -28,12 +28,16 @@ public final class MidBlock {
         this.second = second;
     }
 
-    /** The U-Net's mid block, shapes as the config implies (problems recorded in w). */
+    /**
+     * The U-Net's mid block, shapes as the config implies (problems recorded in w): resnet, transformer, resnet, or
+     * one resnet alone for diffusers' {@code UNetMidBlock2D} (SSD-1B, Segmind Vega).
+     */
     MidBlock(UNetWeights w, UNetConfig c, int tembDim) {
         this("mid_block", unetResnet(w, c, tembDim, 0),
-                new Transformer2D(w, "mid_block.attentions.0", c.blockOutChannels()[c.levels() - 1], c.attentionHeads()[c.levels() - 1],
-                        c.transformerLayers()[c.levels() - 1], c.crossAttentionDim(), c.normNumGroups(), c.useLinearProjection()),
-                unetResnet(w, c, tembDim, 1));
+                c.midAttention() ? new Transformer2D(w, "mid_block.attentions.0", c.blockOutChannels()[c.levels() - 1],
+                        c.attentionHeads()[c.levels() - 1], c.midTransformerLayers(), c.crossAttentionDim(), c.normNumGroups(),
+                        c.useLinearProjection()) : null,
+                c.midAttention() ? unetResnet(w, c, tembDim, 1) : null);
     }
 
     private static ResnetBlock2D unetResnet(UNetWeights w, UNetConfig c, int tembDim, int i) {
@@ -54,8 +58,10 @@ public final class MidBlock {
             x = attention.forward(x, context, contextLen, s);
             done(s, ".attentions.0");
         }
-        x = second.forward(x, tembSilu);
-        done(s, ".resnets.1");
+        if (second != null) {
+            x = second.forward(x, tembSilu);
+            done(s, ".resnets.1");
+        }
         return x;
     }
 
@@ -65,6 +71,7 @@ public final class MidBlock {
 
     /** Multiply-adds times two for a batch of h x w inputs. */
     public long flops(int batch, int h, int w, int contextLen) {
-        return first.flops(batch, h, w) + (attention == null ? 0 : attention.flops(batch, h, w, contextLen)) + second.flops(batch, h, w);
+        return first.flops(batch, h, w) + (attention == null ? 0 : attention.flops(batch, h, w, contextLen))
+                + (second == null ? 0 : second.flops(batch, h, w));
     }
 }

@@ -19,10 +19,18 @@ import java.util.List;
  * @param blockOutChannels    channels per level
  * @param downBlockTypes      CrossAttnDownBlock2D or DownBlock2D per level
  * @param upBlockTypes        CrossAttnUpBlock2D or UpBlock2D per up level (index 0 = lowest resolution)
- * @param midBlock            whether a UNetMidBlock2DCrossAttn is present
+ * @param midBlock            whether a mid block is present
+ * @param midAttention        the mid block is a UNetMidBlock2DCrossAttn (resnet, transformer, resnet); false for
+ *                            diffusers' {@code UNetMidBlock2D} of a UNet2DConditionModel (one resnet, as SSD-1B and
+ *                            Segmind Vega have)
+ * @param midTransformerLayers transformer blocks of the mid block's attention (diffusers: the first entry of the
+ *                            last level's {@code transformer_layers_per_block})
  * @param layersPerBlock      resnets per down level (up levels have one more)
- * @param transformerLayers   transformer blocks per attention, per down level
- * @param upTransformerLayers transformer blocks per attention, per up level
+ * @param transformerLayers   transformer blocks per attention: [down level][layer] (diffusers'
+ *                            {@code transformer_layers_per_block}, a number per level or, as SSD-1B and Vega
+ *                            have, a list per level)
+ * @param upTransformerLayers transformer blocks per attention: [up level][layer] (the down levels' reversed, or
+ *                            {@code reverse_transformer_layers_per_block}, a list of lists)
  * @param attentionHeads      heads per down level (diffusers 0.25.1 reads {@code attention_head_dim} as the head count)
  * @param crossAttentionDim   text embedding width
  * @param normNumGroups       GroupNorm groups
@@ -44,8 +52,9 @@ import java.util.List;
  *                            additionTimeEmbedDim (the input of {@code add_embedding}); 0 when none
  */
 public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] blockOutChannels,
-                         List<String> downBlockTypes, List<String> upBlockTypes, boolean midBlock,
-                         int[] layersPerBlock, int[] transformerLayers, int[] upTransformerLayers, int[] attentionHeads,
+                         List<String> downBlockTypes, List<String> upBlockTypes, boolean midBlock, boolean midAttention,
+                         int midTransformerLayers, int[] layersPerBlock, int[][] transformerLayers, int[][] upTransformerLayers,
+                         int[] attentionHeads,
                          int crossAttentionDim, int normNumGroups, float normEps, boolean useLinearProjection,
                          boolean upcastAttention, boolean flipSinToCos, float freqShift, int timeCondProjDim,
                          int timeEmbedDim, int convInKernel, int convOutKernel, int downsamplePadding,
@@ -53,7 +62,7 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
                          int addEmbedInputDim) {
 
     public static final String CROSS_DOWN = "CrossAttnDownBlock2D", DOWN = "DownBlock2D",
-            CROSS_UP = "CrossAttnUpBlock2D", UP = "UpBlock2D", MID = "UNetMidBlock2DCrossAttn";
+            CROSS_UP = "CrossAttnUpBlock2D", UP = "UpBlock2D", MID = "UNetMidBlock2DCrossAttn", MID_RESNET = "UNetMidBlock2D";
 
     /** Number of resolution levels. */
     public int levels() { return blockOutChannels.length; }
@@ -92,21 +101,33 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
         for (String t : down) if (!t.equals(CROSS_DOWN) && !t.equals(DOWN)) bad("down block type " + t + " is not supported (only " + CROSS_DOWN + ", " + DOWN + ")");
         for (String t : up) if (!t.equals(CROSS_UP) && !t.equals(UP)) bad("up block type " + t + " is not supported (only " + CROSS_UP + ", " + UP + ")");
         String midType = c.hasNonNull("mid_block_type") || !c.has("mid_block_type") ? c.path("mid_block_type").asText(MID) : null;
-        if (midType != null && !midType.equals(MID)) bad("mid_block_type " + midType + " is not supported (only " + MID + " or null)");
+        if (midType != null && !midType.equals(MID) && !midType.equals(MID_RESNET))
+            bad("mid_block_type " + midType + " is not supported (only " + MID + ", " + MID_RESNET + " or null)");
         if (c.hasNonNull("num_attention_heads"))
             bad("num_attention_heads is set; diffusers 0.25.1 rejects it for UNet2DConditionModel (use attention_head_dim)");
         int[] heads = ints(c, "attention_head_dim", n, new int[]{8});
         int[] lpb = ints(c, "layers_per_block", n, new int[]{2});
-        int[] tl = ints(c, "transformer_layers_per_block", n, new int[]{1});
-        int[] upTl;
+        for (int i = 0; i < n; i++) if (lpb[i] < 1) bad("layers_per_block must be >= 1 (block " + i + ")");
+        int[] upLayers = new int[n];
+        for (int i = 0; i < n; i++) upLayers[i] = lpb[n - 1 - i] + 1;
+        JsonNode tlNode = c.get("transformer_layers_per_block");
+        int[][] tl = depths(tlNode, "transformer_layers_per_block", lpb);
+        int[][] upTl;
         if (c.hasNonNull("reverse_transformer_layers_per_block")) {
-            upTl = ints(c, "reverse_transformer_layers_per_block", n, null);
+            upTl = depths(c.get("reverse_transformer_layers_per_block"), "reverse_transformer_layers_per_block", upLayers);
         } else {
-            upTl = reversed(tl);
+            if (tlNode != null && tlNode.isArray()) for (JsonNode v : tlNode)
+                if (v.isArray()) bad("a transformer_layers_per_block with a list per block needs reverse_transformer_layers_per_block "
+                        + "(the up blocks' depths), as diffusers requires");
+            upTl = new int[n][];
+            for (int i = 0; i < n; i++) {
+                upTl[i] = new int[upLayers[i]];
+                Arrays.fill(upTl[i], tl[n - 1 - i][0]);
+            }
         }
         for (int i = 0; i < n; i++) {
-            if (boc[i] <= 0 || heads[i] <= 0 || lpb[i] < 1 || tl[i] < 1 || upTl[i] < 1) bad("non-positive sizes in block " + i);
-            if ((down.get(i).equals(CROSS_DOWN) || up.get(n - 1 - i).equals(CROSS_UP) || (i == n - 1 && midType != null)) && boc[i] % heads[i] != 0)
+            if (boc[i] <= 0 || heads[i] <= 0) bad("non-positive sizes in block " + i);
+            if ((down.get(i).equals(CROSS_DOWN) || up.get(n - 1 - i).equals(CROSS_UP) || (i == n - 1 && MID.equals(midType))) && boc[i] % heads[i] != 0)
                 bad("block_out_channels[" + i + "]=" + boc[i] + " not divisible by attention heads " + heads[i]);
         }
         int[] cad = ints(c, "cross_attention_dim", n, new int[]{1280});
@@ -143,7 +164,7 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
         int groups = num(c, "norm_num_groups", 32);
         if (c.has("norm_num_groups") && c.get("norm_num_groups").isNull()) bad("norm_num_groups null is not supported");
         return new UNetConfig(num(c, "in_channels", 4), num(c, "out_channels", 4), num(c, "sample_size", 64),
-                boc, List.copyOf(down), List.copyOf(up), midType != null, lpb, tl, upTl, heads, cad[0], groups,
+                boc, List.copyOf(down), List.copyOf(up), midType != null, MID.equals(midType), tl[n - 1][0], lpb, tl, upTl, heads, cad[0], groups,
                 (float) c.path("norm_eps").asDouble(1e-5), c.path("use_linear_projection").asBoolean(false),
                 c.path("upcast_attention").asBoolean(false), c.path("flip_sin_to_cos").asBoolean(true),
                 (float) c.path("freq_shift").asDouble(0), tcp, ted, convIn, convOut, num(c, "downsample_padding", 1),
@@ -166,7 +187,8 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
         int n = 0;
         while (t.contains("down_blocks." + n + ".resnets.0.conv1.weight")) n++;
         if (n == 0) bad(t.description() + ": no down_blocks.0.resnets.0.conv1.weight; not a UNet2DConditionModel");
-        int[] boc = new int[n], lpb = new int[n], tl = new int[n], upTl = new int[n], heads = new int[n];
+        int[] boc = new int[n], lpb = new int[n], heads = new int[n];
+        int[][] tl = new int[n][], upTl = new int[n][];
         List<String> down = new ArrayList<>(), up = new ArrayList<>();
         int cross = -1;
         boolean linear = false;
@@ -177,10 +199,16 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
             lpb[i] = l;
             boolean att = t.contains("down_blocks." + i + ".attentions.0.norm.weight");
             down.add(att ? CROSS_DOWN : DOWN);
-            tl[i] = att ? countBlocks(t, "down_blocks." + i + ".attentions.0.") : 1;
+            tl[i] = new int[l];
+            for (int j = 0; j < l; j++) tl[i][j] = att ? countBlocks(t, "down_blocks." + i + ".attentions." + j + ".") : 1;
             boolean uatt = t.contains("up_blocks." + i + ".attentions.0.norm.weight");
             up.add(uatt ? CROSS_UP : UP);
-            upTl[i] = uatt ? countBlocks(t, "up_blocks." + i + ".attentions.0.") : 1;
+        }
+        for (int i = 0; i < n; i++) {
+            // up level i has one resnet more than its down level; depths per attention, each counted
+            upTl[i] = new int[lpb[n - 1 - i] + 1];
+            for (int j = 0; j < upTl[i].length; j++)
+                upTl[i][j] = up.get(i).equals(CROSS_UP) ? countBlocks(t, "up_blocks." + i + ".attentions." + j + ".") : tl[n - 1 - i][0];
         }
         for (String name : t.names())
             if (name.endsWith("attn2.to_k.weight")) {
@@ -192,14 +220,13 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
                 linear = t.get(name).rank() == 2;
                 break;
             }
-        // Up levels without attention keep the reversed down value, as diffusers' default does.
-        int[] rtl = reversed(tl);
-        for (int i = 0; i < n; i++) if (up.get(i).equals(UP)) upTl[i] = rtl[i];
         if (cross < 0) cross = 768;
         int addIn = t.contains("add_embedding.linear_1.weight") ? (int) t.get("add_embedding.linear_1.weight").dim(1) : 0;
         int addTime = addIn > 0 ? SDXL_ADDITION_TIME_EMBED_DIM : 0;
         for (int i = 0; i < n; i++) heads[i] = (cross == 1024 || addIn > 0) && boc[i] % 64 == 0 ? boc[i] / 64 : gcd(8, boc[i]);
         boolean mid = t.contains("mid_block.resnets.0.conv1.weight");
+        boolean midAtt = t.contains("mid_block.attentions.0.norm.weight");
+        int midTl = midAtt ? countBlocks(t, "mid_block.attentions.0.") : tl[n - 1][0];
         int tcp = t.contains("time_embedding.cond_proj.weight") ? (int) t.get("time_embedding.cond_proj.weight").dim(1) : 0;
         int ted = (int) t.get("time_embedding.linear_1.weight").dim(0);
         TensorView convOut = t.get("conv_out.weight");
@@ -207,7 +234,7 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
         int groups = 32; // Stable Diffusion's; smaller only when some level's channels are not a multiple of 32
         for (int ch : boc) groups = gcd(groups, ch);
         return new UNetConfig((int) convIn.dim(1), (int) convOut.dim(0), addIn > 0 ? 128 : 64, boc, List.copyOf(down), List.copyOf(up), mid,
-                lpb, tl, upTl, heads, cross, groups, 1e-5f, linear, false, true, 0f, tcp, ted, (int) convIn.dim(2),
+                mid && midAtt, midTl, lpb, tl, upTl, heads, cross, groups, 1e-5f, linear, false, true, 0f, tcp, ted, (int) convIn.dim(2),
                 (int) convOut.dim(2), dsPad, 1f, false, addTime, addIn).validated();
     }
 
@@ -226,14 +253,39 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
         int n = levels();
         if (layersPerBlock.length != n || transformerLayers.length != n || upTransformerLayers.length != n || attentionHeads.length != n)
             bad("per-level lists must all have " + n + " entries");
+        for (int i = 0; i < n; i++) {
+            if (transformerLayers[i].length != layersPerBlock[i] || upTransformerLayers[i].length != layersPerBlock[n - 1 - i] + 1)
+                bad("transformer depths per layer do not fit layers_per_block at level " + i);
+            for (int d : transformerLayers[i]) if (d < 1) bad("transformer_layers_per_block must be >= 1 (block " + i + ")");
+            for (int d : upTransformerLayers[i]) if (d < 1) bad("reverse_transformer_layers_per_block must be >= 1 (up block " + i + ")");
+        }
+        if (midTransformerLayers < 1) bad("the mid block's transformer depth must be >= 1");
         for (int ch : blockOutChannels) if (ch % normNumGroups != 0) bad("block_out_channels " + ch + " not divisible by norm_num_groups " + normNumGroups);
         if (inChannels <= 0 || outChannels <= 0 || crossAttentionDim <= 0 || timeEmbedDim <= 0) bad("non-positive channel counts");
         return this;
     }
 
-    private static int[] reversed(int[] a) {
-        int[] r = new int[a.length];
-        for (int i = 0; i < a.length; i++) r[i] = a[a.length - 1 - i];
+    /**
+     * Transformer depths [block][layer] from a number (every block and layer), or a list with per block a number
+     * (every layer) or a list of one entry per layer (layers[block] of them). Default 1.
+     */
+    private static int[][] depths(JsonNode v, String key, int[] layers) {
+        int n = layers.length;
+        int[][] r = new int[n][];
+        if (v != null && !v.isNull() && !v.isNumber() && !v.isArray())
+            throw new ModelFormatException("unet config: " + key + " must be a number or a list, is " + v);
+        if (v != null && v.isArray() && v.size() != n && !(v.size() == 1 && v.get(0).isNumber()))
+            bad(key + " has " + v.size() + " entries, expected " + n + " (one per block)");
+        for (int i = 0; i < n; i++) {
+            JsonNode e = v == null || v.isNull() ? null : v.isArray() ? v.get(v.size() == 1 ? 0 : i) : v;
+            r[i] = new int[layers[i]];
+            if (e != null && e.isArray()) {
+                if (e.size() != layers[i]) bad(key + "[" + i + "] has " + e.size() + " entries, expected " + layers[i] + " (one per layer of the block)");
+                for (int j = 0; j < layers[i]; j++) r[i][j] = dev.jdiffusion.weights.ConfigFields.toInt(e.get(j), key + "[" + i + "][" + j + "]", "unet config");
+            } else {
+                Arrays.fill(r[i], e == null ? 1 : dev.jdiffusion.weights.ConfigFields.toInt(e, key + "[" + i + "]", "unet config"));
+            }
+        }
         return r;
     }
 
@@ -301,7 +353,8 @@ public record UNetConfig(int inChannels, int outChannels, int sampleSize, int[] 
     @Override public String toString() {
         return "UNetConfig[in=" + inChannels + ", out=" + outChannels + ", blocks=" + Arrays.toString(blockOutChannels)
                 + ", down=" + downBlockTypes + ", up=" + upBlockTypes + ", mid=" + midBlock + ", layers=" + Arrays.toString(layersPerBlock)
-                + ", transformerLayers=" + Arrays.toString(transformerLayers) + ", heads=" + Arrays.toString(attentionHeads)
+                + ", transformerLayers=" + Arrays.deepToString(transformerLayers) + ", upTransformerLayers=" + Arrays.deepToString(upTransformerLayers)
+                + (midBlock && !midAttention ? ", mid=" + MID_RESNET : "") + ", heads=" + Arrays.toString(attentionHeads)
                 + ", crossAttentionDim=" + crossAttentionDim + ", groups=" + normNumGroups + ", linearProjection=" + useLinearProjection
                 + ", timeCondProjDim=" + timeCondProjDim + (additionTimeEmbedDim > 0 ? ", additionTimeEmbedDim=" + additionTimeEmbedDim
                 + ", addEmbedInputDim=" + addEmbedInputDim : "") + "]";

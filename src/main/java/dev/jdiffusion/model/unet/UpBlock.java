@@ -32,7 +32,7 @@ final class UpBlock {
             int resIn = i == 0 ? prevOut : out;
             resnets[i] = new ResnetBlock2D(w, p + ".resnets." + i, resIn + skip, out, tembDim, c.normNumGroups(), c.normEps(), 1f);
             if (att) attentions[i] = new Transformer2D(w, p + ".attentions." + i, out, c.attentionHeads()[d],
-                    c.upTransformerLayers()[level], c.crossAttentionDim(), c.normNumGroups(), c.useLinearProjection());
+                    c.upTransformerLayers()[level][i], c.crossAttentionDim(), c.normNumGroups(), c.useLinearProjection());
         }
         upsampleConv = level < n - 1 ? Conv.same(w, p + ".upsamplers.0.conv", out, out, 3) : null;
     }
