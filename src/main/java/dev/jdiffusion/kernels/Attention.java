@@ -82,7 +82,7 @@ public final class Attention {
     /** Per-task buffers and the tile loop. */
     private static final class Tile {
         final int d, dPad, lkPad;
-        final float[] qp, s, sp, o, m, l, lanes = new float[L], acc = new float[MR * NR];
+        final float[] qp, s, o, m, l, lanes = new float[L], acc = new float[MR * NR];
 
         Tile(int d, int dPad, int lkPad) {
             this.d = d;
@@ -90,7 +90,6 @@ public final class Attention {
             this.lkPad = lkPad;
             qp = new float[BQ * d];
             s = new float[BQ * BK];
-            sp = new float[BQ * BK];
             o = new float[BQ * dPad];
             m = new float[BQ];
             l = new float[BQ];
@@ -99,16 +98,8 @@ public final class Attention {
         void run(float[] q, float[] kp, int ko, float[] vp, int vo, int b, int h, int i0, int rows, int lq, int lk, int dm,
                  boolean causal, float scale, float[] out) {
             int rowsPad = (rows + MR - 1) / MR * MR;
-            for (int p = 0; p < rowsPad; p += MR)
-                for (int r = 0; r < MR; r++) {
-                    int i = p + r;
-                    if (i < rows) {
-                        int src = (b * lq + i0 + i) * dm + h * d;
-                        for (int t = 0; t < d; t++) qp[p * d + t * MR + r] = q[src + t];
-                    } else {
-                        for (int t = 0; t < d; t++) qp[p * d + t * MR + r] = 0f;
-                    }
-                }
+            for (int i = 0; i < rows; i++) System.arraycopy(q, (b * lq + i0 + i) * dm + h * d, qp, i * d, d);
+            Arrays.fill(qp, rows * d, rowsPad * d, 0f); // padded query rows score 0, so their P rows stay 0
             Arrays.fill(o, 0, rowsPad * dPad, 0f);
             Arrays.fill(m, Float.NEGATIVE_INFINITY);
             Arrays.fill(l, 0f);
@@ -118,15 +109,14 @@ public final class Attention {
                 for (int p = 0; p < rowsPad; p += MR)
                     for (int qq = 0; qq < bkPad; qq += NR)
                     {
-                        GemmKernel.micro(d, qp, p * d, kp, ko + (j0 + qq) * d, acc);
+                        GemmKernel.micro(d, qp, p * d, d, kp, ko + (j0 + qq) * d, acc);
                         GemmKernel.apply(acc, MR, NR, s, p * bkPad + qq, bkPad, scale, 0f, true, null, 0, null, 0);
                     }
                 softmaxStep(rows, i0, j0, bk, bkPad, causal);
-                packP(rows, rowsPad, bkPad);
                 for (int p = 0; p < rowsPad; p += MR)
                     for (int c = 0; c < dPad; c += NR)
                     {
-                        GemmKernel.micro(bkPad, sp, p * bkPad, vp, vo + c * lkPad + j0 * NR, acc);
+                        GemmKernel.micro(bkPad, s, p * bkPad, bkPad, vp, vo + c * lkPad + j0 * NR, acc);
                         GemmKernel.apply(acc, MR, NR, o, p * dPad + c, dPad, 1f, 0f, false, null, 0, null, 0);
                     }
             }
@@ -137,22 +127,6 @@ public final class Attention {
                 for (int ub = S.loopBound(d); t < ub; t += L)
                     FloatVector.fromArray(S, o, i * dPad + t).mul(inv).intoArray(out, dst + t);
                 for (; t < d; t++) out[dst + t] = o[i * dPad + t] * inv;
-            }
-        }
-
-        /** P (rows of bkPad in s) into MR-row panels in sp, as the micro-kernel reads A; rows past rows are zero. */
-        private void packP(int rows, int rowsPad, int bkPad) {
-            for (int p = 0; p < rowsPad; p += MR) {
-                int base = p * bkPad;
-                for (int r = 0; r < MR; r++) {
-                    int i = p + r;
-                    if (i < rows) {
-                        int so = i * bkPad;
-                        for (int k = 0; k < bkPad; k++) sp[base + k * MR + r] = s[so + k];
-                    } else {
-                        for (int k = 0; k < bkPad; k++) sp[base + k * MR + r] = 0f;
-                    }
-                }
             }
         }
 

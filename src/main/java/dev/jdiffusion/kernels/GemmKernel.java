@@ -27,7 +27,10 @@ final class GemmKernel {
     static final int NR = KernelConfig.MICRO_COLS;
     static final int KC = KernelConfig.KC, MC = KernelConfig.MC, NC = KernelConfig.NC;
 
-    /** Packs rows [i0, i0+mc) x columns [k0, k0+kc) of A into MR-row panels: dst[(p*kc + k)*MR + r], zero padded. */
+    /**
+     * Packs rows [i0, i0+mc) x columns [k0, k0+kc) of A as rows of kc: dst[r*kc + k], and zero rows from mc up to the
+     * next multiple of MR (the micro-kernel reads MR rows at a time).
+     */
     interface PackA {
         void pack(int i0, int mc, int k0, int kc, float[] dst);
     }
@@ -109,22 +112,44 @@ final class GemmKernel {
         });
     }
 
-    /** How many tasks a product of this many FLOPs is worth splitting into. */
-    private static int taskTarget(double flops) {
+    /**
+     * How many tasks a product of this many FLOPs is worth splitting into: up to 4 per thread, and a multiple of the
+     * thread count when there are at least as many tasks as threads (9 equal tiles on 2 threads leave one thread
+     * idle for a ninth of the time).
+     */
+    static int taskTarget(double flops) {
         int threads = Parallel.threads();
-        return threads == 1 || flops < 4e6 ? 1 : (int) Math.min(4L * threads, Math.max(1, (long) (flops / 2e6)));
+        if (threads == 1 || flops < 4e6) return 1;
+        int t = (int) Math.min(4L * threads, Math.max(1, (long) (flops / 2e6)));
+        return t >= threads ? t / threads * threads : t;
     }
 
-    /** Row and column block sizes of a grid of about target C tiles (MR / NR multiples). */
-    private static int[] grid(int M, int N, int target, boolean splitColumnsFirst) {
+    /**
+     * Row and column block sizes (MR / NR multiples) of a grid of target C tiles: the factor pair rs x cs = target
+     * whose tiles are closest to square (least packing; splitColumnsFirst: most column tiles), else, where no pair
+     * fits the matrix, the nearest grid of at least target tiles.
+     */
+    static int[] grid(int M, int N, int target, boolean splitColumnsFirst) {
         int maxRs = (M + MR * 8 - 1) / (MR * 8), maxCs = (N + NR - 1) / NR;
-        int rs = 1, cs = 1;
-        while (rs * cs < target) {
-            boolean rowsBigger = splitColumnsFirst ? cs >= maxCs : (double) M / rs >= (double) N / cs;
-            if (rowsBigger && rs < maxRs) rs++;
-            else if (cs < maxCs) cs++;
-            else if (rs < maxRs) rs++;
-            else break;
+        int bestRs = 0, bestCs = 0;
+        double bestScore = Double.MAX_VALUE;
+        for (int rs = 1; rs <= target; rs++) {
+            if (target % rs != 0) continue;
+            int cs = target / rs;
+            if (rs > maxRs || cs > maxCs) continue;
+            double score = splitColumnsFirst ? -cs : Math.abs(Math.log(((double) M / rs) / ((double) N / cs)));
+            if (score < bestScore) { bestScore = score; bestRs = rs; bestCs = cs; }
+        }
+        int rs = bestRs, cs = bestCs;
+        if (rs == 0) {
+            rs = 1; cs = 1;
+            while (rs * cs < target) {
+                boolean rowsBigger = splitColumnsFirst ? cs >= maxCs : (double) M / rs >= (double) N / cs;
+                if (rowsBigger && rs < maxRs) rs++;
+                else if (cs < maxCs) cs++;
+                else if (rs < maxRs) rs++;
+                else break;
+            }
         }
         return new int[] {roundUp((M + rs - 1) / rs, MR), roundUp((N + cs - 1) / cs, NR)};
     }
@@ -153,7 +178,7 @@ final class GemmKernel {
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir);
                             int ci = cOff + (ic + ir) * ldc + jc + j;
-                            micro(kc, ap, ir * kc, bp, q * kc * NR, tile);
+                            micro(kc, ap, ir * kc, kc, bp, q * kc * NR, tile);
                             apply(tile, mr, nr, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
                         }
                     }
@@ -210,12 +235,12 @@ final class GemmKernel {
     }
 
     /**
-     * The MR x NR register-blocked micro-kernel over packed panels (A: MR-row panel, B: NR-column panel, kc deep);
+     * The MR x NR register-blocked micro-kernel (A: MR rows of kc at a[ao + r*as], B: an NR-column panel, kc deep);
      * writes the accumulators to t (MR rows of NR). Kept free of epilogue logic so that C2 keeps the accumulators
      * in registers. KIND is a constant, so C2 compiles this to a direct call of the one shape.
      */
-    static void micro(int kc, float[] a, int ao, float[] b, int bo, float[] t) {
-        MicroKernels.run(KIND, kc, a, ao, b, bo, t);
+    static void micro(int kc, float[] a, int ao, int as, float[] b, int bo, float[] t) {
+        MicroKernels.run(KIND, kc, a, ao, as, b, bo, t);
     }
 
     // ---- packers for heap arrays ----
@@ -223,40 +248,30 @@ final class GemmKernel {
     /** A stored row-major (M x K, lda) or, when trans, K x M. */
     static PackA packA(float[] a, int aOff, int lda, boolean trans) {
         return (i0, mc, k0, kc, dst) -> {
-            for (int p = 0; p < mc; p += MR) {
-                int mr = Math.min(MR, mc - p), base = p * kc;
-                if (trans) {
-                    for (int k = 0; k < kc; k++) {
-                        int src = aOff + (k0 + k) * lda + i0 + p, d = base + k * MR;
-                        for (int r = 0; r < mr; r++) dst[d + r] = a[src + r];
-                        for (int r = mr; r < MR; r++) dst[d + r] = 0f;
-                    }
-                } else {
-                    for (int r = 0; r < mr; r++) {
-                        int src = aOff + (i0 + p + r) * lda + k0;
-                        for (int k = 0; k < kc; k++) dst[base + k * MR + r] = a[src + k];
-                    }
-                    for (int r = mr; r < MR; r++)
-                        for (int k = 0; k < kc; k++) dst[base + k * MR + r] = 0f;
+            if (trans) {
+                for (int k = 0; k < kc; k++) {
+                    int src = aOff + (k0 + k) * lda + i0;
+                    for (int r = 0; r < mc; r++) dst[r * kc + k] = a[src + r];
                 }
+            } else {
+                for (int r = 0; r < mc; r++) System.arraycopy(a, aOff + (i0 + r) * lda + k0, dst, r * kc, kc);
             }
+            zeroPadRows(mc, kc, dst);
         };
     }
 
     /** A given by a weight matrix's rows (row i, column k of w), converted while packing. */
     static PackA packA(Matrix w) {
         return (i0, mc, k0, kc, dst) -> {
-            float[] row = new float[kc];
-            for (int p = 0; p < mc; p += MR) {
-                int mr = Math.min(MR, mc - p), base = p * kc;
-                for (int r = 0; r < mr; r++) {
-                    w.readRow(i0 + p + r, k0, row, 0, kc);
-                    for (int k = 0; k < kc; k++) dst[base + k * MR + r] = row[k];
-                }
-                for (int r = mr; r < MR; r++)
-                    for (int k = 0; k < kc; k++) dst[base + k * MR + r] = 0f;
-            }
+            for (int r = 0; r < mc; r++) w.readRow(i0 + r, k0, dst, r * kc, kc);
+            zeroPadRows(mc, kc, dst);
         };
+    }
+
+    /** Zeroes packed A rows mc up to the next multiple of MR. */
+    static void zeroPadRows(int mc, int kc, float[] dst) {
+        int padded = (mc + MR - 1) / MR * MR;
+        if (padded > mc) java.util.Arrays.fill(dst, mc * kc, padded * kc, 0f);
     }
 
     /** B stored row-major (K x N, ldb) or, when trans, N x K. */

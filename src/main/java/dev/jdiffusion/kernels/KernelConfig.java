@@ -45,7 +45,8 @@ public final class KernelConfig {
     /** GEMM K block: the same on every ISA (it fixes the summation order, which {@link FewRows} reproduces). */
     static final int KC = 256;
     /** GEMM row block (packed A, about 96 x KC floats: stays in L2) and column block (packed B, about KC x 3072). */
-    static final int MC = roundUp(96, MICRO_ROWS), NC = MICRO_COLS * Math.max(1, 3072 / MICRO_COLS);
+    static final int MC = roundUp(Integer.getInteger("jdiffusion.gemmMc", 96), MICRO_ROWS),
+            NC = MICRO_COLS * Math.max(1, Integer.getInteger("jdiffusion.gemmNc", 3072) / MICRO_COLS);
     /** Attention query and key tiles: about 64 x 192 on every ISA, multiples of the micro-kernel's rows / columns. */
     static final int ATTENTION_QUERIES = roundUp(64, MICRO_ROWS), ATTENTION_KEYS = roundUp(192, MICRO_COLS);
 

@@ -151,4 +151,35 @@ class GemmTest {
             }
         }
     }
+
+    /** The C-tile grid: exactly the task target where a factor pair fits (no thread idles for the last tile), near-square tiles. */
+    @Test
+    void gridSplitsIntoExactlyTheTargetTiles() {
+        int mr = GemmKernel.MR, nr = GemmKernel.NR;
+        for (int target : new int[] {2, 4, 6, 8}) {
+            int[] g = GemmKernel.grid(2048, 2048, target, false);
+            int tiles = ((2048 + g[0] - 1) / g[0]) * ((2048 + g[1] - 1) / g[1]);
+            assertEquals(target, tiles, "2048 x 2048 split for " + target + " tasks into " + g[0] + " x " + g[1] + " blocks");
+            assertEquals(0, g[0] % mr);
+            assertEquals(0, g[1] % nr);
+        }
+        int[] sq = GemmKernel.grid(2048, 2048, 4, false);
+        assertEquals(1024, sq[0], "4 tiles of a square matrix are 2 x 2");
+        int[] cols = GemmKernel.grid(2048, 2048, 4, true);
+        assertEquals(2048, cols[0], "splitColumnsFirst keeps the rows whole");
+        // a matrix too narrow for the pair falls back to a grid of at least the target
+        int[] thin = GemmKernel.grid(mr * 8, nr, 8, false);
+        assertEquals(mr * 8, thin[0]);
+        assertEquals(nr, thin[1]);
+    }
+
+    @Test
+    void taskTargetIsAMultipleOfTheThreads() {
+        int threads = Parallel.threads();
+        for (double flops = 4e6; flops < 1e11; flops *= 1.7) {
+            int t = GemmKernel.taskTarget(flops);
+            assertEquals(true, t >= 1 && t <= Math.max(1, 4 * threads), "target " + t);
+            if (t >= threads) assertEquals(0, t % threads, "target " + t + " for " + threads + " threads");
+        }
+    }
 }

@@ -69,10 +69,10 @@ class KernelConfigTest {
             for (int i = 0; i < mr; i++)
                 for (int j = 0; j < nr; j++) {
                     float acc = 0f;
-                    for (int k = 0; k < kc; k++) acc = Math.fma(b[k * nr + j], a[k * mr + i], acc);
+                    for (int k = 0; k < kc; k++) acc = Math.fma(b[k * nr + j], a[i * kc + k], acc);
                     want[i * nr + j] = acc;
                 }
-            MicroKernels.run(kind, kc, a, 0, b, 0, t);
+            MicroKernels.run(kind, kc, a, 0, kc, b, 0, t);
             assertArrayEquals(want, t, "micro-kernel " + mr + "x" + s[1]);
         }
     }

@@ -12,27 +12,29 @@ import java.util.Locale;
 /**
  * Interleaved comparison for a noisy shared machine: alternates ours and OpenBLAS on n x n x n for a number of
  * rounds (after warm-up) and reports the median and best GFLOP/s of each and the ratio of medians.
- * Usage: GemmDuel [n=2048] [rounds=20].
+ * Usage: GemmDuel [n=2048 | MxNxK] [rounds=20] (MxNxK: C[M x N] = A[M x K] B[K x N], e.g. a Winograd GEMM 320x1024x320).
  */
 public final class GemmDuel {
     private GemmDuel() {}
 
     public static void main(String[] args) {
-        int n = args.length > 0 ? Integer.parseInt(args[0]) : 2048;
+        String size = args.length > 0 ? args[0] : "2048";
+        String[] dims = size.split("x");
+        int m = Integer.parseInt(dims[0]), n = dims.length == 3 ? Integer.parseInt(dims[1]) : m, k = dims.length == 3 ? Integer.parseInt(dims[2]) : m;
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 20;
         if (!OpenBlas.available()) {
             System.out.println("OpenBLAS not installed: nothing to compare against");
             return;
         }
-        float[] a = KernelBench.rand(n * n, 1), b = KernelBench.rand(n * n, 2), c = new float[n * n];
-        MemorySegment na = KernelBench.native32(a), nb = KernelBench.native32(b), nc = Arena.global().allocate(4L * n * n, 64);
-        double flops = 2.0 * n * n * n;
+        float[] a = KernelBench.rand(m * k, 1), b = KernelBench.rand(k * n, 2), c = new float[m * n];
+        MemorySegment na = KernelBench.native32(a), nb = KernelBench.native32(b), nc = Arena.global().allocate(4L * m * n, 64);
+        double flops = 2.0 * m * n * k;
         double[] ours = new double[rounds], blas = new double[rounds];
         for (int i = -5; i < rounds; i++) {
             long t0 = System.nanoTime();
-            Gemm.sgemm(false, false, n, n, n, 1f, a, 0, n, b, 0, n, 0f, c, 0, n);
+            Gemm.sgemm(false, false, m, n, k, 1f, a, 0, k, b, 0, n, 0f, c, 0, n);
             long t1 = System.nanoTime();
-            OpenBlas.sgemm(false, n, n, n, na, nb, nc);
+            OpenBlas.sgemm(false, m, n, k, na, nb, nc);
             long t2 = System.nanoTime();
             if (i >= 0) {
                 ours[i] = flops / (t1 - t0);
@@ -43,7 +45,7 @@ public final class GemmDuel {
         Arrays.sort(blas);
         double mo = ours[rounds / 2], mb = blas[rounds / 2];
         System.out.printf(Locale.ROOT, "%s, %d threads%n", KernelConfig.describe(), Parallel.threads());
-        System.out.printf(Locale.ROOT, "sgemm %d^3, %d interleaved rounds: ours median %.1f best %.1f GFLOP/s; OpenBLAS median %.1f best %.1f GFLOP/s; ratio of medians %.2f, of bests %.2f%n",
-                n, rounds, mo, ours[rounds - 1], mb, blas[rounds - 1], mo / mb, ours[rounds - 1] / blas[rounds - 1]);
+        System.out.printf(Locale.ROOT, "sgemm %s, %d interleaved rounds: ours median %.1f best %.1f GFLOP/s; OpenBLAS median %.1f best %.1f GFLOP/s; ratio of medians %.2f, of bests %.2f%n",
+                dims.length == 3 ? size : n + "^3", rounds, mo, ours[rounds - 1], mb, blas[rounds - 1], mo / mb, ours[rounds - 1] / blas[rounds - 1]);
     }
 }
