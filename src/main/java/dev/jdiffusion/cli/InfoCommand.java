@@ -141,7 +141,9 @@ final class InfoCommand {
             for (String comp : WEIGHT_COMPONENTS) {
                 if (!c.has(comp)) {
                     // SDXL's second encoder is missing only from an SDXL model
-                    if (!comp.equals(Checkpoint.TEXT_ENCODER_2) || (fam.family() != null && fam.family().isSdxl())) missing.add(comp);
+                    boolean xl = fam.family() != null && fam.family().isSdxl();
+                    if (comp.equals(Checkpoint.TEXT_ENCODER_2) ? xl : !(comp.equals(Checkpoint.TEXT_ENCODER) && xl && ModelFamily.isRefiner(c)))
+                        missing.add(comp);
                     continue;
                 }
                 Stats s;

@@ -164,6 +164,10 @@ public final class ModelComponents implements AutoCloseable {
                 te = e.encoder();
             }
             Sdxl sdxl = xl ? loadSdxl(o, ck, tok, pages, teTargets) : null;
+            if (refiner && sdxl.textEncoder2().config().hiddenSize() != unet.config().crossAttentionDim())
+                throw new ModelFormatException(o.model() + ": the U-Net takes a context " + unet.config().crossAttentionDim() + " wide but the second "
+                        + "text encoder alone gives " + sdxl.textEncoder2().config().hiddenSize() + ": the first text encoder (text_encoder/) is "
+                        + "missing (only a refiner runs on the second alone); pass --text-encoder PATH");
             ImageAutoencoder taesd = null;
             status.accept(o.taesd() != null ? "VAE, TAESD" : "VAE");
             if (o.taesd() != null) {
@@ -228,7 +232,9 @@ public final class ModelComponents implements AutoCloseable {
     private static void requireParts(ModelOptions o, Checkpoint ck) {
         List<String> missing = new ArrayList<>();
         if (!ck.has(Checkpoint.UNET)) missing.add("U-Net weights (unet/)");
-        if (o.textEncoder() == null && !ck.has(Checkpoint.TEXT_ENCODER)) missing.add("text encoder (pass --text-encoder PATH)");
+        // an SDXL refiner has only the second encoder (checked against its U-Net once that is loaded)
+        if (o.textEncoder() == null && !ck.has(Checkpoint.TEXT_ENCODER) && !ck.has(Checkpoint.TEXT_ENCODER_2))
+            missing.add("text encoder (pass --text-encoder PATH)");
         if (o.vae() == null && o.taesd() == null && !ck.has(Checkpoint.VAE))
             missing.add("VAE (pass a VAE with --vae or a TAESD decoder with --taesd)");
         if (!missing.isEmpty()) throw new ModelFormatException(o.model() + ": missing " + String.join(", ", missing));

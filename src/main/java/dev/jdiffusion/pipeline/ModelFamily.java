@@ -105,6 +105,15 @@ public enum ModelFamily {
     }
 
     /**
+     * True for an SDXL refiner's files: the second text encoder without the first (the U-Net then takes the second
+     * encoder's states alone, and 5 time ids with an aesthetic score instead of the target size).
+     *
+     * @param c the opened checkpoint
+     * @return whether it holds text_encoder_2 but no text_encoder
+     */
+    public static boolean isRefiner(Checkpoint c) { return !c.has(Checkpoint.TEXT_ENCODER) && c.has(Checkpoint.TEXT_ENCODER_2); }
+
+    /**
      * A family found in a checkpoint's files, or null with the reason.
      *
      * @param family   the family, or null when the checkpoint cannot be loaded as a model
@@ -126,7 +135,9 @@ public enum ModelFamily {
         try {
             UNetConfig u = UNetConfig.resolve(c.config(Checkpoint.UNET), c.tensors(Checkpoint.UNET));
             JsonNode sched = c.has(Checkpoint.SCHEDULER) ? c.config(Checkpoint.SCHEDULER) : null;
-            return new Detection(detect(u, sched), evidence(u, sched));
+            ModelFamily f = detect(u, sched);
+            return new Detection(f, evidence(u, sched) + (f.isSdxl() && isRefiner(c) ? ", refiner: the second text encoder alone, "
+                    + "time ids with an aesthetic score" : ""));
         } catch (ModelFormatException e) {
             return new Detection(null, e.getMessage());
         }
