@@ -44,6 +44,10 @@ public final class SyntheticModels {
      * them), each with its tensors: {@code unet/diffusion_pytorch_model.safetensors}, {@code vae/...},
      * {@code text_encoder/model.safetensors} (with transformers' int64 {@code position_ids}) and so on for every
      * component model_index.json names. Floating tensors are F16, as the released files.
+     *
+     * @param configs the folder's JSON files by relative path ({@code model_index.json}, {@code unet/config.json}, ...)
+     * @return each weight file's relative path with its tensors, in model_index.json's component order
+     * @throws ModelFormatException if a config is missing or names a component class synthetic models do not make
      */
     public static Map<String, List<TensorSpec>> diffusersTensors(Map<String, String> configs) {
         Map<String, List<TensorSpec>> out = new LinkedHashMap<>();
@@ -84,7 +88,12 @@ public final class SyntheticModels {
         return l;
     }
 
-    /** The kind's tensors: its bundled manifest, else from its configs ({@link #diffusersTensors}). */
+    /**
+     * The kind's tensors: its bundled manifest, else from its configs ({@link #diffusersTensors}).
+     *
+     * @param kind a synthetic model kind (one of {@code SyntheticWeights.KINDS})
+     * @return each weight file's relative path with its tensors
+     */
     public static Map<String, List<TensorSpec>> tensors(SyntheticWeights.Kind kind) {
         if (kind.diffusersManifest() == null) return diffusersTensors(kind.configs());
         Map<String, List<TensorSpec>> files = SyntheticWeights.bundledManifest(kind.diffusersManifest());
@@ -96,6 +105,12 @@ public final class SyntheticModels {
      * The synthetic model folder {@code synthetic-NAME} under weightsDir, generated (fp16, this seed) unless a complete
      * one is there ({@code model_index.json} is written last). A weight file with the same tensors as a complete
      * sibling kind's (SDXL-Turbo's U-Net is SDXL's) is hard-linked to it rather than written again.
+     *
+     * @param kind the synthetic model kind
+     * @param weightsDir the folder that holds the {@code synthetic-*} folders
+     * @param seed the seed of the random weights
+     * @param log where progress lines go
+     * @return the model folder
      */
     public static Path ensure(SyntheticWeights.Kind kind, Path weightsDir, long seed, PrintStream log) {
         Path dir = weightsDir.resolve("synthetic-" + kind.name());
