@@ -52,7 +52,8 @@ final class BenchCommand {
               --device D              auto, cpu or cuda[:N] (default cpu; the GPU path is not wired into the pipeline yet)
               --runs N                measured runs after the warm-up (default 1)
               --no-warmup             skip the warm-up run
-              --profile               per-op-kind profile (time, FLOPs, GFLOP/s)
+              --profile               per-op-kind profile (time, FLOPs, GFLOP/s), and each kind's rate as a fraction
+                                      of OpenBLAS sgemm 2048^3 measured in the same run (when libopenblas.so.0 is installed)
               --low-memory            low-memory mode (as generate --low-memory)
               --lora SPEC             FILE[:WEIGHT], or synthetic:RANK[xCOUNT] (COUNT random LoRAs of that rank on the
                                       U-Net's and text encoder's attention/MLP layers, written to a temporary folder);
@@ -202,6 +203,8 @@ final class BenchCommand {
             long rss = peakRss();
             MemorySampler.Peaks peaks = mem.stop();
             String cpu = cpuName();
+            // the reference for the op kinds' rates, measured after them with the same thread count (--profile only)
+            double blas = Profiler.enabled() ? BlasReference.sgemmGflops(2048, 5, sd.threads()) : Double.NaN;
             if (json) {
                 ObjectMapper m = new ObjectMapper();
                 ObjectNode o = m.createObjectNode();
@@ -244,7 +247,10 @@ final class BenchCommand {
                 o.put("decoder", a.has("--taesd") ? "taesd" : "vae");
                 o.put("controlnets", nets);
                 o.put("inpaint", a.flag("--inpaint"));
-                if (Profiler.enabled()) o.set("ops", Profiler.toJson(m));
+                if (Profiler.enabled()) {
+                    o.set("ops", Profiler.toJson(m));
+                    if (!Double.isNaN(blas)) o.put("openblas_sgemm_gflops", blas);
+                }
                 out.println(m.writerWithDefaultPrettyPrinter().writeValueAsString(o));
             } else {
                 out.printf(Locale.ROOT, "%ncpu %s, %d cores, %d threads; %s%n", cpu, Runtime.getRuntime().availableProcessors(),
@@ -262,7 +268,11 @@ final class BenchCommand {
                 out.printf(Locale.ROOT, "%-14s %10.3f%n", "total", totalS);
                 out.printf(Locale.ROOT, "peak RSS %.2f GB (sampled peaks: anonymous %.2f GB, mapped files %.2f GB)%s%n", rss / 1e9,
                         peaks.anon() / 1e9, peaks.file() / 1e9, a.flag("--low-memory") ? ", low-memory mode" : "");
-                if (Profiler.enabled()) out.print(Profiler.table());
+                if (Profiler.enabled()) {
+                    out.print(Profiler.table());
+                    if (Double.isNaN(blas)) out.println("OpenBLAS not found (libopenblas.so.0): no reference sgemm in this run");
+                    else out.print(blasRatios(blas));
+                }
             }
             return 0;
         } finally {
@@ -334,6 +344,16 @@ final class BenchCommand {
             out.put(key + ".lora_up.weight", new dev.jdiffusion.tensor.Tensor(up, rows, rank));
             out.put(key + ".alpha", new dev.jdiffusion.tensor.Tensor(new float[]{rank}, 1));
         }
+    }
+
+    /** Each op kind's effective GFLOP/s as a fraction of OpenBLAS sgemm's, measured in this run. */
+    private static String blasRatios(double blas) {
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "OpenBLAS sgemm 2048^3, same run: %.1f GFLOP/s; op kinds as a fraction of it:", blas));
+        for (var e : Profiler.snapshot().entrySet()) {
+            double[] v = e.getValue(); // seconds, flops, calls
+            if (v[1] > 0 && v[0] > 0) b.append(String.format(Locale.ROOT, " %s %.2f", e.getKey().name().toLowerCase(Locale.ROOT), v[1] / v[0] / 1e9 / blas));
+        }
+        return b.append('\n').toString();
     }
 
     private static void row(PrintStream out, String name, double s, long flops) {

@@ -1,0 +1,28 @@
+package dev.jdiffusion.cli;
+
+import dev.jdiffusion.golden.Golden;
+import org.junit.jupiter.api.Test;
+
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code bench --profile}: the op-kind table, and each kind's rate as a fraction of OpenBLAS sgemm measured in the same run. */
+class BenchProfileTest {
+    @Test void profileComparesEveryOpKindWithOpenBlasInTheSameRun() {
+        VaeCommandTest.Result r = VaeCommandTest.run("bench", "--model", Golden.resolve("models/tiny-sd1").toString(), "-W", "64", "-H", "64",
+                "--steps", "1", "--no-warmup", "--profile");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("conv3x3") && r.out().contains("GFLOP/s"), r.out());
+        Matcher m = Pattern.compile("OpenBLAS sgemm 2048\\^3, same run: ([0-9.]+) GFLOP/s; op kinds as a fraction of it:(.*)").matcher(r.out());
+        if (m.find()) {
+            assertTrue(Double.parseDouble(m.group(1)) > 0, m.group());
+            for (String kind : new String[] {"conv3x3", "linear", "attention"})
+                assertTrue(m.group(2).matches(".* " + kind + " [0-9]+\\.[0-9]{2}.*"), kind + " missing: " + m.group());
+        } else {
+            assertTrue(r.out().contains("OpenBLAS not found (libopenblas.so.0): no reference sgemm in this run"), r.out());
+        }
+    }
+}
