@@ -14,10 +14,28 @@ public final class Conv2d {
     public static final int WINOGRAD_MIN_CHANNELS = Winograd.MIN_CHANNELS;
 
     /**
-     * Java heap the Winograd filter cache may hold, process-wide ({@code -Djdiffusion.winogradCacheMB}, default a
-     * quarter of the maximum heap): part of what a generation needs beside its activations.
+     * Java heap the Winograd filter cache may hold, process-wide ({@code -Djdiffusion.winogradCacheMB}, default
+     * {@value Winograd#DEFAULT_BUDGET_MB} MiB but at most a quarter of the maximum heap): part of what a generation
+     * needs beside its activations. The cache saves the filter transforms of images under 2048 Winograd tiles
+     * (SD at 512x512 and below: every level); it never changes the numbers.
      */
     public static long winogradCacheBudget() { return Winograd.budget(); }
+
+    /** The system property that sets {@link #winogradCacheBudget()} in MiB. */
+    public static final String WINOGRAD_CACHE_PROPERTY = Winograd.BUDGET_PROPERTY;
+
+    /**
+     * Throws an {@link IllegalArgumentException} naming {@value #WINOGRAD_CACHE_PROPERTY} when its value is not a
+     * whole number of MiB (a model load calls it, so a bad value is a clear error there, not a class-init failure).
+     */
+    public static void checkWinogradCacheProperty() { Winograd.checkBudgetProperty(); }
+
+    /**
+     * Caps the Winograd filters that the weights mapped in {@code mapping} may keep, within the process-wide budget,
+     * until the mapping closes (a low-memory model caps its files' scopes).
+     */
+    public static void capWinogradCache(java.lang.foreign.MemorySegment.Scope mapping, long bytes) { Winograd.capMapping(mapping, bytes); }
+
 
     /** Output size of one spatial dimension. */
     public static int outSize(int in, int k, int stride, int pad0, int pad1) {

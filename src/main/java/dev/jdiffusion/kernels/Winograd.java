@@ -20,9 +20,11 @@ import java.util.List;
  * computed in double and rounded once. Whether a conv runs Winograd depends on its shape only (channels and
  * tiles), never on memory or history, so the output bits do not either. For images of fewer than
  * {@link #PER_CALL_TILES} tiles the transformed filters are kept with the weight {@link Matrix}, up to a
- * process-wide budget ({@code jdiffusion.winogradCacheMB}, default a quarter of the maximum heap); past it they
- * are transformed at each call (slower, same numbers). The bytes of a weight whose mapping was closed (its model
- * closed) or that was collected are given back to the budget. Larger images always transform per call.
+ * process-wide budget ({@code -Djdiffusion.winogradCacheMB}, default {@value #DEFAULT_BUDGET_MB} MiB but at most a
+ * quarter of the maximum heap) and, for the weights of one mapping, up to that mapping's cap ({@link #capMapping}:
+ * a low-memory model keeps less); past them they are transformed at each call (slower, same numbers). The bytes of
+ * a weight whose mapping was closed (its model closed) or that was collected are given back to the budget. Larger
+ * images always transform per call.
  * {@code -Djdiffusion.winograd=false} turns Winograd off. Tile rows are processed in chunks so the V and M buffers stay within a few MB.
  * Every output element is computed by one task in a fixed order, so results do not depend on the thread count.
  */
@@ -59,19 +61,64 @@ final class Winograd {
     private static final int MIN_CHUNK_TILES = 512;
 
     static final boolean ENABLED = !"false".equalsIgnoreCase(System.getProperty("jdiffusion.winograd", "true"));
-    /** Guards {@link #budget}, {@link #cached} and {@link #ENTRIES}. */
+    /** System property: the cache budget in MiB (a whole number, 0 or more; 0 caches nothing). */
+    static final String BUDGET_PROPERTY = "jdiffusion.winogradCacheMB";
+    /**
+     * The budget in MiB when the property is unset (at most a quarter of the heap): none. Measured with
+     * {@code bench --synthetic sd15} at 512x512, 5 steps (README, "Speed and memory"): caching all of SD 1.5's
+     * filters (1.9 GB) saves about 0.5 s of a 5.9 s U-Net step but makes the first step 4-5 s slower and G1 grows the
+     * heap by more than the cache (peak RSS 4.8 GB instead of 2.2 GB; 512 MiB: 3.5 GB for ~0.1 s a step), so it
+     * pays only over many steps. Long runs and servers opt in with {@code -Djdiffusion.winogradCacheMB=2048}.
+     */
+    static final long DEFAULT_BUDGET_MB = 0;
+
+    /** Guards {@link #budget}, {@link #cached}, {@link #ENTRIES} and {@link #CAPS}. */
     private static final Object LOCK = new Object();
-    private static long budget = cacheBudget();
+    /** Why the property's value was refused, or null; {@link #checkBudgetProperty} reports it (at model load). */
+    private static final String BUDGET_ERROR = budgetError(System.getProperty(BUDGET_PROPERTY));
+    private static long budget = cacheBudget(System.getProperty(BUDGET_PROPERTY), Runtime.getRuntime().maxMemory());
     private static long cached;
     /** The weights holding cached filters, with their bytes and the scope of their mapping (null: heap). */
     private static final List<Entry> ENTRIES = new ArrayList<>();
+    /** Caps on the bytes the weights of one mapping may cache, by the mapping's scope (closed ones are swept). */
+    private static final java.util.Map<MemorySegment.Scope, Long> CAPS = new java.util.HashMap<>();
     private static final ThreadLocal<float[][]> BUFS = ThreadLocal.withInitial(() -> new float[2][]);
 
-    private static long cacheBudget() {
-        String p = System.getProperty("jdiffusion.winogradCacheMB");
-        if (p != null && !p.isBlank()) return Long.parseLong(p.trim()) << 20;
-        return Runtime.getRuntime().maxMemory() / 4;
+    /** The budget in bytes for a property value (null or blank: the default, at most maxHeap / 4; malformed: the same). */
+    static long cacheBudget(String property, long maxHeap) {
+        if (property != null && !property.isBlank() && budgetError(property) == null) return Long.parseLong(property.trim()) << 20;
+        return Math.min(DEFAULT_BUDGET_MB << 20, maxHeap / 4);
     }
+
+    /** The one-line error for a malformed property value, or null when it is unset or valid. */
+    static String budgetError(String property) {
+        if (property == null || property.isBlank()) return null;
+        try {
+            long mb = Long.parseLong(property.trim());
+            if (mb >= 0 && mb <= (1L << 30)) return null;
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        return "-D" + BUDGET_PROPERTY + " must be a whole number of MiB from 0 (no filter cache) to " + (1L << 30)
+                + ", got \"" + property + "\"";
+    }
+
+    /** Throws an IllegalArgumentException naming the property when its value is malformed (called at model load). */
+    static void checkBudgetProperty() {
+        if (BUDGET_ERROR != null) throw new IllegalArgumentException(BUDGET_ERROR);
+    }
+
+    /**
+     * Caps the bytes of filters that weights mapped in {@code mapping} may cache, within the process-wide budget,
+     * until the mapping closes. A cap lowered below what is cached already takes effect for later weights only.
+     */
+    static void capMapping(MemorySegment.Scope mapping, long bytes) {
+        synchronized (LOCK) {
+            sweep();
+            CAPS.put(mapping, Math.max(0, bytes));
+        }
+    }
+
 
     private record Entry(WeakReference<Matrix> weight, MemorySegment.Scope scope, long bytes) {
         boolean dead() {
@@ -109,6 +156,7 @@ final class Winograd {
             cached -= e.bytes;
             it.remove();
         }
+        CAPS.keySet().removeIf(s -> !s.isAlive());
     }
 
     /** Reserves bytes of the budget for weight's filters; false when they do not fit. */
@@ -117,10 +165,18 @@ final class Winograd {
             sweep();
             long limit = small ? budget / 2 : budget;
             if (cached + bytes > limit) return false;
-            cached += bytes;
             MemorySegment s = weight.view() == null ? null : weight.view().segment();
-            ENTRIES.add(new Entry(new WeakReference<>(weight), s == null ? null : s.scope(), bytes));
+            MemorySegment.Scope scope = s == null ? null : s.scope();
+            Long cap = scope == null ? null : CAPS.get(scope);
+            if (cap != null) {
+                long mine = 0;
+                for (Entry e : ENTRIES) if (scope.equals(e.scope)) mine += e.bytes;
+                if (mine + bytes > cap) return false;
+            }
+            cached += bytes;
+            ENTRIES.add(new Entry(new WeakReference<>(weight), scope, bytes));
             return true;
+
         }
     }
 

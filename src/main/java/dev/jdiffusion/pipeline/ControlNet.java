@@ -24,12 +24,21 @@ public final class ControlNet implements AutoCloseable {
     private final String name;
     private final ControlNetModel model;
     private final AutoCloseable owned;
+    /** Its mapped weights, for the memory estimate. */
+    private final WeightPages weights;
 
-    private ControlNet(String name, ControlNetModel model, AutoCloseable owned) {
+    private ControlNet(String name, ControlNetModel model, AutoCloseable owned, TensorSource weights) {
         this.name = name;
         this.model = model;
         this.owned = owned;
+        this.weights = new WeightPages(weights);
     }
+
+    /** Bytes of its mapped weights: resident while it runs (every step), for {@link MemoryEstimate}. */
+    long weightBytes() { return weights.bytes(); }
+
+    /** Bytes of Winograd-transformed filters its 3x3 convolutions could cache, for {@link MemoryEstimate}. */
+    long winogradFilterBytes() { return weights.winogradFilterBytes(dev.jdiffusion.kernels.Conv2d.WINOGRAD_MIN_CHANNELS); }
 
     /**
      * Loads a ControlNet folder or file; a single file's configuration is inferred from its shapes.
@@ -71,7 +80,8 @@ public final class ControlNet implements AutoCloseable {
             }
             if (!view.contains("controlnet_cond_embedding.conv_in.weight"))
                 throw new ModelFormatException(path + ": not a ControlNet (no input_hint_block / controlnet_cond_embedding tensors)");
-            return new ControlNet(name, ControlNetModel.load(view, cfg), src);
+            return new ControlNet(name, ControlNetModel.load(view, cfg), src, view);
+
         } catch (RuntimeException e) {
             if (src != null) src.close();
             throw e;

@@ -5,6 +5,7 @@ import dev.jdiffusion.model.clip.ClipTextConfig;
 import dev.jdiffusion.model.unet.UNetConfig;
 import dev.jdiffusion.model.vae.AutoencoderKL;
 
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -27,8 +28,11 @@ import java.util.Locale;
  *       plus the output images (kept twice while they are split per image).
  * </ul>
  * To that peak come the caches that live as long as the model: the Winograd filter cache (the transformed filters
- * of the U-Net's 3x3 convolutions, at most its process-wide budget, see {@link Conv2d#winogradCacheBudget()}), and
- * the small tensors the model keeps on the heap (the token embedding table, biases, norm scales).
+ * of the U-Net's, VAE's and the request's ControlNets' 3x3 convolutions, at most its process-wide budget, see
+ * {@link Conv2d#winogradCacheBudget()}, and in low-memory mode at most {@link ModelComponents#LOW_MEMORY_FILTER_CACHE}
+ * per model file), and the small tensors the model keeps on the heap (the token embedding table, biases, norm scales).
+ * A request's ControlNets add the residuals they hand the U-Net to its step, and their weights to the resident pages.
+
  *
  * <p>Resident memory (compared with the machine's physical memory): the heap above, the mapped weight pages
  * resident at the peak (weights are used in place from the mapped files and released per component and, for the
@@ -90,6 +94,26 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long caches,
      * @throws IllegalStateException when the model is closed
      */
     public static MemoryEstimate of(ModelComponents parts, int width, int height, int batch, boolean cfg, int promptChunks) {
+        return of(parts, width, height, batch, cfg, promptChunks, List.of());
+    }
+
+    /**
+     * Estimates a run with ControlNets. Each ControlNet adds its mapped weights (resident while the steps run, beside
+     * the U-Net), its Winograd filters to the cache (within the budget), and to the step's heap the residuals it
+     * hands the U-Net: the sum so far and the one being computed, each the size of the down path's skip tensors.
+     *
+     * @param parts        the loaded model
+     * @param width        image width in pixels
+     * @param height       image height in pixels
+     * @param batch        images per run
+     * @param cfg          classifier-free guidance (doubles the U-Net's, ControlNets' and text encoder's batch)
+     * @param promptChunks 75-token chunks per prompt (after padding prompt and negative prompt alike)
+     * @param controls     the request's ControlNets (empty for none)
+     * @return the estimate; nothing is allocated
+     * @throws IllegalStateException when the model is closed
+     */
+    public static MemoryEstimate of(ModelComponents parts, int width, int height, int batch, boolean cfg, int promptChunks,
+                                    List<GenerationRequest.Control> controls) {
         int prompts = batch * (cfg ? 2 : 1);
         int f = 8; // latents are 1/8 of the image, as the pipeline draws them
         int lh = Math.max(1, height / f), lw = Math.max(1, width / f);
@@ -107,11 +131,19 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long caches,
             long v = decodeFloats(parts, batch, lh, lw, AutoencoderKL.Tiling.ON, ModelComponents.LOW_MEMORY_TILE);
             if (v < vae) lowVae = 4 * v;
         }
-        long caches = Math.min(Conv2d.winogradCacheBudget(), parts.winogradFilterBytes());
+        long filters = parts.winogradFilterBytes(), controlWeights = 0;
+        java.util.Set<ControlNet> nets = new java.util.LinkedHashSet<>();
+        for (GenerationRequest.Control c : controls) nets.add(c.net());
+        for (ControlNet n : nets) {
+            filters += n.winogradFilterBytes();
+            controlWeights += n.weightBytes();
+        }
+        if (!nets.isEmpty()) unet += 2 * skipFloats(parts.unet().config(), prompts, lh, lw);
+        long caches = Math.min(Conv2d.winogradCacheBudget(), filters);
         long model = 4L * tc.vocabSize() * tc.hiddenSize() + MODEL_HEAP;
         if (parts.sdxl() != null && parts.textEncoder() != null)
             model += 4L * parts.textEncoder().config().vocabSize() * parts.textEncoder().config().hiddenSize();
-        return new MemoryEstimate(4 * text, 4 * unet, 4 * vae, caches, model, parts.residentWeightBytes(), lowVae);
+        return new MemoryEstimate(4 * text, 4 * unet, 4 * vae, caches, model, parts.residentWeightBytes() + controlWeights, lowVae);
     }
 
     static long textEncoderFloats(ClipTextConfig c, int len, int prompts, int chunks) {
@@ -120,18 +152,27 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long caches,
         return rows * (7L * c.hiddenSize() + 2L * c.intermediateSize()) + (long) prompts * chunks * c.numHeads() * len * len;
     }
 
+    /** The down path's skip tensors in floats (also the size of a ControlNet's residuals, mid block aside). */
+    static long skipFloats(UNetConfig c, int n, int h, int w) {
+        int levels = c.levels();
+        int[] ch = c.blockOutChannels();
+        long skips = (long) ch[0] * h * w;
+        for (int i = 0; i < levels; i++) {
+            long hw = (long) ceilDiv(h, 1 << i) * ceilDiv(w, 1 << i);
+            skips += (long) c.layersPerBlock()[i] * ch[i] * hw;
+            if (i < levels - 1) skips += (long) ch[i] * ceilDiv(h, 1 << (i + 1)) * ceilDiv(w, 1 << (i + 1));
+        }
+        return skips * n;
+    }
+
     static long unetFloats(UNetConfig c, int n, int h, int w, int textLen) {
         int levels = c.levels();
         int[] ch = c.blockOutChannels();
         long[] hw = new long[levels];
         for (int i = 0; i < levels; i++) hw[i] = (long) ceilDiv(h, 1 << i) * ceilDiv(w, 1 << i);
         // skip tensors kept from the down path for the up path
-        long skips = (long) ch[0] * hw[0];
-        for (int i = 0; i < levels; i++) {
-            skips += (long) c.layersPerBlock()[i] * ch[i] * hw[i];
-            if (i < levels - 1) skips += (long) ch[i] * hw[i + 1];
-        }
-        skips *= n;
+        long skips = skipFloats(c, n, h, w);
+
         long resnet = 0, attention = 0;
         for (int i = 0; i < levels; i++) {
             // the widest resnet at this level: an up resnet whose input is the previous output and a skip

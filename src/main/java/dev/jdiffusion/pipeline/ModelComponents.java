@@ -8,6 +8,7 @@ import dev.jdiffusion.model.vae.AutoencoderKL;
 import dev.jdiffusion.model.vae.Autoencoders;
 import dev.jdiffusion.model.vae.ImageAutoencoder;
 import dev.jdiffusion.tensor.Tensor;
+import dev.jdiffusion.kernels.Conv2d;
 import dev.jdiffusion.lora.LoraApplier;
 import dev.jdiffusion.weights.Checkpoint;
 import dev.jdiffusion.weights.LoraTargets;
@@ -38,6 +39,12 @@ import java.util.Map;
 public final class ModelComponents implements AutoCloseable {
     /** VAE tile side (latent pixels) in low-memory mode: 256 x 256 image tiles for SD, overlap 0.25. */
     public static final int LOW_MEMORY_TILE = 32;
+    /**
+     * Bytes of Winograd-transformed filters that the weights of each of a low-memory model's files may cache,
+     * whatever the process-wide budget ({@link Conv2d#winogradCacheBudget()}, which bounds other models): none.
+     */
+
+    public static final long LOW_MEMORY_FILTER_CACHE = 0;
 
 
     private final String name;
@@ -138,6 +145,7 @@ public final class ModelComponents implements AutoCloseable {
      * @throws IllegalArgumentException options that do not fit the model
      */
     public static ModelComponents load(ModelOptions o, java.util.function.Consumer<String> status) {
+        Conv2d.checkWinogradCacheProperty();
         List<AutoCloseable> owned = new ArrayList<>();
         try {
             Checkpoint ck = Checkpoint.open(o.model());
@@ -206,6 +214,8 @@ public final class ModelComponents implements AutoCloseable {
                         ? dev.jdiffusion.sampling.Schedulers.defaultConfig(false) : ((com.fasterxml.jackson.databind.node.ObjectNode) sched).deepCopy();
                 sched = c.put("prediction_type", o.prediction());
             }
+            if (o.lowMemory())
+                for (WeightPages p : pages.values()) for (var scope : p.scopes()) Conv2d.capWinogradCache(scope, LOW_MEMORY_FILTER_CACHE);
             ModelComponents mc = new ModelComponents(name, fam, tok, te, unet, vae, taesd, o.useTaesdForDecode() || vae == null, sched, owned,
                     o, Map.copyOf(pages), sdxl);
             mc.loras = new LoraApplier(unetTargets, unet.config().layersPerBlock()[0], refiner ? null : teTargets.get(0),
@@ -380,14 +390,25 @@ public final class ModelComponents implements AutoCloseable {
     }
 
     /**
-     * {@return bytes of Winograd-transformed filters the U-Net's 3x3 convolutions could cache, before the cache's
-     * budget: 64 bytes per (output, input) channel pair of each 3x3 weight with enough channels}
+     * {@return bytes of Winograd-transformed filters the U-Net's and VAE's 3x3 convolutions could cache, before the
+     * cache's budget: 64 bytes per (output, input) channel pair of each 3x3 weight with enough channels; in low-memory
+     * mode at most {@link #LOW_MEMORY_FILTER_CACHE} per file}
      */
     public long winogradFilterBytes() {
         open();
-        WeightPages p = pages.get(Checkpoint.UNET);
-        return p == null ? 0 : p.winogradFilterBytes(dev.jdiffusion.kernels.Conv2d.WINOGRAD_MIN_CHANNELS);
+        Map<java.lang.foreign.MemorySegment.Scope, Long> perFile = new HashMap<>();
+        long unscoped = 0;
+        for (WeightPages p : pages.values()) {
+            long b = p.winogradFilterBytes(Conv2d.WINOGRAD_MIN_CHANNELS);
+            var scopes = p.scopes();
+            if (scopes.size() == 1) perFile.merge(scopes.iterator().next(), b, Long::sum);
+            else unscoped += b;
+        }
+        long sum = unscoped;
+        for (long b : perFile.values()) sum += options.lowMemory() ? Math.min(b, LOW_MEMORY_FILTER_CACHE) : b;
+        return sum;
     }
+
 
     /** {@return true in low-memory mode ({@link ModelOptions#withLowMemory})} */
     public boolean lowMemory() { open(); return options.lowMemory(); }

@@ -247,7 +247,7 @@ public final class StableDiffusion implements AutoCloseable {
         List<String> texts = new ArrayList<>();
         texts.add(req.prompt());
         if (cfg) texts.add(negative(req));
-        return MemoryEstimate.of(parts, r.width(), r.height(), req.batch(), cfg, prompts.chunks(texts, 1));
+        return MemoryEstimate.of(parts, r.width(), r.height(), req.batch(), cfg, prompts.chunks(texts, 1), req.controls());
     }
 
     /** Receives the tensors of each denoising step (for tests and debugging). */
@@ -393,7 +393,8 @@ public final class StableDiffusion implements AutoCloseable {
         if (cfg) for (int i = 0; i < batch; i++) texts.add(negative(req));
         for (int i = 0; i < batch; i++) texts.add(prompt);
         int chunks = prompts.chunks(cfg ? java.util.Arrays.asList(negative(req), prompt) : List.of(prompt), 1);
-        MemoryEstimate.of(parts, r.width(), r.height(), batch, cfg, chunks)
+        MemoryEstimate.of(parts, r.width(), r.height(), batch, cfg, chunks, req.controls())
+
                 .requireFits(r.width() + "x" + r.height() + (batch > 1 ? ", batch " + batch : ""));
 
         // 1. Text embeddings: [uncond..., cond...] for classifier-free guidance.
@@ -520,7 +521,8 @@ public final class StableDiffusion implements AutoCloseable {
         StringBuilder sb = new StringBuilder(req.prompt());
         if (!req.negativePrompt().isEmpty() && usesCfg(r)) sb.append("\nNegative prompt: ").append(req.negativePrompt());
         sb.append("\nSteps: ").append(r.steps())
-                .append(", Sampler: ").append(r.sampler())
+                .append(", Sampler: ").append(Schedulers.displayName(r.sampler()))
+
                 .append(", CFG scale: ").append(r.guidance())
                 .append(", Seed: ").append(BatchNoise.imageSeed(r.seed(), image, req.sharedBatchNoise()))
                 .append(", Size: ").append(r.width()).append('x').append(r.height())

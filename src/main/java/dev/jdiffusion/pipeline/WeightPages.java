@@ -151,7 +151,18 @@ final class WeightPages {
      * Bytes of the Winograd-transformed filters the kernels may cache for this source's 3x3 convolutions of at
      * least {@code minChannels} input and output channels: 16 floats per (output, input) channel pair.
      */
+    /** The scopes of the mappings the source's tensors live in (one per file; empty for heap tensors). */
+    java.util.Set<MemorySegment.Scope> scopes() {
+        java.util.Set<MemorySegment.Scope> s = new java.util.HashSet<>();
+        for (String n : source.names()) {
+            TensorView t = source.find(n);
+            if (t != null && t.segment() != null && t.segment().isNative()) s.add(t.segment().scope());
+        }
+        return s;
+    }
+
     long winogradFilterBytes(int minChannels) {
+
         long sum = 0;
         for (String n : source.names()) {
             TensorView t = source.find(n);

@@ -23,6 +23,21 @@ public final class Schedulers {
 
     /** The sampler names {@link #create} understands. */
     public static final List<String> NAMES = List.of("lcm", "ddim", "euler", "euler_a", "dpmpp_2m", "dpmpp_2m_karras");
+    /** The names A1111 shows for {@link #NAMES}, in the same order. */
+    private static final List<String> DISPLAY_NAMES = List.of("LCM", "DDIM", "Euler", "Euler a", "DPM++ 2M", "DPM++ 2M Karras");
+
+    /**
+     * The one naming of samplers for people and other tools: the name A1111 shows and writes in its PNG parameters
+     * ("Euler a" for euler_a). The parameters text, the server's sampler list and its replies all use it.
+     *
+     * @param name a sampler name, any case (one of {@link #NAMES})
+     * @return its A1111 name, or {@code name} unchanged when it is not a known sampler
+     */
+    public static String displayName(String name) {
+        int i = name == null ? -1 : NAMES.indexOf(name.toLowerCase(java.util.Locale.ROOT));
+        return i < 0 ? name : DISPLAY_NAMES.get(i);
+    }
+
 
     private static final JsonMapper JSON = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
 

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jdiffusion.image.Images;
 import dev.jdiffusion.pipeline.Inpainting;
+import dev.jdiffusion.sampling.Schedulers;
 import dev.jdiffusion.tensor.Tensor;
 
 import javax.imageio.ImageIO;
@@ -43,20 +44,14 @@ final class A1111 {
 
     private static Map<String, String> samplers() {
         Map<String, String> m = new LinkedHashMap<>();
-        m.put("Euler a", "euler_a");
-        m.put("Euler", "euler");
-        m.put("DDIM", "ddim");
-        m.put("DPM++ 2M", "dpmpp_2m");
-        m.put("DPM++ 2M Karras", "dpmpp_2m_karras");
-        m.put("LCM", "lcm");
+        for (String engine : List.of("euler_a", "euler", "ddim", "dpmpp_2m", "dpmpp_2m_karras", "lcm"))
+            m.put(displayName(engine), engine);
         return java.util.Collections.unmodifiableMap(m);
     }
 
-    /** The A1111 name of an engine sampler name. */
-    static String displayName(String engine) {
-        for (Map.Entry<String, String> e : SAMPLERS.entrySet()) if (e.getValue().equals(engine)) return e.getKey();
-        return engine;
-    }
+    /** The A1111 name of an engine sampler name (the one naming, {@link Schedulers#displayName}). */
+    static String displayName(String engine) { return Schedulers.displayName(engine); }
+
 
     /** A LoRA named in the prompt as {@code <lora:name:weight>}. */
     record LoraRef(String name, float weight) {}

@@ -50,7 +50,8 @@ class GenerateCommandTest {
         Map<String, String> text = Images.readPngText(out);
         String p = text.get("parameters");
         assertTrue(p != null && p.startsWith("a cabin in the snow\nNegative prompt: blurry\n"), String.valueOf(p));
-        assertTrue(p.contains("Seed: 1234") && p.contains("Steps: 2") && p.contains("Sampler: dpmpp_2m") && p.contains("Size: 64x48"), p);
+        assertTrue(p.contains("Seed: 1234") && p.contains("Steps: 2") && p.contains("Sampler: DPM++ 2M,")
+ && p.contains("Size: 64x48"), p);
         assertTrue(r.out().contains("seed 1234"), r.out());
         assertTrue(r.err().contains("step 2/2"), r.err());
         // the PNG gets a plain file's mode under the umask (not a private temporary's 0600)

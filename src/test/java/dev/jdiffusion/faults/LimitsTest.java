@@ -91,6 +91,30 @@ class LimitsTest {
         assertTrue(e.getMessage().contains("this machine has") && e.getMessage().contains("smaller size") && !e.getMessage().contains("-Xmx"), e.getMessage());
     }
 
+    /**
+     * A request's ControlNets count: their weights in the resident pages (once per ControlNet, however many controls
+     * use it), the residuals they hand the U-Net in the step's heap.
+     */
+    @Test void controlNetsCountInTheEstimate() throws Exception {
+        Path cnDir = dev.jdiffusion.golden.Golden.resolve("models/tiny-controlnet");
+        long files = 0;
+        try (var s = Files.list(cnDir)) {
+            for (Path p : s.filter(p -> p.toString().endsWith(".safetensors")).toList()) files += Files.size(p);
+        }
+        try (dev.jdiffusion.pipeline.ControlNet cn = dev.jdiffusion.pipeline.ControlNet.load(cnDir)) {
+            Tensor image = Tensor.zeros(1, 3, 64, 64);
+            MemoryEstimate none = sd.estimateMemory(Tiny.small(1).build());
+            MemoryEstimate one = sd.estimateMemory(Tiny.small(1).control(cn, image).build());
+            MemoryEstimate twice = sd.estimateMemory(Tiny.small(1).control(cn, image).control(cn, image, 0.5f, 0f, 1f).build());
+            long added = one.weights() - none.weights();
+            assertTrue(added > files * 9 / 10 && added <= files, "the ControlNet's weights (" + files + " bytes of files): " + added);
+            assertTrue(one.unet() > none.unet(), none + " vs " + one);
+            assertTrue(one.resident() > none.resident() && one.heap() >= none.heap(), none + " vs " + one);
+
+            assertEquals(one.weights(), twice.weights(), "one ControlNet used twice maps its weights once");
+        }
+    }
+
     @Test void initImagesBeyondTheLargestSideAreRefused() {
         Tensor tall = Tensor.zeros(1, 3, GenerationRequest.MAX_SIDE + 8, 8);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,

@@ -14,9 +14,11 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * Inputs longer than the fuzzer makes (it stays under 4 KiB): the tokenizer must finish a huge prompt quickly,
+ * Inputs longer than the fuzzer makes (it stays under 4 KiB): the tokenizer must encode a huge prompt correctly,
  * whatever its shape (one giant word, many words, punctuation runs, random unicode), since only 75 ids are kept.
- * (The former quadratic BPE loop took 3 s for one 16K-letter word and 20 s for a 64K one; now well under 1 s.)
+ * That its work grows linearly is checked by counting it ({@code ClipTokenizerComplexityTest}: the former quadratic
+ * BPE loop quadrupled its work for twice the word), not by the clock; the watchdog here only catches a real hang,
+ * as the fuzz contract's does, with a margin no loaded machine comes near.
  */
 class LongInputsTest {
     private static ClipTokenizer tok;
@@ -28,32 +30,33 @@ class LongInputsTest {
         tok = ClipTokenizer.load(d);
     }
 
-    private static void encodesQuickly(String text) {
-        int[] ids = assertTimeoutPreemptively(Duration.ofSeconds(5), () -> tok.encode(text));
+    private static void encodesWithoutHanging(String text) {
+        int[] ids = assertTimeoutPreemptively(Duration.ofSeconds(120), () -> tok.encode(text), "hung");
+
         ClipTokenizerFuzzTest.checkEncoding(tok, ids);
     }
 
-    @Test void oneHugeWord() { encodesQuickly("a".repeat(1 << 18)); }
+    @Test void oneHugeWord() { encodesWithoutHanging("a".repeat(1 << 18)); }
 
     @Test void oneHugeWordOfVaryingLetters() {
         StringBuilder b = new StringBuilder();
         Random r = new Random(1);
         for (int i = 0; i < 1 << 16; i++) b.append((char) ('a' + r.nextInt(26)));
-        encodesQuickly(b.toString());
+        encodesWithoutHanging(b.toString());
     }
 
-    @Test void manyWords() { encodesQuickly("a photo of a cat ".repeat(1 << 14)); }
+    @Test void manyWords() { encodesWithoutHanging("a photo of a cat ".repeat(1 << 14)); }
 
-    @Test void punctuationRun() { encodesQuickly("!?.,;:-".repeat(1 << 15)); }
+    @Test void punctuationRun() { encodesWithoutHanging("!?.,;:-".repeat(1 << 15)); }
 
-    @Test void hugeNumber() { encodesQuickly("9".repeat(1 << 18)); }
+    @Test void hugeNumber() { encodesWithoutHanging("9".repeat(1 << 18)); }
 
     @Test void randomUnicode() {
         StringBuilder b = new StringBuilder();
         Random r = new Random(2);
         for (int i = 0; i < 1 << 17; i++) b.append((char) r.nextInt(0x10000));
-        encodesQuickly(b.toString());
+        encodesWithoutHanging(b.toString());
     }
 
-    @Test void htmlEntitiesAndWhitespace() { encodesQuickly("&amp;&#x41;&lt; \t\n".repeat(1 << 14)); }
+    @Test void htmlEntitiesAndWhitespace() { encodesWithoutHanging("&amp;&#x41;&lt; \t\n".repeat(1 << 14)); }
 }

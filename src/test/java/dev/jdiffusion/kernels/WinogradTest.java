@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,6 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Isolated("changes the process-wide filter-cache budget")
 class WinogradTest {
+    /** A budget for the tests that need filters cached (the default caches none). */
+    static final long BUDGET = 256L << 20;
     /** Allowed error as a fraction of the direct conv's float tolerance (measured: at most 0.005). */
     static final double TOL_VS_DIRECT = 0.05;
     /** Allowed max abs error relative to max |y| (measured: at most 5.3e-7, the direct float path 4.6e-7). */
@@ -91,9 +94,15 @@ class WinogradTest {
         Matrix m = Matrix.of(wt, cout, cin * 9);
         float[] x = Ref.rand(r, 2 * cin * h * w), b = Ref.rand(r, cout);
         float[] y1 = new float[2 * cout * h * w], y2 = new float[y1.length], y3 = new float[y1.length];
-        Conv2d.forward(x, 2, cin, h, w, m, 3, 3, b, 1, 1, y1);   // builds the cache
+        long old = Winograd.setCacheBudget(BUDGET);
+        try {
+            Conv2d.forward(x, 2, cin, h, w, m, 3, 3, b, 1, 1, y1);   // builds the cache
+        } finally {
+            Winograd.setCacheBudget(old);
+        }
         assertTrue(m.winograd != null, "filters cached");
         Conv2d.forward(x, 2, cin, h, w, m, 3, 3, b, 1, 1, y2);   // uses it
+
         assertArrayEquals(y1, y2);
         // chunks of 4 tile rows (the last one shorter): same result, bit for bit
         Winograd.forward(x, 2, cin, h, w, m.winograd, cout, b, y3, 16 * cin * 45 * 4);
@@ -119,10 +128,11 @@ class WinogradTest {
         float[] wt = Ref.rand(r, cout * cin * 9), x = Ref.rand(r, cin * h * w), b = Ref.rand(r, cout);
         float[] cachedY = new float[cout * h * w], uncachedY = new float[cachedY.length];
         Matrix cachedW = Matrix.of(wt.clone(), cout, cin * 9), uncachedW = Matrix.of(wt.clone(), cout, cin * 9);
-        Conv2d.forward(x, 1, cin, h, w, cachedW, 3, 3, b, 1, 1, cachedY);
-        assertNotNull(cachedW.winograd, "filters cached under the default budget");
-        long old = Winograd.setCacheBudget(0);
+        long old = Winograd.setCacheBudget(BUDGET);
         try {
+            Conv2d.forward(x, 1, cin, h, w, cachedW, 3, 3, b, 1, 1, cachedY);
+            assertNotNull(cachedW.winograd, "filters cached within a budget");
+            Winograd.setCacheBudget(0);
             assertNotNull(Winograd.filtersFor(uncachedW, cin, h, w), "Winograd runs whatever the budget");
             Conv2d.forward(x, 1, cin, h, w, uncachedW, 3, 3, b, 1, 1, uncachedY);
             assertNull(uncachedW.winograd, "nothing cached over the budget");
@@ -142,15 +152,62 @@ class WinogradTest {
         float[] x = Ref.rand(r, cin * h * w), y = new float[cout * h * w];
         long bytes = 64L * cout * cin, during;
         Matrix m;
+        long old = Winograd.setCacheBudget(BUDGET);
         try (SafetensorsFile file = SafetensorsFile.open(f)) {
             m = Matrix.of(file.find("w"));
             Conv2d.forward(x, 1, cin, h, w, m, 3, 3, null, 1, 1, y);
             assertNotNull(m.winograd, "filters cached");
             during = Winograd.cachedBytes();
             assertTrue(during >= bytes, "the filters' bytes count in the budget");
+        } finally {
+            Winograd.setCacheBudget(old);
         }
         // other tests' heap weights may be collected meanwhile: the cache can only shrink by more
         assertTrue(during - Winograd.cachedBytes() >= bytes, "given back when the mapping closes");
         assertNull(m.winograd, "the closed weight's filters are dropped");
+    }
+
+    /**
+     * The budget is its own bounded setting: a fixed default (at most a quarter of the heap, so small heaps keep room
+     * for activations), the property in MiB, and a malformed property is a one-line error naming it (at model load).
+     */
+    @Test
+    void theBudgetIsAFixedDefaultOrTheProperty() {
+        long def = Winograd.DEFAULT_BUDGET_MB << 20;
+        assertEquals(def, Winograd.cacheBudget(null, 64L << 30), "a large heap does not grow the cache");
+        assertEquals(def, Winograd.cacheBudget(" ", 64L << 30));
+        assertEquals(Math.min(def, (256L << 20) / 4), Winograd.cacheBudget(null, 256L << 20), "a small heap: at most a quarter of it");
+        assertEquals(100L << 20, Winograd.cacheBudget("100", 256L << 20), "the property wins");
+        assertEquals(0, Winograd.cacheBudget("0", 64L << 30));
+        assertNull(Winograd.budgetError(null));
+        assertNull(Winograd.budgetError("2048"));
+        for (String bad : new String[]{"lots", "-1", "1.5", "99999999999999"}) {
+            String e = Winograd.budgetError(bad);
+            assertNotNull(e, bad);
+            assertTrue(e.contains("-Djdiffusion.winogradCacheMB") && e.contains(bad) && !e.contains("\n"), e);
+            assertEquals(def, Winograd.cacheBudget(bad, 64L << 30), "a bad value never reaches the budget");
+        }
+    }
+
+    /** A mapping's cap (a low-memory model's files) keeps its weights' filters out of the cache; the bits stay. */
+    @Test
+    void aCappedMappingCachesNothingAndComputesTheSame(@TempDir Path dir) {
+        Random r = new Random(25);
+        int cin = 64, cout = 64, h = 18, w = 18;
+        Path f = dir.resolve("conv.safetensors");
+        SafetensorsWriter.write(f, Map.of("w", new Tensor(Ref.rand(r, cout * cin * 9), cout, cin, 3, 3)), DType.F16, Map.of());
+        float[] x = Ref.rand(r, cin * h * w), capped = new float[cout * h * w], free = new float[capped.length];
+        long old = Winograd.setCacheBudget(BUDGET);
+        try (SafetensorsFile a = SafetensorsFile.open(f); SafetensorsFile b = SafetensorsFile.open(f)) {
+            Matrix ma = Matrix.of(a.find("w")), mb = Matrix.of(b.find("w"));
+            Winograd.capMapping(a.find("w").segment().scope(), 0);
+            Conv2d.forward(x, 1, cin, h, w, ma, 3, 3, null, 1, 1, capped);
+            Conv2d.forward(x, 1, cin, h, w, mb, 3, 3, null, 1, 1, free);
+            assertNull(ma.winograd, "over its mapping's cap: transformed per call");
+            assertNotNull(mb.winograd, "another mapping of the same file: cached within the budget");
+        } finally {
+            Winograd.setCacheBudget(old);
+        }
+        assertArrayEquals(free, capped, "same bits with and without the cache");
     }
 }

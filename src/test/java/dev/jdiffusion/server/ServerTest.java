@@ -86,8 +86,11 @@ class ServerTest {
             assertArrayEquals(soloRun("a red boat", 42 + i, 3, "euler"), Images.toUint8(Http.pixels(b64)), "image " + i);
             Map<String, String> text = Images.readPngText(Base64.getDecoder().decode(b64));
             assertEquals(info.get("infotexts").get(i).asText(), text.get("parameters"));
+            // one naming: the PNG's parameters name the sampler as the reply's sampler_name does (A1111's "Euler")
+            assertTrue(text.get("parameters").contains("Sampler: " + info.get("sampler_name").asText() + ","), text.get("parameters"));
         }
     }
+
 
     @Test void img2imgInpaintsAndUnsupportedFieldsWarn() throws IOException {
         Tensor init = Tensor.zeros(1, 3, 64, 64);

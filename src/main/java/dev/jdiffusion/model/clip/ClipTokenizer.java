@@ -28,7 +28,8 @@ public final class ClipTokenizer {
     /** CLIP's vocabulary layout: 256 byte symbols, 256 with {@code </w>}, the merges, then the two specials. */
     private static final int MAX_MERGES = 49152 - 256 - 2;
     static final String BOS_TOKEN = "<|startoftext|>", EOS_TOKEN = "<|endoftext|>";
-    private static final Pattern PRE_TOKEN = Pattern.compile(
+    /** CLIP's pre-tokenizer (package-private for the complexity test). */
+    static final Pattern PRE_TOKEN = Pattern.compile(
             "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+",
             Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE | Pattern.UNICODE_CHARACTER_CLASS);
     private static final ObjectMapper JSON = new ObjectMapper();
