@@ -270,8 +270,10 @@ public record ModelOptions(Path model, Path vae, Path taesd, Path tokenizer, Pat
      * Low-memory mode: the VAE decodes in tiles of {@link ModelComponents#LOW_MEMORY_TILE} latent pixels (blended at
      * the seams, as diffusers' tiled decode; the image then differs slightly from an untiled decode), so no full-size
      * decoder activation exists. Weights are used in place from the mapped files in both modes, and their pages are
-     * released as components and U-Net modules finish (see {@link ModelComponents}). With the launcher's small heap
-     * for this mode, SD 1.5 at 512 x 512 stays under 0.7 GB resident.
+     * released as components and U-Net modules finish (see {@link ModelComponents}). The model's files cache no
+     * Winograd filters ({@link ModelComponents#LOW_MEMORY_FILTER_CACHE}). With a small heap ({@code -Xmx448m}), SD 1.5
+     * at 512 x 512 peaks at 0.69 GB resident; with a large maximum heap G1 lets garbage grow into it.
+
      *
      * @param on true for low-memory mode
      * @return new options

@@ -11,7 +11,15 @@ public final class DdimScheduler extends AlphaScheduler {
     private final float eta;
     private final float finalAlphaCumprod;
 
-    /** A DDIM scheduler with the given eta (0 = deterministic DDIM, 1 = DDPM-like). */
+    /**
+     * A DDIM scheduler with the given eta (0 = deterministic DDIM, 1 = DDPM-like).
+     *
+     * @param config the diffusers scheduler config
+     * @param eta    the noise weight, 0 or more
+     * @throws IllegalArgumentException a negative eta, or a config the engine does not support (thresholding,
+     *                                  clip_sample, an unknown prediction type)
+     */
+
     public DdimScheduler(SchedulerConfig config, double eta) {
         super(config);
         if (!(eta >= 0)) throw new IllegalArgumentException("DDIM eta must be >= 0, got " + eta);

@@ -17,6 +17,12 @@ public final class DpmSolverMultistepScheduler extends AlphaScheduler {
     private int lowerOrderNums;
     private int lastStep = -1;
 
+    /**
+     * A DPM-Solver++ multistep scheduler.
+     *
+     * @param config the diffusers scheduler config (algorithm_type dpmsolver++, solver_order at most 2)
+     * @throws IllegalArgumentException a configuration the engine does not implement
+     */
     public DpmSolverMultistepScheduler(SchedulerConfig config) {
         super(config);
         if (!"dpmsolver++".equals(config.algorithmType()))
@@ -90,7 +96,12 @@ public final class DpmSolverMultistepScheduler extends AlphaScheduler {
         return n;
     }
 
-    /** A copy of the step sigmas (numSteps + 1 values). */
+    /**
+     * {@return a copy of the step sigmas (numSteps + 1 values)}
+     *
+     * @throws IllegalStateException before setTimesteps
+     */
+
     public float[] sigmas() {
         requireTimesteps();
         return sigmas.clone();

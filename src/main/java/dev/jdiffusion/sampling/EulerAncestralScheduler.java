@@ -8,7 +8,14 @@ import dev.jdiffusion.tensor.Tensor;
  * sigma_up, drawn at every step including the last.
  */
 public final class EulerAncestralScheduler extends EulerFamily {
+    /**
+     * An Euler ancestral scheduler (no Karras sigmas).
+     *
+     * @param config the diffusers scheduler config
+     * @throws IllegalArgumentException a configuration the engine does not implement
+     */
     public EulerAncestralScheduler(SchedulerConfig config) { super(config, false); }
+
 
     @Override public boolean isStochastic() { return true; }
 

@@ -8,6 +8,7 @@ import dev.jdiffusion.tensor.Tensor;
  * is the sample divided by sqrt(sigma^2 + 1).
  */
 abstract sealed class EulerFamily extends AlphaScheduler permits EulerScheduler, EulerAncestralScheduler {
+    /** The training schedule's sigmas, sqrt((1 - a) / a) per training timestep. */
     protected final float[] trainSigmas;
     /** sigmas[0..n] after setTimesteps, float32, the last one 0. */
     protected float[] sigmas;
@@ -43,7 +44,11 @@ abstract sealed class EulerFamily extends AlphaScheduler permits EulerScheduler,
         timesteps = t;
     }
 
-    /** A copy of the step sigmas (numSteps + 1 values, the last 0). */
+    /**
+     * {@return a copy of the step sigmas (numSteps + 1 values, the last 0)}
+     *
+     * @throws IllegalStateException before setTimesteps
+     */
     public float[] sigmas() {
         requireTimesteps();
         return sigmas.clone();
@@ -69,7 +74,15 @@ abstract sealed class EulerFamily extends AlphaScheduler permits EulerScheduler,
         return like(sample, out);
     }
 
-    /** The clean-latents estimate at noise level sigma from the model output (float32, op by op as diffusers). */
+    /**
+     * The clean-latents estimate at noise level sigma from the model output (float32, op by op as diffusers).
+     *
+     * @param x     the current latents
+     * @param m     the model output (epsilon or v, per the config's prediction type)
+     * @param sigma the step's noise level
+     * @return a new array of the estimate
+     */
+
     protected float[] predictOriginal(float[] x, float[] m, float sigma) {
         int n = x.length;
         float[] x0 = new float[n];

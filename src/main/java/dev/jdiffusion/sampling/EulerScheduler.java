@@ -10,7 +10,14 @@ import dev.jdiffusion.tensor.Tensor;
  * {@link TorchGenerator} passed as the noise source stays in step with a diffusers run; a null source is fine.
  */
 public final class EulerScheduler extends EulerFamily {
+    /**
+     * An Euler scheduler, with Karras sigmas when the config asks for them.
+     *
+     * @param config the diffusers scheduler config
+     * @throws IllegalArgumentException a configuration the engine does not implement
+     */
     public EulerScheduler(SchedulerConfig config) { super(config, true); }
+
 
     @Override public boolean isStochastic() { return false; }
 

@@ -12,6 +12,12 @@ public final class LcmScheduler extends AlphaScheduler {
     private static final float SIGMA_DATA_SQ = 0.25f; // sigma_data = 0.5
     private final float finalAlphaCumprod;
 
+    /**
+     * An LCM scheduler.
+     *
+     * @param config the diffusers scheduler config (original_inference_steps from it)
+     * @throws IllegalArgumentException a configuration the engine does not implement
+     */
     public LcmScheduler(SchedulerConfig config) {
         super(config);
         this.finalAlphaCumprod = config.setAlphaToOne() ? 1.0f : alphasCumprod[0];
@@ -23,7 +29,12 @@ public final class LcmScheduler extends AlphaScheduler {
     /**
      * LCM timesteps for {@code steps} steps; {@code strength} &lt; 1 restricts the distillation schedule to its first
      * {@code int(original_steps * strength)} entries (LCM's image-to-image).
+     *
+     * @param steps    the model evaluations of the run, at least 1
+     * @param strength the image-to-image strength in (0, 1]; 1 for text-to-image
+     * @throws IllegalArgumentException steps or strength out of range for the schedule
      */
+
     public void setTimesteps(int steps, double strength) {
         int original = config.originalInferenceSteps();
         int trainSteps = config.numTrainTimesteps();

@@ -39,7 +39,13 @@ public record SchedulerConfig(
         String algorithmType, String solverType, boolean lowerOrderFinal, boolean eulerAtFinal,
         double lambdaMinClipped, double sigmaMin, double sigmaMax, JsonNode raw) {
 
-    /** Reads a scheduler config; missing fields take diffusers' defaults. */
+    /**
+     * Reads a scheduler config; missing fields take diffusers' defaults.
+     *
+     * @param json a diffusers scheduler_config.json tree
+     * @return the parsed config
+     * @throws IllegalArgumentException not an object, or values out of range (e.g. num_train_timesteps below 2)
+     */
     public static SchedulerConfig parse(JsonNode json) {
         if (json == null || !json.isObject())
             throw new IllegalArgumentException("scheduler config must be a JSON object, got " + json);
@@ -83,7 +89,15 @@ public record SchedulerConfig(
         return c;
     }
 
-    /** A copy of a JSON config with some fields replaced (as diffusers' {@code from_config(config, **overrides)}). */
+    /**
+     * A copy of a JSON config with some fields replaced (as diffusers' {@code from_config(config, **overrides)}).
+     *
+     * @param base      the config to copy (not modified), or null for an empty one
+     * @param className the {@code _class_name} to set, or null to keep base's
+     * @param keyValues field names and values, alternating (strings, numbers, booleans)
+     * @return a new config node
+     */
+
     public static ObjectNode with(JsonNode base, String className, Object... keyValues) {
         ObjectNode o = base != null && base.isObject() ? ((ObjectNode) base).deepCopy() : JsonNodeFactory.instance.objectNode();
         if (className != null) o.put("_class_name", className);

@@ -25,14 +25,18 @@ public final class TorchGenerator implements NoiseSource {
     private boolean hasCachedNormal;
     private double cachedNormal;
 
-    /** A generator seeded as {@code torch.Generator().manual_seed(seed)} (only the low 32 bits of seed matter). */
+    /**
+     * A generator seeded as {@code torch.Generator().manual_seed(seed)} (only the low 32 bits of seed matter).
+     *
+     * @param seed the seed
+     */
     public TorchGenerator(long seed) {
         mt[0] = (int) seed;
         for (int i = 1; i < N; i++) mt[i] = 1812433253 * (mt[i - 1] ^ (mt[i - 1] >>> 30)) + i;
         index = N;
     }
 
-    /** The next raw 32-bit output of mt19937 (as an unsigned value in an int). */
+    /** {@return the next raw 32-bit output of mt19937 (as an unsigned value in an int)} */
     public int nextInt() {
         if (index >= N) twist();
         int y = mt[index++];
@@ -70,7 +74,12 @@ public final class TorchGenerator implements NoiseSource {
         return (nextLong() & ((1L << 53) - 1)) * (1.0 / (1L << 53));
     }
 
-    /** {@code torch.rand(n, generator=g)}: n float32 uniforms in [0, 1). */
+    /**
+     * {@code torch.rand(n, generator=g)}: n float32 uniforms in [0, 1).
+     *
+     * @param n how many, 0 or more
+     * @return a new array
+     */
     public float[] rand(int n) {
         checkCount(n);
         float[] out = new float[n];
@@ -78,7 +87,12 @@ public final class TorchGenerator implements NoiseSource {
         return out;
     }
 
-    /** {@code torch.randn(n, generator=g)}: n float32 standard normals. */
+    /**
+     * {@code torch.randn(n, generator=g)}: n float32 standard normals, bit for bit as PyTorch's CPU generator.
+     *
+     * @param n how many, 0 or more
+     * @return a new array
+     */
     public float[] randn(int n) {
         checkCount(n);
         float[] out = new float[n];
@@ -96,15 +110,28 @@ public final class TorchGenerator implements NoiseSource {
         return out;
     }
 
-    /** {@code torch.randn(shape, generator=g)} as a tensor. */
+    /**
+     * {@code torch.randn(shape, generator=g)} as a tensor.
+     *
+     * @param shape the dimensions
+     * @return a new tensor of standard normals
+     * @throws IllegalArgumentException more values than an array holds
+     */
     public Tensor randn(int... shape) {
         long n = Tensor.numel(shape);
         if (n > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("too many values: " + n);
         return new Tensor(randn((int) n), shape);
     }
 
-    /** {@code torch.rand(shape, generator=g)} as a tensor. */
+    /**
+     * {@code torch.rand(shape, generator=g)} as a tensor.
+     *
+     * @param shape the dimensions
+     * @return a new tensor of uniforms in [0, 1)
+     * @throws IllegalArgumentException more values than an array holds
+     */
     public Tensor rand(int... shape) {
+
         long n = Tensor.numel(shape);
         if (n > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("too many values: " + n);
         return new Tensor(rand((int) n), shape);
