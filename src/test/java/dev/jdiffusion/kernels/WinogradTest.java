@@ -147,8 +147,7 @@ class WinogradTest {
     void closingTheMappingGivesTheBudgetBack(@TempDir Path dir) {
         Random r = new Random(24);
         int cin = 64, cout = 72, h = 18, w = 18;
-        Path f = dir.resolve("conv.safetensors");
-        SafetensorsWriter.write(f, Map.of("w", new Tensor(Ref.rand(r, cout * cin * 9), cout, cin, 3, 3)), DType.F16, Map.of());
+        Path f = convFile(dir, r, cout, cin);
         float[] x = Ref.rand(r, cin * h * w), y = new float[cout * h * w];
         long bytes = 64L * cout * cin, during;
         Matrix m;
@@ -194,8 +193,7 @@ class WinogradTest {
     void aCappedMappingCachesNothingAndComputesTheSame(@TempDir Path dir) {
         Random r = new Random(25);
         int cin = 64, cout = 64, h = 18, w = 18;
-        Path f = dir.resolve("conv.safetensors");
-        SafetensorsWriter.write(f, Map.of("w", new Tensor(Ref.rand(r, cout * cin * 9), cout, cin, 3, 3)), DType.F16, Map.of());
+        Path f = convFile(dir, r, cout, cin);
         float[] x = Ref.rand(r, cin * h * w), capped = new float[cout * h * w], free = new float[capped.length];
         long old = Winograd.setCacheBudget(BUDGET);
         try (SafetensorsFile a = SafetensorsFile.open(f); SafetensorsFile b = SafetensorsFile.open(f)) {
@@ -209,5 +207,12 @@ class WinogradTest {
             Winograd.setCacheBudget(old);
         }
         assertArrayEquals(free, capped, "same bits with and without the cache");
+    }
+
+    /** A safetensors file holding one random fp16 3x3 conv weight "w" [cout, cin, 3, 3]. */
+    private static Path convFile(Path dir, Random r, int cout, int cin) {
+        Path f = dir.resolve("conv.safetensors");
+        SafetensorsWriter.write(f, Map.of("w", new Tensor(Ref.rand(r, cout * cin * 9), cout, cin, 3, 3)), DType.F16, Map.of());
+        return f;
     }
 }
