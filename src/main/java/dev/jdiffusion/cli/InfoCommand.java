@@ -201,9 +201,17 @@ final class InfoCommand {
             out.println("component:  " + p);
             String cls = cfg.path("_class_name").asText(cfg.path("architectures").path(0).asText("?"));
             out.println("class:      " + cls);
-            if (cfg.has("cross_attention_dim"))
+            if (cfg.has("cross_attention_dim")) {
                 out.println("unet:       cross_attention_dim " + cfg.get("cross_attention_dim") + ", time_cond_proj_dim " + cfg.path("time_cond_proj_dim")
                         + ", use_linear_projection " + cfg.path("use_linear_projection"));
+                if (cls.equals("UNet2DConditionModel")) {
+                    try {
+                        unetFamily(dev.jdiffusion.model.unet.UNetConfig.fromJson(cfg), out);
+                    } catch (ModelFormatException e) {
+                        out.println("family:     unknown (" + e.getMessage() + ")");
+                    }
+                }
+            }
             out.println("weights:    " + describeSource(t, p));
             out.println("precision:  " + s.precision());
             out.printf("parameters: %,d (%s, %d tensors)%n", s.params(), human(s.bytes()), s.tensors());
@@ -232,12 +240,31 @@ final class InfoCommand {
             out.println("dtypes:     " + d);
             out.printf("elements:   %,d (%s of data, %s file)%n", s.dtypes().values().stream().mapToLong(Long::longValue).sum(), human(s.bytes()), human(f.fileSize()));
             checkpoint = f.names().stream().anyMatch(n -> n.startsWith("model.diffusion_model.") || n.startsWith("first_stage_model."));
+            // a U-Net on its own in diffusers' names (SDXL-Lightning / Hyper-SDXL / LCM U-Net files): its family from its shapes
+            if (!checkpoint && f.contains("conv_in.weight") && f.contains("down_blocks.0.resnets.0.conv1.weight")) {
+                try {
+                    unetFamily(dev.jdiffusion.model.unet.UNetConfig.infer(f), out);
+                } catch (ModelFormatException e) {
+                    out.println("family:     unknown (" + e.getMessage() + ")");
+                }
+            }
             if (!checkpoint && !f.metadata().isEmpty()) printMetadata(f.metadata(), out);
         }
         if (checkpoint) {
             out.println();
             describeCheckpoint(p, out);
         }
+    }
+
+    /**
+     * The family of a U-Net given alone. Without a scheduler config a few-step distillation (Lightning, Hyper) looks
+     * like its base model: said so, since the model folder it runs in decides.
+     */
+    private static void unetFamily(dev.jdiffusion.model.unet.UNetConfig u, PrintStream out) {
+        ModelFamily f = ModelFamily.detect(u, null);
+        out.println("family:     " + f.label() + " (" + ModelFamily.evidence(u, null) + ")"
+                + (f == ModelFamily.SDXL ? "; a U-Net alone: a Lightning / Hyper-SDXL distillation is told by the scheduler config "
+                + "(trailing timesteps) of the model it runs in" : ""));
     }
 
     private static void printMetadata(Map<String, String> meta, PrintStream out) {

@@ -77,6 +77,14 @@ class SdxlFamiliesTest {
             return w;
         });
         check(model("lcm", base, Map.of(Checkpoint.UNET, lcm)), ModelFamily.SDXL_LCM, "lcm", 4, 8f, 1024);
+
+        // U-Nets on their own, as Lightning / LCM-SDXL U-Nets are downloaded: a component folder and a bare file
+        String folderInfo = info(lcm);
+        assertTrue(folderInfo.contains("family:     " + ModelFamily.SDXL_LCM.label() + " ("), folderInfo);
+        String fileInfo = info(unet1024.resolve("diffusion_pytorch_model.safetensors"));
+        assertTrue(fileInfo.contains("family:     " + ModelFamily.SDXL.label() + " (") && fileInfo.contains("Lightning"), fileInfo);
+        String lcmFileInfo = info(lcm.resolve("diffusion_pytorch_model.safetensors"));
+        assertTrue(lcmFileInfo.contains("family:     " + ModelFamily.SDXL_LCM.label() + " ("), lcmFileInfo);
     }
 
     /**
