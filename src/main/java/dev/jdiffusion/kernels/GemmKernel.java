@@ -125,31 +125,33 @@ final class GemmKernel {
     }
 
     /**
-     * Row and column block sizes (MR / NR multiples) of a grid of target C tiles: the factor pair rs x cs = target
-     * whose tiles are closest to square (least packing; splitColumnsFirst: most column tiles), else, where no pair
-     * fits the matrix, the nearest grid of at least target tiles.
+     * Row and column block sizes (MR / NR multiples) of a grid of exactly target C tiles where one exists: among the
+     * factor pairs rs x cs = target whose MR / NR-rounded blocks give exactly that many tiles (no thread idles for a
+     * last, extra tile), the one that packs the fewest elements in total: A is packed once per column tile
+     * (M x K x cs) and B once per row tile (K x N x rs; counted 4 times when splitColumnsFirst, as B is then a weight
+     * converted from F16 while packing). Else the nearest grid of at least target tiles.
      */
     static int[] grid(int M, int N, int target, boolean splitColumnsFirst) {
         int maxRs = (M + MR * 8 - 1) / (MR * 8), maxCs = (N + NR - 1) / NR;
-        int bestRs = 0, bestCs = 0;
-        double bestScore = Double.MAX_VALUE;
+        int[] best = null;
+        double bestCost = Double.MAX_VALUE;
         for (int rs = 1; rs <= target; rs++) {
             if (target % rs != 0) continue;
             int cs = target / rs;
             if (rs > maxRs || cs > maxCs) continue;
-            double score = splitColumnsFirst ? -cs : Math.abs(Math.log(((double) M / rs) / ((double) N / cs)));
-            if (score < bestScore) { bestScore = score; bestRs = rs; bestCs = cs; }
+            int rb = roundUp((M + rs - 1) / rs, MR), cb = roundUp((N + cs - 1) / cs, NR);
+            if ((long) ((M + rb - 1) / rb) * ((N + cb - 1) / cb) != target) continue;
+            double cost = (double) M * cs + (double) N * rs * (splitColumnsFirst ? 4 : 1);
+            if (cost < bestCost) { bestCost = cost; best = new int[] {rb, cb}; }
         }
-        int rs = bestRs, cs = bestCs;
-        if (rs == 0) {
-            rs = 1; cs = 1;
-            while (rs * cs < target) {
-                boolean rowsBigger = splitColumnsFirst ? cs >= maxCs : (double) M / rs >= (double) N / cs;
-                if (rowsBigger && rs < maxRs) rs++;
-                else if (cs < maxCs) cs++;
-                else if (rs < maxRs) rs++;
-                else break;
-            }
+        if (best != null) return best;
+        int rs = 1, cs = 1;
+        while (rs * cs < target) {
+            boolean rowsBigger = splitColumnsFirst ? cs >= maxCs : (double) M / rs >= (double) N / cs;
+            if (rowsBigger && rs < maxRs) rs++;
+            else if (cs < maxCs) cs++;
+            else if (rs < maxRs) rs++;
+            else break;
         }
         return new int[] {roundUp((M + rs - 1) / rs, MR), roundUp((N + cs - 1) / cs, NR)};
     }

@@ -13,6 +13,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Gemm.sgemm (4 transpose variants, alpha/beta, offsets, leading dimensions) and Gemm.linear on heap and mapped weights. */
 class GemmTest {
@@ -164,9 +165,16 @@ class GemmTest {
             assertEquals(0, g[1] % nr);
         }
         int[] sq = GemmKernel.grid(2048, 2048, 4, false);
-        assertEquals(1024, sq[0], "4 tiles of a square matrix are 2 x 2");
-        int[] cols = GemmKernel.grid(2048, 2048, 4, true);
-        assertEquals(2048, cols[0], "splitColumnsFirst keeps the rows whole");
+        assertEquals(1024, sq[0], "4 tiles of a square matrix are 2 x 2 (least packing)");
+        // a linear layer (4096 rows x 320 outputs): 320 / 8 columns is not a multiple of NR, so not 1 x 8
+        int[] lin = GemmKernel.grid(4096, 320, 8, true);
+        assertEquals(8, ((4096 + lin[0] - 1) / lin[0]) * ((320 + lin[1] - 1) / lin[1]), "linear 4096 x 320: " + lin[0] + " x " + lin[1]);
+        // the pair is judged after rounding to MR / NR: 77 columns cannot make 4 column tiles of NR multiples
+        for (int m : new int[] {320, 1024, 4096}) {
+            int[] g = GemmKernel.grid(m, 77, 8, false);
+            int tiles = ((m + g[0] - 1) / g[0]) * ((77 + g[1] - 1) / g[1]);
+            assertEquals(8, tiles, m + " x 77 split into " + g[0] + " x " + g[1] + " blocks");
+        }
         // a matrix too narrow for the pair falls back to a grid of at least the target
         int[] thin = GemmKernel.grid(mr * 8, nr, 8, false);
         assertEquals(mr * 8, thin[0]);
