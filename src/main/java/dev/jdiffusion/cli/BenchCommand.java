@@ -182,6 +182,9 @@ final class BenchCommand {
                     / parts.textEncoder().config().numLayers() * (parts.textEncoder().config().numLayers() - (xl != null ? 1 : 0));
             long te2Flops = xl == null ? 0 : clipFlops(xl.textEncoder2().config(), prompts, xl.tokenizer2().maxLength());
             long teFlops = te1Flops + te2Flops;
+            double unetS = median(unet), vaeS = median(vae), teS = median(te), totalS = median(total);
+            long rss = peakRss(); // before the encoders are timed alone below, which is no part of a generation
+            MemorySampler.Peaks peaks = mem.stop();
             List<Double> te1 = new ArrayList<>(), te2 = new ArrayList<>();
             if (xl != null && parts.textEncoder() != null) {
                 // Each SDXL encoder alone, as the conditioner calls it (the generation times them together).
@@ -199,9 +202,6 @@ final class BenchCommand {
                     te2.add((System.nanoTime() - t1) / 1e9);
                 }
             }
-            double unetS = median(unet), vaeS = median(vae), teS = median(te), totalS = median(total);
-            long rss = peakRss();
-            MemorySampler.Peaks peaks = mem.stop();
             String cpu = cpuName();
             // the reference for the op kinds' rates, measured after them with the same thread count (--profile only)
             double blas = Profiler.enabled() ? BlasReference.sgemmGflops(2048, 5, sd.threads()) : Double.NaN;

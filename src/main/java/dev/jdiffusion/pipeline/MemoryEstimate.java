@@ -30,13 +30,15 @@ import java.util.Locale;
  * To that peak come the caches that live as long as the model: the Winograd filter cache (the transformed filters
  * of the U-Net's, VAE's and the request's ControlNets' 3x3 convolutions, at most its process-wide budget, see
  * {@link Conv2d#winogradCacheBudget()}, and in low-memory mode at most {@link ModelComponents#LOW_MEMORY_FILTER_CACHE}
- * per model file), and the small tensors the model keeps on the heap (the token embedding table, biases, norm scales).
+ * per model file), and the small tensors the model keeps on the heap (biases, norm scales, token embeddings added by
+ * textual inversion; the token embedding tables stay in the mapped files).
  * A request's ControlNets add the residuals they hand the U-Net to its step, and their weights to the resident pages.
 
  *
  * <p>Resident memory (compared with the machine's physical memory): the heap above, the mapped weight pages
  * resident at the peak (weights are used in place from the mapped files and released per component and, for the
- * U-Net, per module, see {@link ModelComponents}: the largest of the text encoder, one U-Net module and the VAE),
+ * U-Net and the text encoders, per module or layer, see {@link ModelComponents}: the largest of one text encoder layer,
+ * one U-Net module and the VAE),
  * and the JVM's own memory (code, metaspace, GC structures, thread stacks).
  *
  * <p>Calibrated against SD 1.5's shapes; it is an estimate (within a few tens of percent), meant to catch requests
@@ -140,9 +142,10 @@ public record MemoryEstimate(long textEncoder, long unet, long vae, long caches,
         }
         if (!nets.isEmpty()) unet += 2 * skipFloats(parts.unet().config(), prompts, lh, lw);
         long caches = Math.min(Conv2d.winogradCacheBudget(), filters);
-        long model = 4L * tc.vocabSize() * tc.hiddenSize() + MODEL_HEAP;
-        if (parts.sdxl() != null && parts.textEncoder() != null)
-            model += 4L * parts.textEncoder().config().vocabSize() * parts.textEncoder().config().hiddenSize();
+        // token embedding tables stay in the mapped files (rows read per prompt); added rows (textual inversion) are heap
+        long model = MODEL_HEAP;
+        for (var te : new dev.jdiffusion.model.clip.ClipTextEncoder[]{parts.textEncoder(), parts.sdxl() == null ? null : parts.sdxl().textEncoder2()})
+            if (te != null) model += 4L * (te.tokenCount() - te.config().vocabSize()) * te.config().hiddenSize();
         return new MemoryEstimate(4 * text, 4 * unet, 4 * vae, caches, model, parts.residentWeightBytes() + controlWeights, lowVae);
     }
 

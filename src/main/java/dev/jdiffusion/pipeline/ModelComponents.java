@@ -171,11 +171,13 @@ public final class ModelComponents implements AutoCloseable {
                 tok = e.tokenizer();
                 te = e.encoder();
             }
+            if (te != null) releasePerLayer(te, pages.get(Checkpoint.TEXT_ENCODER));
             Sdxl sdxl = xl ? loadSdxl(o, ck, tok, pages, teTargets) : null;
             if (refiner && sdxl.textEncoder2().config().hiddenSize() != unet.config().crossAttentionDim())
                 throw new ModelFormatException(o.model() + ": the U-Net takes a context " + unet.config().crossAttentionDim() + " wide but the second "
                         + "text encoder alone gives " + sdxl.textEncoder2().config().hiddenSize() + ": the first text encoder (text_encoder/) is "
                         + "missing (only a refiner runs on the second alone); pass --text-encoder PATH");
+            if (sdxl != null) releasePerLayer(sdxl.textEncoder2(), pages.get(Checkpoint.TEXT_ENCODER_2));
             ImageAutoencoder taesd = null;
             status.accept(o.taesd() != null ? "VAE, TAESD" : "VAE");
             if (o.taesd() != null) {
@@ -330,6 +332,15 @@ public final class ModelComponents implements AutoCloseable {
     /** {@return the LoRAs set now by {@link #applyLoras} (an unmodifiable list; empty for none)} */
     public List<LoraApplier.Weighted> appliedLoras() { open(); return appliedLoras; }
 
+    /**
+     * Drops each text encoder layer's weight pages once the layer has run (as the U-Net's per module), so that an
+     * encoding keeps about one layer resident (SDXL's second encoder: ~40 MB of its 1.4 GB) instead of the whole file.
+     */
+    private static void releasePerLayer(ClipTextEncoder te, WeightPages p) {
+        if (p == null || !WeightPages.available()) return;
+        te.onLayerDone(i -> p.release("text_model.encoder.layers." + i));
+    }
+
     /** The second encoder and tokenizer of an SDXL model; a clear error naming what is missing. */
     private static Sdxl loadSdxl(ModelOptions o, Checkpoint ck, ClipTokenizer tok1, Map<String, WeightPages> pages,
                                  List<LoraTargets> teTargets) {
@@ -367,8 +378,8 @@ public final class ModelComponents implements AutoCloseable {
     static final long TRIM_HEAP_ABOVE = 512L << 20;
 
     /**
-     * Bytes of mapped weight pages resident at a generation's peak: the largest of the text encoder, the VAE and the
-     * U-Net (one module of it where pages are released module by module).
+     * Bytes of mapped weight pages resident at a generation's peak: the largest of the VAE, a U-Net module and a text
+     * encoder's layer (or the whole U-Net and encoders where pages cannot be released).
      *
      * @return bytes; for a replacement VAE file that cannot be released, its file size counts
      */
@@ -376,7 +387,7 @@ public final class ModelComponents implements AutoCloseable {
         open();
         long max = 0;
         for (Map.Entry<String, WeightPages> e : pages.entrySet())
-            max = Math.max(max, e.getKey().equals(Checkpoint.UNET) && WeightPages.available() ? e.getValue().largestModuleBytes() : e.getValue().bytes());
+            max = Math.max(max, !e.getKey().equals(Checkpoint.VAE) && WeightPages.available() ? e.getValue().largestModuleBytes() : e.getValue().bytes());
         if (!pages.containsKey(Checkpoint.VAE) && vae != null) max = Math.max(max, vaeFileBytes());
         return max;
     }

@@ -43,6 +43,8 @@ public final class ClipTextEncoder {
     private final float[] added;
     /** {@code text_projection.weight} [projection_dim, hidden] (CLIPTextModelWithProjection), or null. */
     private final dev.jdiffusion.kernels.Matrix textProjection;
+    /** Told each layer's index once it has run in an encoding (see {@link #onLayerDone}), or null. */
+    private volatile java.util.function.IntConsumer layerDone;
 
     private ClipTextEncoder(ClipTextConfig config, TensorView tokenEmbedding, float[] positionEmbedding,
                             List<ClipEncoderLayer> layers, ClipWeights.Norm finalNorm, float[] added,
@@ -171,6 +173,16 @@ public final class ClipTextEncoder {
 
     public ClipTextConfig config() { return config; }
 
+    /**
+     * Tells listener (null: nobody) the index of each encoder layer once it has run in an encoding, so that a caller
+     * can drop that layer's weight pages from memory (they are mapped again from the page cache when next read).
+     * Results do not change. Returns this encoder.
+     */
+    public ClipTextEncoder onLayerDone(java.util.function.IntConsumer listener) {
+        this.layerDone = listener;
+        return this;
+    }
+
     /** The width of {@link #textEmbeds}: projection_dim with a text projection, else the hidden size. */
     public int pooledDim() { return textProjection != null ? textProjection.rows() : config.hiddenSize(); }
 
@@ -220,7 +232,7 @@ public final class ClipTextEncoder {
         if (rows.length % d != 0) throw new IllegalArgumentException("embedding rows of " + rows.length + " values are not rows of " + d);
         float[] all = java.util.Arrays.copyOf(added, added.length + rows.length);
         System.arraycopy(rows, 0, all, added.length, rows.length);
-        return new ClipTextEncoder(config, tokenEmbedding, positionEmbedding, layers, finalNorm, all, textProjection);
+        return new ClipTextEncoder(config, tokenEmbedding, positionEmbedding, layers, finalNorm, all, textProjection).onLayerDone(layerDone);
     }
 
     /** The appended token-embedding rows, [n, hidden] row-major (a copy). */
@@ -302,7 +314,11 @@ public final class ClipTextEncoder {
             buffers = new ClipEncoderLayer.Buffers(rows, d, config.intermediateSize());
         }
 
-        void layer(int i) { layers.get(i).forward(x, batch, seq, config, buffers); }
+        void layer(int i) {
+            layers.get(i).forward(x, batch, seq, config, buffers);
+            java.util.function.IntConsumer done = layerDone;
+            if (done != null) done.accept(i);
+        }
 
         Tensor snapshot() { return new Tensor(x.clone(), batch, seq, d); }
 
