@@ -21,8 +21,15 @@ import java.util.function.UnaryOperator;
  * handed out under diffusers' names.
  */
 public final class Checkpoint implements AutoCloseable {
-    /** The two layouts. */
-    public enum Layout { DIFFUSERS, SINGLE_FILE, COMPONENT }
+    /** How the checkpoint is laid out on disk. */
+    public enum Layout {
+        /** A diffusers folder: one subfolder per component. */
+        DIFFUSERS,
+        /** One original-layout {@code .safetensors} file holding every component under its prefix. */
+        SINGLE_FILE,
+        /** One component on its own (see {@link #openComponent}): a component folder or a component file. */
+        COMPONENT
+    }
 
     /** Component names, as diffusers calls its folders. */
     public static final String UNET = "unet", VAE = "vae", TEXT_ENCODER = "text_encoder", TOKENIZER = "tokenizer", SCHEDULER = "scheduler";
@@ -51,6 +58,12 @@ public final class Checkpoint implements AutoCloseable {
      * (folder or single file, its component is used), a component folder ({@code config.json} + weights), or a
      * {@code .safetensors} file of the component in diffusers' or the original naming (with or without the
      * single-file prefix).
+     *
+     * @param path the folder or file
+     * @param component the component it holds or is taken from ({@link #VAE}, {@link #TEXT_ENCODER}, ...)
+     * @return the checkpoint; the caller owns it and must close it
+     * @throws ModelFormatException when the path does not exist or is not a readable model, component folder or
+     *     safetensors file (pickle files are refused)
      */
     public static Checkpoint openComponent(Path path, String component) {
         if (Files.isDirectory(path)) {
@@ -63,7 +76,15 @@ public final class Checkpoint implements AutoCloseable {
         return new Checkpoint(path, Layout.COMPONENT, c.single, component);
     }
 
-    /** Opens a diffusers folder or a single-file checkpoint; nothing heavy happens until a component is asked for. */
+    /**
+     * Opens a diffusers folder or a single-file checkpoint. A single file is mapped and its header validated now;
+     * a folder's weights are opened only when a component is asked for.
+     *
+     * @param path a diffusers folder ({@code model_index.json} or {@code unet/}) or a {@code .safetensors} file
+     * @return the checkpoint; the caller owns it and must close it
+     * @throws ModelFormatException when the path does not exist, is a folder without {@code model_index.json} or
+     *     {@code unet/}, is a pickle file, or is not a valid safetensors file
+     */
     public static Checkpoint open(Path path) {
         if (Files.isDirectory(path)) {
             if (!Files.isRegularFile(path.resolve("model_index.json")) && !Files.isDirectory(path.resolve(UNET)))
@@ -78,6 +99,9 @@ public final class Checkpoint implements AutoCloseable {
     /**
      * Throws when the file is a pickle checkpoint ({@code .ckpt .pt .pth .bin .pkl}, or pickle / PyTorch-zip bytes
      * under any name): those are never loaded, since unpickling can run code.
+     *
+     * @param path the file to check (its first 8 bytes are read; an unreadable file counts as not a pickle)
+     * @throws ModelFormatException naming the file when it is a pickle checkpoint
      */
     public static void refusePickle(Path path) {
         String n = path.getFileName() == null ? "" : path.getFileName().toString().toLowerCase(Locale.ROOT);
@@ -103,16 +127,42 @@ public final class Checkpoint implements AutoCloseable {
         return pickle || zip;
     }
 
+    /**
+     * Where the checkpoint was opened from.
+     *
+     * @return the folder or file given to {@link #open} or {@link #openComponent}
+     */
     public Path path() { return path; }
 
-    /** The whole file of a single-file checkpoint under its original names; null for a diffusers folder. */
+    /**
+     * The whole file of a single-file checkpoint (or a single component file) under its original names.
+     *
+     * @return the file's tensors, owned by this checkpoint; null for a folder
+     */
     public TensorSource singleFile() { return single; }
+
+    /**
+     * How the checkpoint is laid out.
+     *
+     * @return the layout
+     */
     public Layout layout() { return layout; }
 
-    /** The folder of a component in a diffusers layout (may not exist); null for a single file. */
+    /**
+     * The folder of a component in a diffusers layout.
+     *
+     * @param component a component name ({@link #UNET}, ...)
+     * @return the folder (which may not exist); null unless the layout is {@link Layout#DIFFUSERS}
+     */
     public Path componentDir(String component) { return layout == Layout.DIFFUSERS ? path.resolve(component) : null; }
 
-    /** True when the component's weights (or files, for tokenizer/scheduler) are present. */
+    /**
+     * Whether the component is present: its weights, or for a tokenizer {@code vocab.json} and {@code merges.txt},
+     * for the scheduler {@code scheduler_config.json}.
+     *
+     * @param component a component name ({@link #UNET}, ...)
+     * @return true when present
+     */
     public boolean has(String component) {
         if (layout == Layout.COMPONENT) return component.equals(only);
         if (layout == Layout.SINGLE_FILE) return prefixOf(component) != null;
@@ -123,7 +173,13 @@ public final class Checkpoint implements AutoCloseable {
         return !weightFiles(d).isEmpty();
     }
 
-    /** The component's config.json (diffusers layout), or null when there is none (single file: infer from shapes). */
+    /**
+     * The component's {@code config.json} ({@code scheduler_config.json} for the scheduler).
+     *
+     * @param component a component name ({@link #UNET}, ...)
+     * @return the parsed config, or null when there is none (a single file: infer from shapes)
+     * @throws ModelFormatException naming the file when it exists but is not valid JSON
+     */
     public JsonNode config(String component) {
         if (layout == Layout.SINGLE_FILE) return null;
         if (layout == Layout.COMPONENT) {
@@ -135,7 +191,13 @@ public final class Checkpoint implements AutoCloseable {
         return Files.isRegularFile(f) ? readJson(f) : null;
     }
 
-    /** The component's tensors under diffusers' names. The checkpoint owns them: they live until {@link #close()}. */
+    /**
+     * The component's tensors under diffusers' names. The checkpoint owns them: they live until {@link #close()}.
+     *
+     * @param component a component name ({@link #UNET}, {@link #VAE}, {@link #TEXT_ENCODER}, {@link #TEXT_ENCODER_2})
+     * @return the tensors (never null; the caller must not close them)
+     * @throws ModelFormatException when the checkpoint has no such component or its weights are missing or invalid
+     */
     public TensorSource tensors(String component) {
         if (layout == Layout.COMPONENT) {
             if (!component.equals(only)) throw new ModelFormatException(path + ": holds a " + only + ", not a " + component);
@@ -210,7 +272,12 @@ public final class Checkpoint implements AutoCloseable {
         return f;
     }
 
-    /** The usual original-layout key prefix of a component in a single-file checkpoint (SD 1.x naming), or null. */
+    /**
+     * The usual original-layout key prefix of a component in a single-file checkpoint (SD 1.x naming).
+     *
+     * @param component a component name ({@link #UNET}, ...)
+     * @return the prefix, e.g. {@code "model.diffusion_model."}, or null for a component single files do not hold
+     */
     public static String singlePrefix(String component) {
         List<String> p = singlePrefixes(component);
         return p.isEmpty() ? null : p.get(0);
@@ -221,6 +288,9 @@ public final class Checkpoint implements AutoCloseable {
      * encoder under {@code cond_stage_model.transformer.}, SDXL (SGM) files hold their two encoders under
      * {@code conditioner.embedders.0.transformer.} (transformers' names) and {@code conditioner.embedders.1.model.}
      * (OpenCLIP's names).
+     *
+     * @param component a component name ({@link #UNET}, ...)
+     * @return the prefixes, most usual first; empty for a component single files do not hold
      */
     public static List<String> singlePrefixes(String component) {
         return switch (component) {
@@ -232,7 +302,13 @@ public final class Checkpoint implements AutoCloseable {
         };
     }
 
-    /** The prefix under which this single file holds the component's tensors, or null (none, or not a single file). */
+    /**
+     * The prefix under which this single file holds the component's tensors.
+     *
+     * @param component a component name ({@link #UNET}, ...)
+     * @return the first of {@link #singlePrefixes} that some key starts with; null when none does or there is no
+     *     single file
+     */
     public String prefixOf(String component) {
         if (single == null) return null;
         for (String p : singlePrefixes(component))
@@ -242,7 +318,11 @@ public final class Checkpoint implements AutoCloseable {
 
     /**
      * Opens the weights in a component folder: a sharded index, else the fp32 file, else an fp16 variant
-     * ({@code *.fp16.safetensors}), as diffusers' variants are named.
+     * ({@code *.fp16.safetensors}), then a bf16 one, as diffusers' variants are named.
+     *
+     * @param dir the component folder
+     * @return the weights; the caller owns them and must close them
+     * @throws ModelFormatException when the folder has no safetensors weights or they are invalid
      */
     public static TensorSource openWeights(Path dir) {
         List<Path> files = weightFiles(dir);
@@ -269,7 +349,13 @@ public final class Checkpoint implements AutoCloseable {
         return out;
     }
 
-    /** Reads a JSON file; a {@link ModelFormatException} naming the file when it is missing or malformed. */
+    /**
+     * Reads a JSON file.
+     *
+     * @param f the file
+     * @return the parsed tree
+     * @throws ModelFormatException naming the file when it is missing, unreadable or malformed
+     */
     public static JsonNode readJson(Path f) {
         try {
             return JSON.readTree(f.toFile());

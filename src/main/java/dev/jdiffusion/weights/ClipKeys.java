@@ -13,7 +13,12 @@ package dev.jdiffusion.weights;
 public final class ClipKeys {
     private ClipKeys() {}
 
-    /** The diffusers name for an original-layout key, or null when the key is not part of the model. */
+    /**
+     * Maps one key of the original layout.
+     *
+     * @param originalKey a key with the component prefix already stripped
+     * @return the diffusers name, or null when the key is not part of the text model
+     */
     public static String toDiffusers(String originalKey) {
         if (originalKey.startsWith("text_model.")) return originalKey;
         if (originalKey.startsWith("embeddings.") || originalKey.startsWith("encoder.") || originalKey.startsWith("final_layer_norm."))
@@ -21,7 +26,12 @@ public final class ClipKeys {
         return null;
     }
 
-    /** Reshapes a mapped tensor where the layouts differ; CLIP's tensors are identical in both layouts. */
+    /**
+     * Reshapes a mapped tensor where the layouts differ; CLIP's tensors are identical in both layouts.
+     *
+     * @param t a tensor read under an original-layout key
+     * @return {@code t} itself
+     */
     public static TensorView adapt(TensorView t) {
         return t;
     }

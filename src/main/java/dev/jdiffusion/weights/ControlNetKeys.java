@@ -23,17 +23,33 @@ public final class ControlNetKeys {
     /** The prefix lllyasviel's files put before every key. */
     public static final String PREFIX = "control_model.";
 
-    /** True when the names are a ControlNet in the original layout (with or without {@link #PREFIX}). */
+    /**
+     * Whether tensor names are a ControlNet in the original layout (with or without {@link #PREFIX}).
+     *
+     * @param names a file's tensor names
+     * @return true when the first hint-block conv's weight is present under an original name
+     */
     public static boolean isOriginalLayout(java.util.Collection<String> names) {
         return names.contains(PREFIX + "input_hint_block.0.weight") || names.contains("input_hint_block.0.weight");
     }
 
-    /** The original-layout file's tensors under diffusers' names. */
+    /**
+     * The original-layout file's tensors under diffusers' names.
+     *
+     * @param file the file's tensors
+     * @return a view that does not own {@code file}
+     */
     public static TensorSource diffusersView(TensorSource file) {
         return file.mapped(file.description() + " [controlnet, original names]", mapper(file.names()), t -> t);
     }
 
-    /** The name mapping for a file with these names (the last input_hint_block index is the output conv). */
+    /**
+     * The name mapping for a file with these names (the last input_hint_block index is the output conv).
+     *
+     * @param names all tensor names of the file
+     * @return a function from an original name (with or without {@link #PREFIX}) to its diffusers name, as
+     *     {@link #toDiffusers} gives it
+     */
     public static Function<String, String> mapper(java.util.Collection<String> names) {
         int last = -1;
         for (String n : names) {
@@ -50,7 +66,13 @@ public final class ControlNetKeys {
         return n -> toDiffusers(n.startsWith(PREFIX) ? n.substring(PREFIX.length()) : n, lastHint);
     }
 
-    /** The diffusers name for an original key (prefix stripped), given the last input_hint_block index. */
+    /**
+     * The diffusers name for an original key.
+     *
+     * @param key the key with {@link #PREFIX} stripped
+     * @param lastHint the highest input_hint_block index in the file (the output conv)
+     * @return the diffusers name, or {@code "original:" + key} when the key fits no rule
+     */
     public static String toDiffusers(String key, int lastHint) {
         String[] p = key.split("\\.", 4);
         try {

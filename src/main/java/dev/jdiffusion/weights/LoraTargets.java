@@ -17,6 +17,11 @@ public final class LoraTargets implements TensorSource {
     private final Map<String, TensorView> handedOut = new ConcurrentHashMap<>();
     private volatile Map<String, LowRank> applied = Map.of();
 
+    /**
+     * A view over base with no terms set. The view does not own base: closing it does nothing.
+     *
+     * @param base the component's tensors (not null)
+     */
     public LoraTargets(TensorSource base) { this.base = base; }
 
     @Override public Set<String> names() { return base.names(); }
@@ -33,13 +38,18 @@ public final class LoraTargets implements TensorSource {
 
     @Override public Map<String, String> metadata() { return base.metadata(); }
 
-    /** The terms set now, by tensor name (empty when none). */
+    /**
+     * The terms set now.
+     *
+     * @return an unmodifiable map from tensor name to its terms (empty when none)
+     */
     public Map<String, LowRank> applied() { return applied; }
 
     /**
      * Replaces all terms: each named tensor gets its terms, every other tensor none. Validates every entry first
      * (the tensor exists, is floating and has the terms' rows x cols elements), so a bad entry changes nothing.
      *
+     * @param terms the terms by tensor name (a name of this source); an empty map removes all terms
      * @throws ModelFormatException naming the first tensor that does not fit
      */
     public void apply(Map<String, LowRank> terms) {
@@ -58,6 +68,10 @@ public final class LoraTargets implements TensorSource {
         applied = Map.copyOf(terms);
     }
 
-    /** The underlying source. */
+    /**
+     * The underlying source.
+     *
+     * @return the source given to the constructor
+     */
     public TensorSource base() { return base; }
 }

@@ -18,7 +18,14 @@ import java.util.List;
 public final class LowRank {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
 
-    /** One term: up [rows x rank], down [rank x cols] (row-major heap copies), scale s. */
+    /**
+     * One term {@code scale · (up @ down)}.
+     *
+     * @param scale the factor s the product is multiplied by
+     * @param rank the inner dimension r
+     * @param up the {@code [rows, rank]} matrix, row-major (held, not copied: do not modify)
+     * @param down the {@code [rank, cols]} matrix, row-major (held, not copied: do not modify)
+     */
     public record Term(float scale, int rank, float[] up, float[] down) {}
 
     private final int rows, cols;
@@ -30,7 +37,15 @@ public final class LowRank {
         this.terms = List.copyOf(terms);
     }
 
-    /** Terms for a [rows, cols] weight; each term's arrays must be rows x rank and rank x cols. */
+    /**
+     * Terms for a {@code [rows, cols]} weight.
+     *
+     * @param rows the weight's first dimension
+     * @param cols the product of the weight's other dimensions
+     * @param terms the terms, in the order they are applied; each term's arrays must be rows x rank and rank x cols
+     * @return the immutable set of terms
+     * @throws IllegalArgumentException when a term's arrays do not have those sizes
+     */
     public static LowRank of(int rows, int cols, List<Term> terms) {
         for (Term t : terms)
             if (t.up.length != (long) rows * t.rank || t.down.length != (long) t.rank * cols)
@@ -38,7 +53,13 @@ public final class LowRank {
         return new LowRank(rows, cols, terms);
     }
 
-    /** This plus more terms after it (they are applied after these). */
+    /**
+     * This plus more terms after it (they are applied after these).
+     *
+     * @param more terms for a weight of the same shape
+     * @return a new instance holding both lists of terms; neither input changes
+     * @throws IllegalArgumentException when the shapes differ
+     */
     public LowRank plus(LowRank more) {
         if (more.rows != rows || more.cols != cols) throw new IllegalArgumentException("low-rank terms of different shapes");
         List<Term> all = new ArrayList<>(terms);
@@ -46,11 +67,32 @@ public final class LowRank {
         return new LowRank(rows, cols, all);
     }
 
+    /**
+     * The weight's first dimension.
+     *
+     * @return the number of rows
+     */
     public int rows() { return rows; }
+
+    /**
+     * The product of the weight's other dimensions.
+     *
+     * @return the number of columns
+     */
     public int cols() { return cols; }
+
+    /**
+     * The terms in the order they are applied.
+     *
+     * @return an unmodifiable list
+     */
     public List<Term> terms() { return terms; }
 
-    /** Heap bytes the terms hold. */
+    /**
+     * Heap bytes the terms' arrays hold.
+     *
+     * @return 4 bytes per element of every up and down matrix
+     */
     public long bytes() {
         long b = 0;
         for (Term t : terms) b += 4L * (t.up.length + t.down.length);

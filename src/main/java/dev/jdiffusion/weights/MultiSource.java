@@ -13,6 +13,13 @@ public final class MultiSource implements TensorSource {
     private final Map<String, TensorSource> owner = new LinkedHashMap<>();
     private final String description;
 
+    /**
+     * Combines sources; the new source owns them and closes them all when closed.
+     *
+     * @param description the combined source's description, for error messages
+     * @param parts the sources, in order (their metadata is merged in this order, later parts winning)
+     * @throws ModelFormatException when {@code parts} is empty or a tensor name appears in two parts
+     */
     public MultiSource(String description, List<? extends TensorSource> parts) {
         if (parts.isEmpty()) throw new ModelFormatException(description + ": no tensor files to open (empty file list)");
         this.description = description;

@@ -43,6 +43,9 @@ public final class OpenClipKeys {
     /**
      * The transformers names of an OpenCLIP key: one name, three for a fused in_proj (q, k, v), none for a key that
      * is not part of the text model; {@code original:KEY} for a key the layout does not know.
+     *
+     * @param key an OpenCLIP key with the component prefix stripped
+     * @return the names (never null; empty for {@code logit_scale})
      */
     public static String[] toDiffusers(String key) {
         switch (key) {
@@ -70,7 +73,16 @@ public final class OpenClipKeys {
         return new String[]{"original:" + key};
     }
 
-    /** The tensors of {@code file} under {@code prefix} as transformers names them; the view does not own the file. */
+    /**
+     * The tensors of {@code file} under {@code prefix} as transformers names them; the view does not own the file.
+     *
+     * @param file the single file's tensors
+     * @param prefix the text encoder's prefix in the file (kept tensors start with it; it is stripped before mapping)
+     * @param description the view's description, for error messages
+     * @return the view: a fused in_proj tensor appears as three row slices (q, k, v), {@code text_projection}
+     *     transposed (a heap copy)
+     * @throws ModelFormatException when two keys map to the same name
+     */
     public static TensorSource diffusersView(TensorSource file, String prefix, String description) {
         Map<String, Part> parts = new LinkedHashMap<>();
         for (String n : file.names()) {

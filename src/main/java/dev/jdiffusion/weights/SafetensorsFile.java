@@ -68,7 +68,14 @@ public final class SafetensorsFile implements TensorSource {
         this.dataStart = dataStart;
     }
 
-    /** Maps and validates the file. Throws {@link ModelFormatException} with the file name for any defect. */
+    /**
+     * Maps and validates the file.
+     *
+     * @param path the {@code .safetensors} file
+     * @return the open file; the caller owns it and must close it to unmap it
+     * @throws ModelFormatException naming the file for any defect (unreadable, bad header, overlapping, misaligned or
+     *     out-of-range tensors, trailing bytes)
+     */
     public static SafetensorsFile open(Path path) {
         String where = path.toString();
         long size;
@@ -220,12 +227,25 @@ public final class SafetensorsFile implements TensorSource {
                     + dataSize + " bytes, tensors end at " + expected + ")");
     }
 
+    /**
+     * The mapped file.
+     *
+     * @return the path given to {@link #open}
+     */
     public Path path() { return path; }
 
-    /** Byte offset of the data area in the file. */
+    /**
+     * Where the data area starts: after the 8-byte header length and the JSON header.
+     *
+     * @return the byte offset of the data area in the file
+     */
     public long dataStart() { return dataStart; }
 
-    /** Size of the mapped file in bytes. */
+    /**
+     * Size of the mapping.
+     *
+     * @return the mapped file's size in bytes when it was opened
+     */
     public long fileSize() { return mapping.byteSize(); }
 
     @Override public Set<String> names() { return tensors.keySet(); }
@@ -240,6 +260,9 @@ public final class SafetensorsFile implements TensorSource {
      * True when the file this mapping reads is now shorter than the mapping (truncated or rewritten in place after it
      * was mapped), so reads of the lost pages fault. Checked with a stat of the same file (same inode); a file
      * replaced by a rename leaves the mapping intact and is not truncated.
+     *
+     * @return true when the file on disk is now shorter than the mapping; false when it is not, was replaced or was
+     *     deleted
      */
     public boolean truncated() {
         try {
@@ -253,6 +276,8 @@ public final class SafetensorsFile implements TensorSource {
     /**
      * The files mapped now that {@link #truncated} says lost pages: the sound test, when a read of mapped memory
      * failed, of whether a file changed underneath (the JVM reports such a fault as an InternalError).
+     *
+     * @return the paths of the open files that are truncated now (empty when none)
      */
     public static List<Path> truncatedOpenFiles() {
         List<Path> out = new java.util.ArrayList<>();

@@ -39,8 +39,19 @@ import java.util.Set;
  * }</pre>
  */
 public final class SafetensorsWriter implements AutoCloseable {
-    /** One declared tensor. */
+    /**
+     * One declared tensor.
+     *
+     * @param name the tensor's name: not null, not empty, not {@code __metadata__}
+     * @param dtype the stored type: F32, F16, BF16, I64 or I32
+     * @param shape the dimensions, none negative (copied); empty for a scalar
+     */
     public record Spec(String name, DType dtype, long... shape) {
+        /**
+         * Validates and copies the declaration.
+         *
+         * @throws IllegalArgumentException for a bad name, a negative dimension or a dtype that cannot be written
+         */
         public Spec {
             shape = shape.clone();
             if (name == null || name.isEmpty() || name.equals("__metadata__"))
@@ -49,13 +60,23 @@ public final class SafetensorsWriter implements AutoCloseable {
             if (!writable(dtype)) throw new IllegalArgumentException(name + ": cannot write dtype " + dtype);
         }
 
-        /** Element count. */
+        /**
+         * Element count.
+         *
+         * @return the product of the dimensions (1 for a scalar)
+         * @throws ArithmeticException when it overflows a long
+         */
         public long numel() {
             long n = 1;
             for (long d : shape) n = Math.multiplyExact(n, d);
             return n;
         }
 
+        /**
+         * The dimensions.
+         *
+         * @return a copy of the shape
+         */
         @Override public long[] shape() { return shape.clone(); }
     }
 
@@ -85,7 +106,14 @@ public final class SafetensorsWriter implements AutoCloseable {
 
     /**
      * Starts a file at target (written to a temporary sibling until {@link #commit()}). Tensors are laid out in
-     * the order given; metadata may be empty.
+     * the order given; metadata may be empty. Missing parent folders are created.
+     *
+     * @param target the file to write
+     * @param specs the tensors, in file order; names must be distinct
+     * @param metadata string metadata for the header's {@code __metadata__}; may be empty or null
+     * @return the writer; the caller must {@link #commit()} it and close it
+     * @throws IllegalArgumentException when a tensor name is declared twice
+     * @throws UncheckedIOException naming the target when the temporary file cannot be created or written
      */
     public static SafetensorsWriter create(Path target, List<Spec> specs, Map<String, String> metadata) {
         Set<String> seen = new HashSet<>();
@@ -139,16 +167,37 @@ public final class SafetensorsWriter implements AutoCloseable {
         return out;
     }
 
-    /** The tensor the next values go to, or null when all are complete. */
+    /**
+     * The tensor the next values go to.
+     *
+     * @return its name, or null when all tensors are complete
+     */
     public String currentTensor() { return current < specs.size() ? specs.get(current).name() : null; }
 
-    /** Writes one whole tensor of float values; name must be the next declared tensor. */
+    /**
+     * Writes one whole tensor of float values, converted to its dtype.
+     *
+     * @param name the next declared tensor, none of whose values are written yet
+     * @param values all its values, row-major
+     * @throws IllegalStateException when {@code name} is not the next tensor, or the writer is closed or complete
+     * @throws IllegalArgumentException when the value count differs from the tensor's or its dtype is an integer type
+     * @throws UncheckedIOException when writing fails
+     */
     public void writeTensor(String name, float[] values) {
         expectStart(name, values.length);
         write(values, 0, values.length);
     }
 
-    /** Writes one whole tensor of integer values; name must be the next declared tensor. */
+    /**
+     * Writes one whole tensor of integer values, converted to its dtype.
+     *
+     * @param name the next declared tensor, none of whose values are written yet
+     * @param values all its values, row-major
+     * @throws IllegalStateException when {@code name} is not the next tensor, or the writer is closed or complete
+     * @throws IllegalArgumentException when the value count differs from the tensor's or its dtype is a floating type
+     * @throws ArithmeticException when a value does not fit an I32 tensor
+     * @throws UncheckedIOException when writing fails
+     */
     public void writeTensor(String name, long[] values) {
         expectStart(name, values.length);
         write(values, 0, values.length);
@@ -169,7 +218,16 @@ public final class SafetensorsWriter implements AutoCloseable {
         return specs.get(current);
     }
 
-    /** Appends float values to the current tensor, moving on to the next one when it is full. */
+    /**
+     * Appends float values to the current tensor, moving on to the next one when it is full.
+     *
+     * @param src the values
+     * @param off the first value's index in {@code src}
+     * @param len the number of values
+     * @throws IllegalStateException when the writer is closed or more values are given than remain to be written
+     * @throws IllegalArgumentException when a tensor the values go to has an integer dtype
+     * @throws UncheckedIOException when writing fails
+     */
     public void write(float[] src, int off, int len) {
         while (len > 0) {
             Spec s = spec();
@@ -194,7 +252,17 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
     }
 
-    /** Appends integer values to the current tensor (I64 or I32). */
+    /**
+     * Appends integer values to the current tensor (I64 or I32), moving on to the next one when it is full.
+     *
+     * @param src the values
+     * @param off the first value's index in {@code src}
+     * @param len the number of values
+     * @throws IllegalStateException when the writer is closed or more values are given than remain to be written
+     * @throws IllegalArgumentException when a tensor the values go to has a floating dtype
+     * @throws ArithmeticException when a value does not fit an I32 tensor
+     * @throws UncheckedIOException when writing fails
+     */
     public void write(long[] src, int off, int len) {
         while (len > 0) {
             Spec s = spec();
@@ -243,7 +311,13 @@ public final class SafetensorsWriter implements AutoCloseable {
         buf.clear();
     }
 
-    /** Checks every tensor is complete, fsyncs and renames the file onto the target atomically. */
+    /**
+     * Checks every tensor is complete, fsyncs and renames the file onto the target atomically; closes the writer
+     * whether or not it succeeds.
+     *
+     * @throws IllegalStateException when the writer is closed or a tensor is incomplete
+     * @throws UncheckedIOException naming the target when writing, syncing or renaming fails
+     */
     public void commit() {
         if (closed) throw new IllegalStateException(target + ": writer is closed");
         if (current < specs.size())
@@ -269,7 +343,16 @@ public final class SafetensorsWriter implements AutoCloseable {
         pending.close();
     }
 
-    /** Writes whole heap tensors to path in one dtype (F32, F16 or BF16), in the map's order. */
+    /**
+     * Writes whole heap tensors to path in one dtype (F32, F16 or BF16), in the map's order, atomically.
+     *
+     * @param path the file to write
+     * @param tensors the tensors by name, in file order
+     * @param dtype the stored type for all of them: F32, F16 or BF16
+     * @param metadata string metadata for the header; may be empty or null
+     * @throws IllegalArgumentException for a bad name or a dtype that is not floating
+     * @throws UncheckedIOException naming the file when writing fails (the target is then unchanged)
+     */
     public static void write(Path path, Map<String, Tensor> tensors, DType dtype, Map<String, String> metadata) {
         List<Spec> specs = new ArrayList<>();
         tensors.forEach((n, t) -> specs.add(new Spec(n, dtype, Arrays.stream(t.shape()).asLongStream().toArray())));

@@ -17,7 +17,14 @@ import java.util.Map;
 public final class ShardedIndex {
     private ShardedIndex() {}
 
-    /** Opens and validates the index and all its shards; closes whatever it opened when anything is wrong. */
+    /**
+     * Opens and validates the index and all its shards; closes whatever it opened when anything is wrong.
+     *
+     * @param indexFile the {@code *.safetensors.index.json} file
+     * @return one source over all shards; the caller owns it and must close it
+     * @throws ModelFormatException when the index is missing or malformed, names a bad or missing shard, or names a
+     *     tensor its shard does not hold
+     */
     public static TensorSource open(Path indexFile) {
         if (!Files.isRegularFile(indexFile)) throw new ModelFormatException(indexFile + ": no such index file");
         JsonNode root = Checkpoint.readJson(indexFile);

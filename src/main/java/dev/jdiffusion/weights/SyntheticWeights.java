@@ -40,6 +40,14 @@ public final class SyntheticWeights {
      * A synthetic model: its name ({@code bench --synthetic NAME}), the bundled manifests of its diffusers folder and
      * (or null) of its single file, its config files (relative path to content, {@code model_index.json} among
      * them), and a check that the configs agree with the manifest's shapes (or null).
+     *
+     * @param name the model's name, the key in {@link #KINDS}
+     * @param diffusersManifest the resource name of the diffusers folder's manifest under {@code synthetic/}, or null
+     *     when the tensors come from the configs
+     * @param singleFileManifest the resource name of the single file's flat manifest, or null when there is none
+     * @param configs the config files: path relative to the model folder to file content
+     * @param verify called with a manifest (file to tensors) and its name for error messages; throws
+     *     {@link ModelFormatException} when the configs do not match it; null for no check
      */
     public record Kind(String name, String diffusersManifest, String singleFileManifest, Map<String, String> configs,
                        java.util.function.BiConsumer<Map<String, List<TensorSpec>>, String> verify) {}
@@ -92,14 +100,28 @@ public final class SyntheticWeights {
         throw new IllegalStateException("the jar lacks the synthetic config " + file + " (looked in " + String.join(", ", folders) + ")");
     }
 
-    /** The kind of this name; an IllegalArgumentException listing the known ones otherwise. */
+    /**
+     * Looks a synthetic model up by name.
+     *
+     * @param name the name ({@code sd15}, ...)
+     * @return the kind
+     * @throws IllegalArgumentException listing the known names when there is no kind of this name
+     */
     public static Kind kind(String name) {
         Kind k = KINDS.get(name);
         if (k == null) throw new IllegalArgumentException("no synthetic model " + name + "; known: " + String.join(", ", new java.util.TreeSet<>(KINDS.keySet())));
         return k;
     }
 
-    /** Reads a manifest bundled in this jar (gzipped JSON under dev/jdiffusion/weights/synthetic/). */
+    /**
+     * Reads a manifest bundled in this jar (gzipped JSON under dev/jdiffusion/weights/synthetic/).
+     *
+     * @param resource the manifest's file name there (e.g. {@code sd15-diffusers.json.gz})
+     * @return file (null for a flat manifest) to its tensors, in manifest order
+     * @throws IllegalStateException when the jar lacks the resource
+     * @throws UncheckedIOException when it cannot be read or decompressed
+     * @throws ModelFormatException when it is not a valid manifest
+     */
     public static Map<String, List<TensorSpec>> bundledManifest(String resource) {
         try (java.io.InputStream in = SyntheticWeights.class.getResourceAsStream("synthetic/" + resource)) {
             if (in == null) throw new IllegalStateException("manifest " + resource + " is missing from the jar");
@@ -114,15 +136,28 @@ public final class SyntheticWeights {
      * The tokenizer folder a synthetic model is written with, the one place synthetic weights look for one: none,
      * since the engine's bundled CLIP tokenizer (the same BPE for SD 1.x, 2.x and SDXL) serves a model folder
      * without {@code tokenizer/}. make-synthetic's {@code --tokenizer DIR} still copies a folder in.
+     *
+     * @return null: no tokenizer folder is copied by default
      */
     public static Path tokenizerSource() { return null; }
 
-    /** One tensor of a manifest: name, shape and the dtype it has in the real checkpoint. */
+    /**
+     * One tensor of a manifest.
+     *
+     * @param name the tensor's name in its file
+     * @param dtype the dtype it has in the real checkpoint (floating tensors are written in the float type asked for)
+     * @param shape its dimensions (held, not copied)
+     */
     public record TensorSpec(String name, DType dtype, long[] shape) {}
 
     /**
      * Reads a manifest: either {@code {file: {tensor: {shape, dtype}}}} (diffusers layout) or {@code {tensor:
-     * {shape, dtype}}} (one file). Returns file (null for a flat manifest) to its tensors, in manifest order.
+     * {shape, dtype}}} (one file).
+     *
+     * @param manifest the JSON manifest file (not gzipped)
+     * @return file (null for a flat manifest) to its tensors, in manifest order
+     * @throws ModelFormatException naming the manifest when it is missing, not valid JSON, or has a bad file name,
+     *     dtype or shape
      */
     public static Map<String, List<TensorSpec>> readManifest(Path manifest) {
         return readManifest(Checkpoint.readJson(manifest), manifest.toString());
@@ -172,6 +207,13 @@ public final class SyntheticWeights {
      * and mid block tensors (shapes as in the U-Net), the conditioning embedding of Stable Diffusion's ControlNets
      * (widths 16, 32, 96, 256) and one 1x1 zero conv per skip plus the mid one, random values (seed); its config.json
      * is the U-Net's with ControlNet's fields. Written once into target (config.json last); for benchmarks.
+     *
+     * @param unetDir a diffusers U-Net folder (weights and {@code config.json})
+     * @param target the ControlNet folder to write; left as it is when its {@code config.json} exists
+     * @param seed the random seed of the values
+     * @return {@code target}
+     * @throws ModelFormatException when the U-Net's weights or config cannot be read
+     * @throws UncheckedIOException naming the target when writing fails
      */
     public static Path ensureControlNet(Path unetDir, Path target, long seed) {
         if (Files.isRegularFile(target.resolve("config.json"))) return target;
@@ -221,7 +263,14 @@ public final class SyntheticWeights {
 
     /**
      * Writes one synthetic safetensors file holding these tensors; floating tensors are stored as floatType
-     * (F16, BF16 or F32), integer tensors keep their dtype.
+     * (F16, BF16 or F32), integer tensors keep their dtype. Written atomically (see {@link SafetensorsWriter}).
+     *
+     * @param target the file to write
+     * @param tensors the tensors, in file order
+     * @param floatType the stored type of floating tensors: F16, BF16 or F32
+     * @param seed the random seed; each tensor's values depend only on it and the tensor's name
+     * @throws IllegalArgumentException when floatType is not F16, BF16 or F32, or a tensor spec is invalid
+     * @throws UncheckedIOException naming the target when writing fails
      */
     public static void writeFile(Path target, List<TensorSpec> tensors, DType floatType, long seed) {
         if (!floatType.isFloating() || floatType == DType.F64) throw new IllegalArgumentException("float type must be F32, F16 or BF16: " + floatType);
@@ -296,8 +345,17 @@ public final class SyntheticWeights {
 
     /**
      * Writes a complete SD 1.5 diffusers folder: the weight files of the manifest, the configs, and the
-     * tokenizer files copied from tokenizerSource (skipped with a warning when null or absent).
+     * tokenizer files copied from tokenizerSource (skipped when null, skipped with a warning when absent).
      * {@code model_index.json} is written last, so an interrupted run does not look like a complete model.
+     *
+     * @param manifest a JSON manifest of the diffusers layout ({@code {file: {tensor: {shape, dtype}}}})
+     * @param targetDir the model folder to write (created when missing)
+     * @param tokenizerSource a folder to copy the tokenizer files from, or null
+     * @param floatType the stored type of floating tensors: F16, BF16 or F32
+     * @param seed the random seed of the values
+     * @param log where progress lines go
+     * @throws ModelFormatException when the manifest is invalid, flat, or disagrees with the SD 1.5 configs
+     * @throws UncheckedIOException naming the folder when writing fails
      */
     public static void generateDiffusers(Path manifest, Path targetDir, Path tokenizerSource, DType floatType, long seed, PrintStream log) {
         Map<String, List<TensorSpec>> files = readManifest(manifest);
@@ -306,7 +364,20 @@ public final class SyntheticWeights {
         writeFolder(files, Sd15Configs.FILES, targetDir, tokenizerSource, floatType, seed, log);
     }
 
-    /** Writes the kind's diffusers folder from its bundled manifest and configs (see {@link #generateDiffusers}). */
+    /**
+     * Writes the kind's diffusers folder from its bundled manifest and configs, checked by the kind's verifier
+     * first; {@code model_index.json} is written last.
+     *
+     * @param kind the synthetic model; must have a diffusers manifest
+     * @param targetDir the model folder to write (created when missing)
+     * @param tokenizerSource a folder to copy the tokenizer files from, or null
+     * @param floatType the stored type of floating tensors: F16, BF16 or F32
+     * @param seed the random seed of the values
+     * @param log where progress lines go
+     * @throws IllegalArgumentException when the kind has no manifest (its tensors come from its configs)
+     * @throws ModelFormatException when the manifest disagrees with the configs
+     * @throws UncheckedIOException naming the folder when writing fails
+     */
     public static void generateDiffusers(Kind kind, Path targetDir, Path tokenizerSource, DType floatType, long seed, PrintStream log) {
         if (kind.diffusersManifest() == null)
             throw new IllegalArgumentException(kind.name() + " has no manifest: its tensors come from its configs (SyntheticModels)");
@@ -327,6 +398,17 @@ public final class SyntheticWeights {
      * the configs, the tokenizer files (vocab.json and merges.txt, and whatever the configs do not give, from
      * tokenizerSource into {@code tokenizer/} and every other tokenizer folder the configs have files for) and
      * finally model_index.json.
+     *
+     * @param files relative file path to its tensors, in the order to write them
+     * @param configs relative path to content of each config file, {@code model_index.json} among them
+     * @param targetDir the model folder to write (created when missing); an existing {@code model_index.json} is
+     *     deleted first
+     * @param tokenizerSource a folder to copy the tokenizer files from, or null for none
+     * @param linked relative file path to an existing file with the same content, for files not to write again
+     * @param floatType the stored type of floating tensors: F16, BF16 or F32
+     * @param seed the random seed of the values
+     * @param log where progress lines (and a warning for a missing tokenizer folder) go
+     * @throws UncheckedIOException naming the folder when writing fails
      */
     public static void writeFolder(Map<String, List<TensorSpec>> files, Map<String, String> configs, Path targetDir, Path tokenizerSource,
                                    Map<String, Path> linked, DType floatType, long seed, PrintStream log) {
@@ -379,6 +461,15 @@ public final class SyntheticWeights {
     /**
      * The synthetic model folder at dir, generated (fp16, this seed) unless a complete one is already there
      * ({@code model_index.json} is written last, so its presence means complete). For benchmarks.
+     *
+     * @param kind the synthetic model; must have a diffusers manifest
+     * @param dir the model folder
+     * @param tokenizerSource a folder to copy the tokenizer files from, or null
+     * @param seed the random seed of the values
+     * @param log where progress lines go
+     * @return {@code dir}
+     * @throws IllegalArgumentException when the folder must be generated and the kind has no manifest
+     * @throws UncheckedIOException naming the folder when writing fails
      */
     public static Path ensure(Kind kind, Path dir, Path tokenizerSource, long seed, PrintStream log) {
         if (Files.isRegularFile(dir.resolve("model_index.json"))) return dir;
@@ -387,7 +478,16 @@ public final class SyntheticWeights {
         return dir;
     }
 
-    /** Writes the single-file original layout from a flat manifest (sd15-ldm.json). */
+    /**
+     * Writes the single-file original layout from a flat manifest (sd15-ldm.json).
+     *
+     * @param manifest a flat JSON manifest ({@code {tensor: {shape, dtype}}})
+     * @param targetFile the {@code .safetensors} file to write
+     * @param floatType the stored type of floating tensors: F16, BF16 or F32
+     * @param seed the random seed of the values
+     * @throws ModelFormatException when the manifest is invalid or not flat
+     * @throws UncheckedIOException naming the file when writing fails
+     */
     public static void generateSingleFile(Path manifest, Path targetFile, DType floatType, long seed) {
         writeSingleFile(readManifest(manifest), manifest.toString(), targetFile, floatType, seed);
     }
@@ -445,12 +545,23 @@ public final class SyntheticWeights {
               writes full-size synthetic Stable Diffusion 1.5 weights (random values, real names, shapes and configs)
               from the manifests bundled in the jar (--manifests DIR: sd15-diffusers.json and sd15-ldm.json there)""";
 
-    /** Command-line entry point (tools/make-synthetic). */
+    /**
+     * Command-line entry point (tools/make-synthetic); exits the JVM with {@link #run}'s exit code.
+     *
+     * @param args the command-line arguments (see {@code --help})
+     */
     public static void main(String[] args) {
         System.exit(run(args, System.out, System.err));
     }
 
-    /** Runs the generator with command-line arguments; returns the exit code. */
+    /**
+     * Runs the generator with command-line arguments.
+     *
+     * @param args the command-line arguments (see {@code --help})
+     * @param out where progress and help go
+     * @param err where errors and usage go
+     * @return the exit code: 0 on success or for help, 1 when generating fails, 2 for bad arguments
+     */
     public static int run(String[] args, PrintStream out, PrintStream err) {
         Path dir = Path.of("weights", "synthetic-sd15");
         Path manifests = null;

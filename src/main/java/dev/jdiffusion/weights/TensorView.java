@@ -24,7 +24,17 @@ public final class TensorView {
     /** Low-rank terms (LoRA) added to every read, or null; set through a {@link LoraTargets} view only. */
     private volatile LowRank lowRank;
 
-    /** A view of data as a tensor; data must hold exactly numel x dtype bytes. */
+    /**
+     * A view of data as a tensor; data must hold exactly numel x dtype bytes.
+     *
+     * @param name the tensor's name as callers will see it
+     * @param source where the tensor lives (usually the file's path), for error messages
+     * @param dtype the element type
+     * @param shape the dimensions (copied); empty for a scalar
+     * @param data the elements, little-endian, row-major (held, not copied)
+     * @throws IllegalArgumentException when a dimension is negative or the size does not match {@code data}
+     * @throws ArithmeticException when the element or byte count overflows a long
+     */
     public TensorView(String name, String source, DType dtype, long[] shape, MemorySegment data) {
         long n = 1;
         for (long d : shape) {
@@ -41,17 +51,55 @@ public final class TensorView {
         this.data = data;
     }
 
-    /** The tensor's name as the caller sees it (after any key mapping). */
+    /**
+     * The tensor's name as the caller sees it (after any key mapping).
+     *
+     * @return the name
+     */
     public String name() { return name; }
-    /** The file the tensor lives in, for error messages. */
+
+    /**
+     * The file the tensor lives in, for error messages.
+     *
+     * @return the source's description, usually a path
+     */
     public String source() { return source; }
+
+    /**
+     * The element type as stored.
+     *
+     * @return the dtype
+     */
     public DType dtype() { return dtype; }
+
+    /**
+     * The dimensions.
+     *
+     * @return a copy of the shape (empty for a scalar)
+     */
     public long[] shape() { return shape.clone(); }
+
+    /**
+     * The number of dimensions.
+     *
+     * @return the rank (0 for a scalar)
+     */
     public int rank() { return shape.length; }
+
+    /**
+     * One dimension.
+     *
+     * @param i the dimension's index; negative counts from the end (-1 is the last)
+     * @return the size of that dimension
+     * @throws ArrayIndexOutOfBoundsException when {@code i} is not in {@code [-rank, rank)}
+     */
     public long dim(int i) { return shape[i < 0 ? shape.length + i : i]; }
+
     /**
      * The low-rank terms every read adds ({@link #readFloats}, {@link #getFloat}, {@link #toFloatArray}), or null.
      * {@link #segment()} stays the file's bytes without them.
+     *
+     * @return the terms, or null when none are set
      */
     public LowRank lowRank() { return lowRank; }
 
@@ -63,18 +111,40 @@ public final class TensorView {
         lowRank = lr;
     }
 
-    /** Raw bytes, little-endian, read-only mapping of the file (without any low-rank terms). */
+    /**
+     * Raw bytes, little-endian, read-only mapping of the file (without any low-rank terms).
+     *
+     * @return the tensor's bytes (not a copy)
+     */
     public MemorySegment segment() { return data; }
 
+    /**
+     * The element count.
+     *
+     * @return the product of the dimensions (1 for a scalar)
+     */
     public long numel() {
         long n = 1;
         for (long d : shape) n *= d;
         return n;
     }
 
-    /** The same bytes under another name and/or shape with the same element count (e.g. [o,i,1,1] to [o,i]). */
+    /**
+     * The same bytes and shape under another name; the new view carries no low-rank terms.
+     *
+     * @param newName the new view's name
+     * @return a new view
+     */
     public TensorView renamed(String newName) { return new TensorView(newName, source, dtype, shape, data); }
 
+    /**
+     * The same bytes and name under another shape with the same element count (e.g. [o,i,1,1] to [o,i]); the new
+     * view carries no low-rank terms.
+     *
+     * @param newShape the new dimensions
+     * @return a new view
+     * @throws ModelFormatException naming the tensor when the element counts differ
+     */
     public TensorView reshaped(long... newShape) {
         long n = 1;
         for (long d : newShape) n *= d;
@@ -83,7 +153,12 @@ public final class TensorView {
         return new TensorView(name, source, dtype, newShape, data);
     }
 
-    /** Element i converted to float (any floating or integer dtype), low-rank terms included. */
+    /**
+     * One element converted to float (any floating or integer dtype), low-rank terms included.
+     *
+     * @param i the element's flat (row-major) index, in {@code [0, numel)}
+     * @return the value as a float
+     */
     public float getFloat(long i) {
         LowRank lr = lowRank;
         return lr == null ? raw(i) : lr.add(i, raw(i));
@@ -104,7 +179,13 @@ public final class TensorView {
         };
     }
 
-    /** Element i as long (integer dtypes; floats are truncated). */
+    /**
+     * One element as a long, for integer dtypes; floating values are converted to float, then truncated toward zero,
+     * and low-rank terms are not added.
+     *
+     * @param i the element's flat (row-major) index
+     * @return the value as a long
+     */
     public long getLong(long i) {
         long off = i * dtype.bytes();
         return switch (dtype) {
@@ -114,7 +195,16 @@ public final class TensorView {
         };
     }
 
-    /** Converts count elements starting at element start into dst[dstOff..]. */
+    /**
+     * Converts count elements starting at element start into {@code dst[dstOff..]}, low-rank terms included.
+     *
+     * @param start the first element's flat (row-major) index
+     * @param dst the destination
+     * @param dstOff where in {@code dst} the first element goes
+     * @param count the number of elements
+     * @throws IndexOutOfBoundsException when {@code [start, start + count)} is not within the tensor, or the elements do
+     *     not fit in {@code dst}
+     */
     public void readFloats(long start, float[] dst, int dstOff, int count) {
         if (start < 0 || count < 0 || start + count > numel())
             throw new IndexOutOfBoundsException(name + ": elements [" + start + ", " + (start + count) + ") of " + numel());
@@ -141,7 +231,13 @@ public final class TensorView {
         if (lr != null) lr.addTo(start, dst, dstOff, count);
     }
 
-    /** A heap copy as float32. Use for small tensors (biases, norms, embeddings), not for big weights. */
+    /**
+     * A heap copy as float32, low-rank terms included. Use for small tensors (biases, norms, embeddings), not for big
+     * weights.
+     *
+     * @return a new array of {@link #numel} elements
+     * @throws ModelFormatException when the tensor has too many elements for one array
+     */
     public float[] toFloatArray() {
         long n = numel();
         if (n > Integer.MAX_VALUE - 16) throw new ModelFormatException(source + ": tensor " + name + " too large for one array: " + n);
@@ -150,7 +246,12 @@ public final class TensorView {
         return out;
     }
 
-    /** All elements as longs (for integer tensors such as token ids). */
+    /**
+     * All elements as longs (for integer tensors such as token ids), converted as {@link #getLong} does.
+     *
+     * @return a new array of {@link #numel} elements
+     * @throws ModelFormatException when the tensor has too many elements for one array
+     */
     public long[] toLongArray() {
         long n = numel();
         if (n > Integer.MAX_VALUE - 16) throw new ModelFormatException(source + ": tensor " + name + " too large for one array: " + n);
@@ -159,7 +260,13 @@ public final class TensorView {
         return out;
     }
 
-    /** Throws a clear error if the shape differs from the expected one. */
+    /**
+     * Checks the shape.
+     *
+     * @param expected the dimensions the caller needs
+     * @return this view, for chaining
+     * @throws ModelFormatException naming the tensor and both shapes when the shape differs
+     */
     public TensorView expectShape(long... expected) {
         if (!Arrays.equals(shape, expected))
             throw new ModelFormatException(source + ": tensor " + name + " has shape " + Arrays.toString(shape)

@@ -9,11 +9,11 @@ import java.util.Map;
  * time_embed.0 / .2                 -> time_embedding.linear_1 / linear_2   (time_embed.cond_proj -> time_embedding.cond_proj)
  * label_emb.0.0 / .0.2              -> add_embedding.linear_1 / linear_2 (SDXL's text_time added conditioning)
  * input_blocks.0.0                  -> conv_in
- * input_blocks.K.0 (resnet)         -> down_blocks.i.resnets.j        K = 1 + i*(L+1) + j, j < L
+ * input_blocks.K.0 (resnet)         -> down_blocks.i.resnets.j        K = 1 + i*(L+1) + j, j &lt; L
  * input_blocks.K.1 (transformer)    -> down_blocks.i.attentions.j
  * input_blocks.K.0.op               -> down_blocks.i.downsamplers.0.conv   (j = L)
  * middle_block.0 / .1 / .2          -> mid_block.resnets.0 / attentions.0 / resnets.1
- * output_blocks.K.0 / .1            -> up_blocks.i.resnets.j / attentions.j   K = i*(L+1) + j, j <= L
+ * output_blocks.K.0 / .1            -> up_blocks.i.resnets.j / attentions.j   K = i*(L+1) + j, j &lt;= L
  * output_blocks.K.1.conv / .2.conv  -> up_blocks.i.upsamplers.0.conv
  * out.0 / out.2                     -> conv_norm_out / conv_out
  * resnet: in_layers.0 norm1, in_layers.2 conv1, emb_layers.1 time_emb_proj, out_layers.0 norm2, out_layers.3 conv2,
@@ -34,12 +34,23 @@ public final class UnetKeys {
             "in_layers.0", "norm1", "in_layers.2", "conv1", "emb_layers.1", "time_emb_proj",
             "out_layers.0", "norm2", "out_layers.3", "conv2", "skip_connection", "conv_shortcut");
 
-    /** The diffusers name for an original-layout key (layers per block 2). */
+    /**
+     * The diffusers name for an original-layout key of a U-Net with {@link #DEFAULT_LAYERS_PER_BLOCK}.
+     *
+     * @param originalKey the key with the component prefix stripped
+     * @return the diffusers name, or {@code "original:" + originalKey} when the key fits no rule
+     */
     public static String toDiffusers(String originalKey) {
         return toDiffusers(originalKey, DEFAULT_LAYERS_PER_BLOCK);
     }
 
-    /** The diffusers name for an original-layout key of a U-Net with the given layers per block. */
+    /**
+     * The diffusers name for an original-layout key of a U-Net with the given layers per block.
+     *
+     * @param key the key with the component prefix stripped
+     * @param layersPerBlock resnets per down block (see {@link #layersPerBlock})
+     * @return the diffusers name, or {@code "original:" + key} when the key fits no rule
+     */
     public static String toDiffusers(String key, int layersPerBlock) {
         String m = map(key, layersPerBlock);
         return m != null ? m : "original:" + key;
@@ -112,6 +123,9 @@ public final class UnetKeys {
      * Layers per block of an original-layout U-Net from its keys (prefix stripped): the first down-sampler sits at
      * {@code input_blocks.(L+1).0.op}; a U-Net with one level has none, and L is then its last input block.
      * {@link #DEFAULT_LAYERS_PER_BLOCK} when the keys say nothing.
+     *
+     * @param keys the U-Net's original-layout keys, prefix stripped
+     * @return the layers per block, at least 1
      */
     public static int layersPerBlock(Iterable<String> keys) {
         int firstOp = Integer.MAX_VALUE, last = 0;
@@ -138,7 +152,12 @@ public final class UnetKeys {
         return mod == null ? null : base + "." + mod + rest.substring(dot);
     }
 
-    /** Reshapes a mapped tensor where the layouts differ; the unet's tensors have the same shapes in both. */
+    /**
+     * Reshapes a mapped tensor where the layouts differ; the U-Net's tensors have the same shapes in both.
+     *
+     * @param t a tensor read under an original-layout key
+     * @return {@code t} itself
+     */
     public static TensorView adapt(TensorView t) {
         return t;
     }

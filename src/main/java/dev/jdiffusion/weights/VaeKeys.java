@@ -35,7 +35,12 @@ public final class VaeKeys {
     private static final Pattern QUANT = Pattern.compile("(quant_conv|post_quant_conv)\\.(weight|bias)");
     private static final Pattern ATTN_LINEAR = Pattern.compile(".*mid_block\\.attentions\\.\\d+\\.(to_q|to_k|to_v|to_out\\.0)\\.(weight|bias)");
 
-    /** The diffusers name for an original-layout key (Stable Diffusion's 4 up blocks), or null when the key is not part of the model. */
+    /**
+     * The diffusers name for an original-layout key of a VAE with Stable Diffusion's 4 up blocks.
+     *
+     * @param originalKey the key with the component prefix stripped
+     * @return the diffusers name, or null when the key is not part of the model
+     */
     public static String toDiffusers(String originalKey) {
         return toDiffusers(originalKey, SD_UP_BLOCKS);
     }
@@ -44,6 +49,10 @@ public final class VaeKeys {
      * The diffusers name for an original-layout key of a VAE with upBlocks decoder blocks (the original layout counts
      * them from the highest resolution, diffusers' from the lowest), or null when the key is not part of the model
      * (for example {@code loss.*} or EMA copies).
+     *
+     * @param k the key with the component prefix stripped
+     * @param upBlocks the number of decoder up blocks (see {@link #countUpBlocks})
+     * @return the diffusers name, or null when the key is not part of the model
      */
     public static String toDiffusers(String k, int upBlocks) {
         Matcher m = QUANT.matcher(k);
@@ -115,7 +124,12 @@ public final class VaeKeys {
 
     private static boolean convParam(String rest) { return rest.equals("conv.weight") || rest.equals("conv.bias"); }
 
-    /** True when a diffusers-named tensor may be stored with extra 1x1 dimensions in the original layout (the attention projections). */
+    /**
+     * Whether a diffusers-named tensor may be stored with extra 1x1 dimensions in the original layout.
+     *
+     * @param diffusersKey a diffusers name
+     * @return true for the weights and biases of the mid block's attention projections (q, k, v, out)
+     */
     public static boolean isReshaped(String diffusersKey) {
         return ATTN_LINEAR.matcher(diffusersKey).matches();
     }
@@ -123,6 +137,9 @@ public final class VaeKeys {
     /**
      * Reshapes the attention projections from 1x1 conv {@code [c, c, 1, 1]} to linear {@code [c, c]} (biases
      * {@code [c, 1, 1]} to {@code [c]}); identity otherwise. The tensor's name must already be the diffusers one.
+     *
+     * @param t a tensor under its diffusers name
+     * @return a reshaped view of the same bytes, or {@code t} itself
      */
     public static TensorView adapt(TensorView t) {
         if (!isReshaped(t.name())) return t;
@@ -131,7 +148,12 @@ public final class VaeKeys {
         return t;
     }
 
-    /** Number of decoder up blocks in an original-layout key set ({@code decoder.up.I.*}); 0 when there are none. */
+    /**
+     * Number of decoder up blocks in an original-layout key set ({@code decoder.up.I.*}).
+     *
+     * @param originalKeys keys with the component prefix stripped
+     * @return one more than the highest up-block index; 0 when there are none
+     */
     public static int countUpBlocks(Iterable<String> originalKeys) {
         int n = 0;
         for (String k : originalKeys) {
@@ -144,6 +166,10 @@ public final class VaeKeys {
     /**
      * A standalone VAE file (or any source) in the original layout, keys optionally under {@code prefix}, presented
      * under diffusers' names, with the attention weights reshaped. The up-block count is read from the keys.
+     *
+     * @param original the source in the original layout
+     * @param prefix the VAE's key prefix in the source ({@code ""} for a standalone VAE file)
+     * @return a view that does not own {@code original}
      */
     public static TensorSource diffusersView(TensorSource original, String prefix) {
         java.util.List<String> stripped = original.names().stream().filter(n -> n.startsWith(prefix))
