@@ -1,5 +1,6 @@
 package dev.jdiffusion.bench;
 
+import dev.jdiffusion.cli.BlasReference;
 import dev.jdiffusion.kernels.Gemm;
 import dev.jdiffusion.kernels.KernelConfig;
 import dev.jdiffusion.kernels.Parallel;
@@ -22,7 +23,7 @@ public final class GemmDuel {
         String[] dims = size.split("x");
         int m = Integer.parseInt(dims[0]), n = dims.length == 3 ? Integer.parseInt(dims[1]) : m, k = dims.length == 3 ? Integer.parseInt(dims[2]) : m;
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 20;
-        if (!OpenBlas.available()) {
+        if (!BlasReference.available()) {
             System.out.println("OpenBLAS not installed: nothing to compare against");
             return;
         }
@@ -34,7 +35,7 @@ public final class GemmDuel {
             long t0 = System.nanoTime();
             Gemm.sgemm(false, false, m, n, k, 1f, a, 0, k, b, 0, n, 0f, c, 0, n);
             long t1 = System.nanoTime();
-            OpenBlas.sgemm(false, m, n, k, na, nb, nc);
+            BlasReference.sgemm(false, m, n, k, na, nb, nc);
             long t2 = System.nanoTime();
             if (i >= 0) {
                 ours[i] = flops / (t1 - t0);

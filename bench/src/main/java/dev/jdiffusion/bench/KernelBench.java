@@ -1,5 +1,6 @@
 package dev.jdiffusion.bench;
 
+import dev.jdiffusion.cli.BlasReference;
 import dev.jdiffusion.kernels.Attention;
 import dev.jdiffusion.kernels.Conv2d;
 import dev.jdiffusion.kernels.Gemm;
@@ -85,8 +86,8 @@ public class KernelBench {
 
     @Benchmark
     public float matmulOpenBlas(Square s) {
-        if (!OpenBlas.available()) return 0f;
-        OpenBlas.sgemm(false, s.n, s.n, s.n, s.na, s.nb, s.nc);
+        if (!BlasReference.available()) return 0f;
+        BlasReference.sgemm(false, s.n, s.n, s.n, s.na, s.nb, s.nc);
         return s.nc.get(ValueLayout.JAVA_FLOAT, 0);
     }
 
