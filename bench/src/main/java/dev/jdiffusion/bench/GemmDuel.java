@@ -12,7 +12,7 @@ import java.util.Locale;
 
 /**
  * Interleaved comparison for a noisy shared machine: alternates ours and OpenBLAS on n x n x n for a number of
- * rounds (after warm-up) and reports the median and best GFLOP/s of each and the ratio of medians.
+ * rounds (after a warm-up of at least 3 s) and reports the median and best GFLOP/s of each and the ratio of medians.
  * Usage: GemmDuel [n=2048 | MxNxK] [rounds=20] (MxNxK: C[M x N] = A[M x K] B[K x N], e.g. a Winograd GEMM 320x1024x320).
  */
 public final class GemmDuel {
@@ -31,16 +31,23 @@ public final class GemmDuel {
         MemorySegment na = KernelBench.native32(a), nb = KernelBench.native32(b), nc = Arena.global().allocate(4L * m * n, 64);
         double flops = 2.0 * m * n * k;
         double[] ours = new double[rounds], blas = new double[rounds];
-        for (int i = -5; i < rounds; i++) {
+        // Warm-up: at least 5 rounds and 3 seconds, so that small shapes are measured after C2 has compiled the loops
+        // (a 320x4096x320 product takes milliseconds: 5 rounds would still run profiled tier-3 code).
+        long warmEnd = System.nanoTime() + 3_000_000_000L;
+        int warm = 5;
+        while (warm < 10_000 && System.nanoTime() < warmEnd) {
+            Gemm.sgemm(false, false, m, n, k, 1f, a, 0, k, b, 0, n, 0f, c, 0, n);
+            BlasReference.sgemm(false, m, n, k, na, nb, nc);
+            warm++;
+        }
+        for (int i = 0; i < rounds; i++) {
             long t0 = System.nanoTime();
             Gemm.sgemm(false, false, m, n, k, 1f, a, 0, k, b, 0, n, 0f, c, 0, n);
             long t1 = System.nanoTime();
             BlasReference.sgemm(false, m, n, k, na, nb, nc);
             long t2 = System.nanoTime();
-            if (i >= 0) {
-                ours[i] = flops / (t1 - t0);
-                blas[i] = flops / (t2 - t1);
-            }
+            ours[i] = flops / (t1 - t0);
+            blas[i] = flops / (t2 - t1);
         }
         Arrays.sort(ours);
         Arrays.sort(blas);
