@@ -109,15 +109,14 @@ public final class Attention {
                 for (int p = 0; p < rowsPad; p += MR)
                     for (int qq = 0; qq < bkPad; qq += NR)
                     {
-                        GemmKernel.micro(d, qp, p * d, d, kp, ko + (j0 + qq) * d, acc);
+                        GemmKernel.micro(d, qp, p * d, d, kp, ko + (j0 + qq) * d, acc, 0, NR, false);
                         GemmKernel.apply(acc, MR, NR, s, p * bkPad + qq, bkPad, scale, 0f, true, null, 0, null, 0);
                     }
                 softmaxStep(rows, i0, j0, bk, bkPad, causal);
                 for (int p = 0; p < rowsPad; p += MR)
                     for (int c = 0; c < dPad; c += NR)
                     {
-                        GemmKernel.micro(bkPad, s, p * bkPad, bkPad, vp, vo + c * lkPad + j0 * NR, acc);
-                        GemmKernel.apply(acc, MR, NR, o, p * dPad + c, dPad, 1f, 0f, false, null, 0, null, 0);
+                        GemmKernel.micro(bkPad, s, p * bkPad, bkPad, vp, vo + c * lkPad + j0 * NR, o, p * dPad + c, dPad, true);
                     }
             }
             for (int i = 0; i < rows; i++) {

@@ -17,19 +17,22 @@ final class MicroKernels {
     private static final VectorSpecies<Float> S = KernelConfig.SPECIES;
     private static final int L = S.length();
 
-    /** Runs shape number kind of {@link KernelConfig#SHAPES} (a constant at the GEMM's call site, so C2 folds the switch). */
-    static void run(int kind, int kc, float[] a, int ao, int as, float[] b, int bo, float[] t) {
+    /**
+     * Runs shape number kind of {@link KernelConfig#SHAPES} (a constant at the GEMM's call site, so C2 folds the switch):
+     * the rows x vectors result goes to rows of c at co + r*ldc, stored, or when add, added (result + c, one rounding).
+     */
+    static void run(int kind, int kc, float[] a, int ao, int as, float[] b, int bo, float[] c, int co, int ldc, boolean add) {
         switch (kind) {
-            case 0 -> k4x3(kc, a, ao, as, b, bo, t);
-            case 1 -> k6x2(kc, a, ao, as, b, bo, t);
-            case 2 -> k4x2(kc, a, ao, as, b, bo, t);
-            case 3 -> k8x2(kc, a, ao, as, b, bo, t);
-            default -> k3x3(kc, a, ao, as, b, bo, t);
+            case 0 -> k4x3(kc, a, ao, as, b, bo, c, co, ldc, add);
+            case 1 -> k6x2(kc, a, ao, as, b, bo, c, co, ldc, add);
+            case 2 -> k4x2(kc, a, ao, as, b, bo, c, co, ldc, add);
+            case 3 -> k8x2(kc, a, ao, as, b, bo, c, co, ldc, add);
+            default -> k3x3(kc, a, ao, as, b, bo, c, co, ldc, add);
         }
     }
 
-    /** 4 rows x 3 vectors: A row r at a[ao + r*as + k], B panel b[bo + k*3L + j]; accumulators to t (rows of 3L). */
-    static void k4x3(int kc, float[] a, int ao, int as, float[] b, int bo, float[] t) {
+    /** 4 rows x 3 vectors: A row r at a[ao + r*as + k], B panel b[bo + k*3L + j]; row r of the result to c[co + r*ldc], stored or (add) added. */
+    static void k4x3(int kc, float[] a, int ao, int as, float[] b, int bo, float[] c, int co, int ldc, boolean add) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c0_0 = z, c0_1 = z, c0_2 = z;
         FloatVector c1_0 = z, c1_1 = z, c1_2 = z;
@@ -57,22 +60,37 @@ final class MicroKernels {
             c3_1 = b1.fma(x, c3_1);
             c3_2 = b2.fma(x, c3_2);
         }
-        c0_0.intoArray(t, 0 * L);
-        c0_1.intoArray(t, 1 * L);
-        c0_2.intoArray(t, 2 * L);
-        c1_0.intoArray(t, 3 * L);
-        c1_1.intoArray(t, 4 * L);
-        c1_2.intoArray(t, 5 * L);
-        c2_0.intoArray(t, 6 * L);
-        c2_1.intoArray(t, 7 * L);
-        c2_2.intoArray(t, 8 * L);
-        c3_0.intoArray(t, 9 * L);
-        c3_1.intoArray(t, 10 * L);
-        c3_2.intoArray(t, 11 * L);
+        if (add) {
+            c0_0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c0_1.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
+            c0_2.add(FloatVector.fromArray(S, c, co + 2 * L)).intoArray(c, co + 2 * L);
+            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc)).intoArray(c, co + 1 * ldc);
+            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + L)).intoArray(c, co + 1 * ldc + L);
+            c1_2.add(FloatVector.fromArray(S, c, co + 1 * ldc + 2 * L)).intoArray(c, co + 1 * ldc + 2 * L);
+            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
+            c2_2.add(FloatVector.fromArray(S, c, co + 2 * ldc + 2 * L)).intoArray(c, co + 2 * ldc + 2 * L);
+            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
+            c3_2.add(FloatVector.fromArray(S, c, co + 3 * ldc + 2 * L)).intoArray(c, co + 3 * ldc + 2 * L);
+        } else {
+            c0_0.intoArray(c, co);
+            c0_1.intoArray(c, co + L);
+            c0_2.intoArray(c, co + 2 * L);
+            c1_0.intoArray(c, co + 1 * ldc);
+            c1_1.intoArray(c, co + 1 * ldc + L);
+            c1_2.intoArray(c, co + 1 * ldc + 2 * L);
+            c2_0.intoArray(c, co + 2 * ldc);
+            c2_1.intoArray(c, co + 2 * ldc + L);
+            c2_2.intoArray(c, co + 2 * ldc + 2 * L);
+            c3_0.intoArray(c, co + 3 * ldc);
+            c3_1.intoArray(c, co + 3 * ldc + L);
+            c3_2.intoArray(c, co + 3 * ldc + 2 * L);
+        }
     }
 
-    /** 6 rows x 2 vectors: A row r at a[ao + r*as + k], B panel b[bo + k*2L + j]; accumulators to t (rows of 2L). */
-    static void k6x2(int kc, float[] a, int ao, int as, float[] b, int bo, float[] t) {
+    /** 6 rows x 2 vectors: A row r at a[ao + r*as + k], B panel b[bo + k*2L + j]; row r of the result to c[co + r*ldc], stored or (add) added. */
+    static void k6x2(int kc, float[] a, int ao, int as, float[] b, int bo, float[] c, int co, int ldc, boolean add) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c0_0 = z, c0_1 = z;
         FloatVector c1_0 = z, c1_1 = z;
@@ -103,22 +121,37 @@ final class MicroKernels {
             c5_0 = b0.fma(x, c5_0);
             c5_1 = b1.fma(x, c5_1);
         }
-        c0_0.intoArray(t, 0 * L);
-        c0_1.intoArray(t, 1 * L);
-        c1_0.intoArray(t, 2 * L);
-        c1_1.intoArray(t, 3 * L);
-        c2_0.intoArray(t, 4 * L);
-        c2_1.intoArray(t, 5 * L);
-        c3_0.intoArray(t, 6 * L);
-        c3_1.intoArray(t, 7 * L);
-        c4_0.intoArray(t, 8 * L);
-        c4_1.intoArray(t, 9 * L);
-        c5_0.intoArray(t, 10 * L);
-        c5_1.intoArray(t, 11 * L);
+        if (add) {
+            c0_0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c0_1.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
+            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc)).intoArray(c, co + 1 * ldc);
+            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + L)).intoArray(c, co + 1 * ldc + L);
+            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
+            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
+            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + L)).intoArray(c, co + 4 * ldc + L);
+            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + L)).intoArray(c, co + 5 * ldc + L);
+        } else {
+            c0_0.intoArray(c, co);
+            c0_1.intoArray(c, co + L);
+            c1_0.intoArray(c, co + 1 * ldc);
+            c1_1.intoArray(c, co + 1 * ldc + L);
+            c2_0.intoArray(c, co + 2 * ldc);
+            c2_1.intoArray(c, co + 2 * ldc + L);
+            c3_0.intoArray(c, co + 3 * ldc);
+            c3_1.intoArray(c, co + 3 * ldc + L);
+            c4_0.intoArray(c, co + 4 * ldc);
+            c4_1.intoArray(c, co + 4 * ldc + L);
+            c5_0.intoArray(c, co + 5 * ldc);
+            c5_1.intoArray(c, co + 5 * ldc + L);
+        }
     }
 
-    /** 4 rows x 2 vectors: A row r at a[ao + r*as + k], B panel b[bo + k*2L + j]; accumulators to t (rows of 2L). */
-    static void k4x2(int kc, float[] a, int ao, int as, float[] b, int bo, float[] t) {
+    /** 4 rows x 2 vectors: A row r at a[ao + r*as + k], B panel b[bo + k*2L + j]; row r of the result to c[co + r*ldc], stored or (add) added. */
+    static void k4x2(int kc, float[] a, int ao, int as, float[] b, int bo, float[] c, int co, int ldc, boolean add) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c0_0 = z, c0_1 = z;
         FloatVector c1_0 = z, c1_1 = z;
@@ -141,18 +174,29 @@ final class MicroKernels {
             c3_0 = b0.fma(x, c3_0);
             c3_1 = b1.fma(x, c3_1);
         }
-        c0_0.intoArray(t, 0 * L);
-        c0_1.intoArray(t, 1 * L);
-        c1_0.intoArray(t, 2 * L);
-        c1_1.intoArray(t, 3 * L);
-        c2_0.intoArray(t, 4 * L);
-        c2_1.intoArray(t, 5 * L);
-        c3_0.intoArray(t, 6 * L);
-        c3_1.intoArray(t, 7 * L);
+        if (add) {
+            c0_0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c0_1.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
+            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc)).intoArray(c, co + 1 * ldc);
+            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + L)).intoArray(c, co + 1 * ldc + L);
+            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
+            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
+        } else {
+            c0_0.intoArray(c, co);
+            c0_1.intoArray(c, co + L);
+            c1_0.intoArray(c, co + 1 * ldc);
+            c1_1.intoArray(c, co + 1 * ldc + L);
+            c2_0.intoArray(c, co + 2 * ldc);
+            c2_1.intoArray(c, co + 2 * ldc + L);
+            c3_0.intoArray(c, co + 3 * ldc);
+            c3_1.intoArray(c, co + 3 * ldc + L);
+        }
     }
 
-    /** 8 rows x 2 vectors: A row r at a[ao + r*as + k], B panel b[bo + k*2L + j]; accumulators to t (rows of 2L). */
-    static void k8x2(int kc, float[] a, int ao, int as, float[] b, int bo, float[] t) {
+    /** 8 rows x 2 vectors: A row r at a[ao + r*as + k], B panel b[bo + k*2L + j]; row r of the result to c[co + r*ldc], stored or (add) added. */
+    static void k8x2(int kc, float[] a, int ao, int as, float[] b, int bo, float[] c, int co, int ldc, boolean add) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c0_0 = z, c0_1 = z;
         FloatVector c1_0 = z, c1_1 = z;
@@ -191,26 +235,45 @@ final class MicroKernels {
             c7_0 = b0.fma(x, c7_0);
             c7_1 = b1.fma(x, c7_1);
         }
-        c0_0.intoArray(t, 0 * L);
-        c0_1.intoArray(t, 1 * L);
-        c1_0.intoArray(t, 2 * L);
-        c1_1.intoArray(t, 3 * L);
-        c2_0.intoArray(t, 4 * L);
-        c2_1.intoArray(t, 5 * L);
-        c3_0.intoArray(t, 6 * L);
-        c3_1.intoArray(t, 7 * L);
-        c4_0.intoArray(t, 8 * L);
-        c4_1.intoArray(t, 9 * L);
-        c5_0.intoArray(t, 10 * L);
-        c5_1.intoArray(t, 11 * L);
-        c6_0.intoArray(t, 12 * L);
-        c6_1.intoArray(t, 13 * L);
-        c7_0.intoArray(t, 14 * L);
-        c7_1.intoArray(t, 15 * L);
+        if (add) {
+            c0_0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c0_1.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
+            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc)).intoArray(c, co + 1 * ldc);
+            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + L)).intoArray(c, co + 1 * ldc + L);
+            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
+            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
+            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + L)).intoArray(c, co + 4 * ldc + L);
+            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + L)).intoArray(c, co + 5 * ldc + L);
+            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc)).intoArray(c, co + 6 * ldc);
+            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + L)).intoArray(c, co + 6 * ldc + L);
+            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc)).intoArray(c, co + 7 * ldc);
+            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + L)).intoArray(c, co + 7 * ldc + L);
+        } else {
+            c0_0.intoArray(c, co);
+            c0_1.intoArray(c, co + L);
+            c1_0.intoArray(c, co + 1 * ldc);
+            c1_1.intoArray(c, co + 1 * ldc + L);
+            c2_0.intoArray(c, co + 2 * ldc);
+            c2_1.intoArray(c, co + 2 * ldc + L);
+            c3_0.intoArray(c, co + 3 * ldc);
+            c3_1.intoArray(c, co + 3 * ldc + L);
+            c4_0.intoArray(c, co + 4 * ldc);
+            c4_1.intoArray(c, co + 4 * ldc + L);
+            c5_0.intoArray(c, co + 5 * ldc);
+            c5_1.intoArray(c, co + 5 * ldc + L);
+            c6_0.intoArray(c, co + 6 * ldc);
+            c6_1.intoArray(c, co + 6 * ldc + L);
+            c7_0.intoArray(c, co + 7 * ldc);
+            c7_1.intoArray(c, co + 7 * ldc + L);
+        }
     }
 
-    /** 3 rows x 3 vectors: A row r at a[ao + r*as + k], B panel b[bo + k*3L + j]; accumulators to t (rows of 3L). */
-    static void k3x3(int kc, float[] a, int ao, int as, float[] b, int bo, float[] t) {
+    /** 3 rows x 3 vectors: A row r at a[ao + r*as + k], B panel b[bo + k*3L + j]; row r of the result to c[co + r*ldc], stored or (add) added. */
+    static void k3x3(int kc, float[] a, int ao, int as, float[] b, int bo, float[] c, int co, int ldc, boolean add) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c0_0 = z, c0_1 = z, c0_2 = z;
         FloatVector c1_0 = z, c1_1 = z, c1_2 = z;
@@ -233,14 +296,26 @@ final class MicroKernels {
             c2_1 = b1.fma(x, c2_1);
             c2_2 = b2.fma(x, c2_2);
         }
-        c0_0.intoArray(t, 0 * L);
-        c0_1.intoArray(t, 1 * L);
-        c0_2.intoArray(t, 2 * L);
-        c1_0.intoArray(t, 3 * L);
-        c1_1.intoArray(t, 4 * L);
-        c1_2.intoArray(t, 5 * L);
-        c2_0.intoArray(t, 6 * L);
-        c2_1.intoArray(t, 7 * L);
-        c2_2.intoArray(t, 8 * L);
+        if (add) {
+            c0_0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c0_1.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
+            c0_2.add(FloatVector.fromArray(S, c, co + 2 * L)).intoArray(c, co + 2 * L);
+            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc)).intoArray(c, co + 1 * ldc);
+            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + L)).intoArray(c, co + 1 * ldc + L);
+            c1_2.add(FloatVector.fromArray(S, c, co + 1 * ldc + 2 * L)).intoArray(c, co + 1 * ldc + 2 * L);
+            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
+            c2_2.add(FloatVector.fromArray(S, c, co + 2 * ldc + 2 * L)).intoArray(c, co + 2 * ldc + 2 * L);
+        } else {
+            c0_0.intoArray(c, co);
+            c0_1.intoArray(c, co + L);
+            c0_2.intoArray(c, co + 2 * L);
+            c1_0.intoArray(c, co + 1 * ldc);
+            c1_1.intoArray(c, co + 1 * ldc + L);
+            c1_2.intoArray(c, co + 1 * ldc + 2 * L);
+            c2_0.intoArray(c, co + 2 * ldc);
+            c2_1.intoArray(c, co + 2 * ldc + L);
+            c2_2.intoArray(c, co + 2 * ldc + 2 * L);
+        }
     }
 }

@@ -136,6 +136,35 @@ class GemmTest {
                     assertEquals(42f, y[y.length - 1]);
                 }
     }
+    /**
+     * Whole micro-tiles (written by the micro-kernel straight into C) and edge tiles (through the accumulator tile)
+     * sum alike, bit for bit: per KC block one FMA chain over k from zero, then on the first block + row bias + column
+     * bias, after it + C.
+     */
+    @Test
+    void wholeTilesAndEdgeTilesSumInTheSameOrder() {
+        Random r = new Random(41);
+        int M = 3 * GemmKernel.MR + 1, N = 2 * GemmKernel.NR + 3, K = 2 * GemmKernel.KC + 37;
+        float[] a = Ref.rand(r, M * K), b = Ref.rand(r, K * N), rowBias = Ref.rand(r, M), colBias = Ref.rand(r, N);
+        for (boolean bias : new boolean[] {false, true}) {
+            float[] want = new float[M * N], got = new float[M * N];
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    float c = 0f;
+                    for (int k0 = 0; k0 < K; k0 += GemmKernel.KC) {
+                        float t = 0f;
+                        for (int k = k0; k < Math.min(K, k0 + GemmKernel.KC); k++) t = Math.fma(b[k * N + j], a[i * K + k], t);
+                        if (k0 > 0) c = t + c;
+                        else c = bias ? t + rowBias[i] + colBias[j] : t;
+                    }
+                    want[i * N + j] = c;
+                }
+            GemmKernel.gemm(M, N, K, 1f, GemmKernel.packA(a, 0, K, false), GemmKernel.packB(b, 0, N, false), 0f, got, 0, N,
+                    bias ? rowBias : null, bias ? colBias : null);
+            assertArrayEquals(want, got, "bias " + bias);
+        }
+    }
+
     @Test
     void linearRowsDoNotDependOnTheRowCount() {
         Random r = new Random(31);

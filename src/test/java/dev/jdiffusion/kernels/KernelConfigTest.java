@@ -72,7 +72,7 @@ class KernelConfigTest {
                     for (int k = 0; k < kc; k++) acc = Math.fma(b[k * nr + j], a[i * kc + k], acc);
                     want[i * nr + j] = acc;
                 }
-            MicroKernels.run(kind, kc, a, 0, kc, b, 0, t);
+            MicroKernels.run(kind, kc, a, 0, kc, b, 0, t, 0, nr, false);
             assertArrayEquals(want, t, "micro-kernel " + mr + "x" + s[1]);
         }
     }
