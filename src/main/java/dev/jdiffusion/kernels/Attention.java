@@ -10,10 +10,14 @@ import java.util.Arrays;
  * Multi-head scaled-dot-product attention. q is {@code [batch, lq, heads*headDim]}, k and v are
  * {@code [batch, lk, heads*headDim]} (token-major, as linear layers produce them), out is like q.
  *
- * <p>Flash-style: K and V of each head are packed once into GEMM panels; then for each (batch, head, tile of
- * BQ queries) the keys are visited in tiles of BK with an online softmax (running max and sum per query row),
- * so the lq x lk score matrix is never materialised. Both products (Q·Kᵀ on a tile and P·V) run on the GEMM
- * micro-kernel. Exponentials use {@link VMath#exp}, so results are identical at any thread count.
+ * <p>Flash-style, on transposed tiles: for each (batch, head, tile of BQ queries) the keys are visited in tiles of
+ * BK with an online softmax, so the lq x lk score matrix is never materialised. Both products run on the GEMM
+ * micro-kernel with the queries as its columns: Sᵀ = K (Q scale)ᵀ (rows: keys, depth: the head dimension) is
+ * written as NR-query panels, which are the B panels of Oᵀ += Vᵀ Pᵀ (rows: the head dimension, depth: the keys).
+ * So neither product pads the head dimension to a vector multiple (40, 80, 160 are multiples of every
+ * micro-kernel's rows), the softmax runs down the panel's key rows with one query per lane (no horizontal
+ * reductions), and the micro-kernel writes both products in place. Exponentials use {@link VMath#exp}; the tiles
+ * are fixed by the shape, so results are identical at any thread count.
  */
 public final class Attention {
     private Attention() {}
@@ -21,10 +25,10 @@ public final class Attention {
     private static final VectorSpecies<Float> S = KernelConfig.SPECIES;
     private static final int L = S.length();
     private static final int MR = GemmKernel.MR, NR = GemmKernel.NR;
-    /** Query and key tile sizes: about 64 x 192 on every ISA (multiples of the micro-kernel's MR and NR). */
+    /** Query and key tile sizes: about 64 x 192 on every ISA (multiples of the micro-kernel's NR and MR). */
     private static final int BQ = KernelConfig.ATTENTION_QUERIES, BK = KernelConfig.ATTENTION_KEYS;
 
-    /** Per-thread tile buffers, reused while the head size and padded key count stay the same. */
+    /** Per-thread tile buffers, reused while the head size stays the same. */
     private static final ThreadLocal<Tile> TILES = new ThreadLocal<>();
 
     /** Causal masks key j for query i when j > i (top-left aligned, as torch's is_causal). */
@@ -40,19 +44,19 @@ public final class Attention {
                 Arrays.fill(out, 0, batch * lq * dm, 0f);
                 return;
             }
-            int d = headDim, dPad = (d + NR - 1) / NR * NR, lkPad = (lk + NR - 1) / NR * NR;
-            long kSize = (long) lkPad * d, vSize = (long) lkPad * dPad;
+            int d = headDim, dRows = (d + MR - 1) / MR * MR, lkRows = (lk + MR - 1) / MR * MR;
+            long kSize = (long) lkRows * d, vSize = (long) dRows * lk;
             if (kSize * batch * heads > Integer.MAX_VALUE - 16 || vSize * batch * heads > Integer.MAX_VALUE - 16)
                 throw new IllegalArgumentException("attention: key/value too large to pack");
             float[] kAll = new float[(int) (kSize * batch * heads)], vAll = new float[(int) (vSize * batch * heads)];
             Parallel.forTasks(batch * heads, (t0, t1) -> {
                 for (int bh = t0; bh < t1; bh++)
-                    packHead(k, v, bh / heads, bh % heads, lk, lkPad, d, dPad, dm, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize));
+                    packHead(k, v, bh / heads, bh % heads, lk, d, dm, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize));
             });
             int qTiles = (lq + BQ - 1) / BQ;
             Parallel.forTasks(batch * heads * qTiles, (t0, t1) -> {
                 Tile tile = TILES.get();
-                if (tile == null || tile.d != d || tile.lkPad != lkPad) TILES.set(tile = new Tile(d, dPad, lkPad));
+                if (tile == null || tile.d != d) TILES.set(tile = new Tile(d, dRows));
                 for (int t = t0; t < t1; t++) {
                     int qt = t % qTiles, bh = t / qTiles, h = bh % heads, b = bh / heads;
                     tile.run(q, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize), b, h, qt * BQ, Math.min(BQ, lq - qt * BQ),
@@ -65,107 +69,105 @@ public final class Attention {
     }
 
     /**
-     * Packs one head: Kᵀ as NR-key panels [panel][t][j] and V as NR-wide column panels over the head dimension
-     * [c][j][t] (zero padded to lkPad keys and dPad columns).
+     * Packs one head: K as rows of d ([key][t], zero rows up to a multiple of MR keys) and Vᵀ as rows of lk
+     * ([t][key], zero rows up to a multiple of MR).
      */
-    private static void packHead(float[] k, float[] v, int b, int h, int lk, int lkPad, int d, int dPad, int dm,
-                                 float[] kp, int ko, float[] vp, int vo) {
+    private static void packHead(float[] k, float[] v, int b, int h, int lk, int d, int dm, float[] kp, int ko, float[] vt, int vo) {
         for (int j = 0; j < lk; j++) {
             int src = (b * lk + j) * dm + h * d;
-            int base = ko + (j / NR) * NR * d + j % NR;
-            for (int t = 0; t < d; t++) kp[base + t * NR] = k[src + t];
-            for (int c = 0; c < dPad; c += NR)
-                System.arraycopy(v, src + c, vp, vo + c * lkPad + j * NR, Math.min(NR, d - c));
+            System.arraycopy(k, src, kp, ko + j * d, d);
+            for (int t = 0; t < d; t++) vt[vo + t * lk + j] = v[src + t];
         }
     }
 
     /** Per-task buffers and the tile loop. */
     private static final class Tile {
-        final int d, dPad, lkPad;
-        final float[] qp, s, o, m, l, lanes = new float[L], acc = new float[MR * NR];
+        final int d, dRows;
+        /** (Q scale)ᵀ, Sᵀ / Pᵀ and Oᵀ as NR-query panels: [panel][row][NR]; running max and sum per query. */
+        final float[] qt, st, ot, m, l;
 
-        Tile(int d, int dPad, int lkPad) {
+        Tile(int d, int dRows) {
             this.d = d;
-            this.dPad = dPad;
-            this.lkPad = lkPad;
-            qp = new float[BQ * d];
-            s = new float[BQ * BK];
-            o = new float[BQ * dPad];
+            this.dRows = dRows;
+            qt = new float[BQ * d];
+            st = new float[BQ * BK];
+            ot = new float[BQ * dRows];
             m = new float[BQ];
             l = new float[BQ];
         }
 
-        void run(float[] q, float[] kp, int ko, float[] vp, int vo, int b, int h, int i0, int rows, int lq, int lk, int dm,
+        void run(float[] q, float[] kp, int ko, float[] vt, int vo, int b, int h, int i0, int rows, int lq, int lk, int dm,
                  boolean causal, float scale, float[] out) {
-            int rowsPad = (rows + MR - 1) / MR * MR;
-            for (int i = 0; i < rows; i++) System.arraycopy(q, (b * lq + i0 + i) * dm + h * d, qp, i * d, d);
-            Arrays.fill(qp, rows * d, rowsPad * d, 0f); // padded query rows score 0, so their P rows stay 0
-            Arrays.fill(o, 0, rowsPad * dPad, 0f);
+            int panels = (rows + NR - 1) / NR;
+            Arrays.fill(qt, 0, panels * d * NR, 0f);   // padded query lanes score 0 and are never written out
+            for (int i = 0; i < rows; i++) {
+                int src = (b * lq + i0 + i) * dm + h * d, dst = (i / NR) * d * NR + i % NR;
+                for (int t = 0; t < d; t++) qt[dst + t * NR] = q[src + t] * scale;
+            }
+            Arrays.fill(ot, 0, panels * dRows * NR, 0f);
             Arrays.fill(m, Float.NEGATIVE_INFINITY);
             Arrays.fill(l, 0f);
             int kEnd = causal ? Math.min(lk, i0 + rows) : lk;
             for (int j0 = 0; j0 < kEnd; j0 += BK) {
-                int bk = Math.min(BK, kEnd - j0), bkPad = (bk + NR - 1) / NR * NR;
-                for (int p = 0; p < rowsPad; p += MR)
-                    for (int qq = 0; qq < bkPad; qq += NR)
-                    {
-                        GemmKernel.micro(d, qp, p * d, d, kp, ko + (j0 + qq) * d, acc, 0, NR, false);
-                        GemmKernel.apply(acc, MR, NR, s, p * bkPad + qq, bkPad, scale, 0f, true, null, 0, null, 0);
-                    }
-                softmaxStep(rows, i0, j0, bk, bkPad, causal);
-                for (int p = 0; p < rowsPad; p += MR)
-                    for (int c = 0; c < dPad; c += NR)
-                    {
-                        GemmKernel.micro(bkPad, s, p * bkPad, bkPad, vp, vo + c * lkPad + j0 * NR, o, p * dPad + c, dPad, true);
-                    }
+                int bk = Math.min(BK, kEnd - j0), bkRows = (bk + MR - 1) / MR * MR;
+                for (int p = 0; p < panels; p++) {
+                    int so = p * BK * NR;
+                    for (int kk = 0; kk < bkRows; kk += MR)
+                        GemmKernel.micro(d, kp, ko + (j0 + kk) * d, d, qt, p * d * NR, st, so + kk * NR, NR, false);
+                    softmaxStep(p, so, i0 + p * NR, j0, bk, causal);
+                    int oo = p * dRows * NR;
+                    for (int t = 0; t < dRows; t += MR)
+                        GemmKernel.micro(bk, vt, vo + t * lk + j0, lk, st, so, ot, oo + t * NR, NR, true);
+                }
             }
             for (int i = 0; i < rows; i++) {
                 float inv = l[i] > 0f ? 1f / l[i] : 0f;
-                int dst = (b * lq + i0 + i) * dm + h * d;
-                int t = 0;
-                for (int ub = S.loopBound(d); t < ub; t += L)
-                    FloatVector.fromArray(S, o, i * dPad + t).mul(inv).intoArray(out, dst + t);
-                for (; t < d; t++) out[dst + t] = o[i * dPad + t] * inv;
+                int dst = (b * lq + i0 + i) * dm + h * d, src = (i / NR) * dRows * NR + i % NR;
+                for (int t = 0; t < d; t++) out[dst + t] = ot[src + t * NR] * inv;
             }
         }
 
-        /** Online softmax on the score tile: updates m and l, rescales O, leaves P in s (zero beyond the valid keys). */
-        private void softmaxStep(int rows, int i0, int j0, int bk, int bkPad, boolean causal) {
-            for (int i = 0; i < rows; i++) {
-                int so = i * bkPad;
-                int valid = causal ? Math.max(0, Math.min(bk, i0 + i - j0 + 1)) : bk;
-                if (valid == 0) {
-                    Arrays.fill(s, so, so + bkPad, 0f);
-                    continue;
-                }
+        /**
+         * Online softmax on one panel's score rows (bk keys from j0, NR queries from query i0, one per lane): updates m
+         * and l, rescales the panel's O rows, leaves P in the score rows (0 for masked keys).
+         */
+        private void softmaxStep(int p, int so, int i0, int j0, int bk, boolean causal) {
+            for (int v = 0; v < NR; v += L) {
+                int lane = p * NR + v;
+                FloatVector query = causal ? FloatVector.broadcast(S, i0 + v).add(IOTA) : null;
                 FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-                int j = 0;
-                for (int ub = S.loopBound(valid); j < ub; j += L) vmax = vmax.max(FloatVector.fromArray(S, s, so + j));
-                float mt = vmax.reduceLanes(VectorOperators.MAX);
-                for (; j < valid; j++) mt = Math.max(mt, s[so + j]);
-                float mOld = m[i], mNew = Math.max(mOld, mt);
-                float corr = mOld == Float.NEGATIVE_INFINITY ? 0f : VMath.exp(mOld - mNew);
-                m[i] = mNew;
-                FloatVector vm = FloatVector.broadcast(S, mNew), vsum = FloatVector.zero(S);
-                j = 0;
-                for (int ub = S.loopBound(valid); j < ub; j += L) {
-                    FloatVector e = VMath.exp(FloatVector.fromArray(S, s, so + j).sub(vm));
-                    vsum = vsum.add(e);
-                    e.intoArray(s, so + j);
+                for (int j = 0; j < bk; j++) {
+                    FloatVector x = FloatVector.fromArray(S, st, so + j * NR + v);
+                    if (causal) x = x.blend(Float.NEGATIVE_INFINITY, query.compare(VectorOperators.LT, j0 + j));
+                    vmax = vmax.max(x);
                 }
-                float sum = VMath.sumLanes(vsum, lanes);
-                for (; j < valid; j++) {
-                    float e = VMath.exp(s[so + j] - mNew);
-                    s[so + j] = e;
-                    sum += e;
+                FloatVector mOld = FloatVector.fromArray(S, m, lane), mNew = mOld.max(vmax);
+                // a lane with no valid key yet keeps m = -inf: shift by 0 there (its P is 0 and its O and l are 0)
+                var none = mNew.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY);
+                FloatVector shift = mNew.blend(0f, none);
+                FloatVector corr = VMath.exp(mOld.sub(shift)).blend(0f, mOld.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
+                mNew.intoArray(m, lane);
+                FloatVector sum = FloatVector.zero(S);
+                for (int j = 0; j < bk; j++) {
+                    int si = so + j * NR + v;
+                    FloatVector e = VMath.exp(FloatVector.fromArray(S, st, si).sub(shift));
+                    if (causal) e = e.blend(0f, query.compare(VectorOperators.LT, j0 + j));
+                    sum = sum.add(e);
+                    e.intoArray(st, si);
                 }
-                for (; j < bkPad; j++) s[so + j] = 0f;
-                l[i] = l[i] * corr + sum;
-                if (corr != 1f) {
-                    int oo = i * dPad;
-                    for (int t = 0; t < dPad; t += L) FloatVector.fromArray(S, o, oo + t).mul(corr).intoArray(o, oo + t);
-                }
+                FloatVector.fromArray(S, l, lane).fma(corr, sum).intoArray(l, lane);
+                int oo = p * dRows * NR + v;
+                for (int t = 0; t < d; t++) FloatVector.fromArray(S, ot, oo + t * NR).mul(corr).intoArray(ot, oo + t * NR);
             }
         }
+    }
+
+    /** Lane numbers 0, 1, ... as floats (query offsets within a vector). */
+    private static final FloatVector IOTA = iota();
+
+    private static FloatVector iota() {
+        float[] x = new float[L];
+        for (int i = 0; i < L; i++) x[i] = i;
+        return FloatVector.fromArray(S, x, 0);
     }
 }

@@ -47,8 +47,11 @@ public final class KernelConfig {
     /** GEMM row block (packed A, about 96 x KC floats: stays in L2) and column block (packed B, about KC x 3072). */
     static final int MC = roundUp(Integer.getInteger("jdiffusion.gemmMc", 96), MICRO_ROWS),
             NC = MICRO_COLS * Math.max(1, Integer.getInteger("jdiffusion.gemmNc", 3072) / MICRO_COLS);
-    /** Attention query and key tiles: about 64 x 192 on every ISA, multiples of the micro-kernel's rows / columns. */
-    static final int ATTENTION_QUERIES = roundUp(64, MICRO_ROWS), ATTENTION_KEYS = roundUp(192, MICRO_COLS);
+    /**
+     * Attention query and key tiles: about 64 x 192 on every ISA; queries are the micro-kernel's columns (a multiple
+     * of NR), keys its rows (a multiple of MR).
+     */
+    static final int ATTENTION_QUERIES = roundUp(64, MICRO_COLS), ATTENTION_KEYS = roundUp(192, MICRO_ROWS);
 
     /** Width of the vectors the kernels use, in bits. */
     public static int vectorBits() { return SPECIES.vectorBitSize(); }

@@ -52,7 +52,8 @@ class KernelConfigTest {
         assertEquals(GemmKernel.NR, KernelConfig.MICRO_VECTORS * KernelConfig.LANES);
         assertEquals(0, KernelConfig.MC % GemmKernel.MR);
         assertEquals(0, KernelConfig.NC % GemmKernel.NR);
-        assertEquals(0, KernelConfig.ATTENTION_KEYS % GemmKernel.NR);
+        assertEquals(0, KernelConfig.ATTENTION_KEYS % GemmKernel.MR);
+        assertEquals(0, KernelConfig.ATTENTION_QUERIES % GemmKernel.NR);
         if (System.getProperty("os.arch").equals("amd64")) assertTrue(KernelConfig.useAvx() >= 0, "UseAVX not read from the VM");
         assertTrue(KernelConfig.describe().contains(KernelConfig.microKernel()));
     }

@@ -40,7 +40,12 @@ public final class GemmDuel {
             BlasReference.sgemm(false, m, n, k, na, nb, nc);
             warm++;
         }
+        // OpenBLAS's idle threads busy-wait after a call (2^28 cycles, about 0.1 s, unless OPENBLAS_THREAD_TIMEOUT says
+        // less) and would take the cores from our next call: measured on 320x4096x320 under UseAVX=2 our median rose
+        // from 100 to 117 GFLOP/s with OPENBLAS_THREAD_TIMEOUT=4, OpenBLAS's unchanged. So each round waits them out.
+        boolean spinning = System.getenv("OPENBLAS_THREAD_TIMEOUT") == null;
         for (int i = 0; i < rounds; i++) {
+            if (spinning) pause();
             long t0 = System.nanoTime();
             Gemm.sgemm(false, false, m, n, k, 1f, a, 0, k, b, 0, n, 0f, c, 0, n);
             long t1 = System.nanoTime();
@@ -49,11 +54,20 @@ public final class GemmDuel {
             ours[i] = flops / (t1 - t0);
             blas[i] = flops / (t2 - t1);
         }
+        if (spinning) System.out.println("(each round waited 150 ms for OpenBLAS's idle threads to stop spinning; set OPENBLAS_THREAD_TIMEOUT=4 to skip the wait)");
         Arrays.sort(ours);
         Arrays.sort(blas);
         double mo = ours[rounds / 2], mb = blas[rounds / 2];
         System.out.printf(Locale.ROOT, "%s, %d threads%n", KernelConfig.describe(), Parallel.threads());
         System.out.printf(Locale.ROOT, "sgemm %s, %d interleaved rounds: ours median %.1f best %.1f GFLOP/s; OpenBLAS median %.1f best %.1f GFLOP/s; ratio of medians %.2f, of bests %.2f%n",
                 dims.length == 3 ? size : n + "^3", rounds, mo, ours[rounds - 1], mb, blas[rounds - 1], mo / mb, ours[rounds - 1] / blas[rounds - 1]);
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(150);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }
