@@ -45,7 +45,7 @@ public final class Attention {
                 return;
             }
             int d = headDim, dRows = (d + MR - 1) / MR * MR, lkRows = (lk + MR - 1) / MR * MR;
-            long kSize = (long) lkRows * d, vSize = (long) dRows * lk;
+            long kSize = (long) lkRows * d, vSize = (long) dRows * ((lk + BK - 1) / BK) * BK;
             if (kSize * batch * heads > Integer.MAX_VALUE - 16 || vSize * batch * heads > Integer.MAX_VALUE - 16)
                 throw new IllegalArgumentException("attention: key/value too large to pack");
             float[] kAll = new float[(int) (kSize * batch * heads)], vAll = new float[(int) (vSize * batch * heads)];
@@ -69,22 +69,24 @@ public final class Attention {
     }
 
     /**
-     * Packs one head: K as rows of d ([key][t], zero rows up to a multiple of MR keys) and Vᵀ as rows of lk
-     * ([t][key], zero rows up to a multiple of MR).
+     * Packs one head: K as rows of d ([key][t], zero rows up to a multiple of MR keys) and Vᵀ by key tile, each tile
+     * rows of BK ([tile][t][key - tile start], zero rows up to a multiple of MR), so the rows a product reads are
+     * close together.
      */
     private static void packHead(float[] k, float[] v, int b, int h, int lk, int d, int dm, float[] kp, int ko, float[] vt, int vo) {
+        int dRows = (d + MR - 1) / MR * MR;
         for (int j = 0; j < lk; j++) {
-            int src = (b * lk + j) * dm + h * d;
+            int src = (b * lk + j) * dm + h * d, dst = vo + (j / BK) * dRows * BK + j % BK;
             System.arraycopy(k, src, kp, ko + j * d, d);
-            for (int t = 0; t < d; t++) vt[vo + t * lk + j] = v[src + t];
+            for (int t = 0; t < d; t++) vt[dst + t * BK] = v[src + t];
         }
     }
 
     /** Per-task buffers and the tile loop. */
     private static final class Tile {
         final int d, dRows;
-        /** (Q scale)ᵀ, Sᵀ / Pᵀ and Oᵀ as NR-query panels: [panel][row][NR]; running max and sum per query. */
-        final float[] qt, st, ot, m, l;
+        /** (Q scale)ᵀ, Sᵀ / Pᵀ and Oᵀ as NR-query panels: [panel][row][NR]; running max, sum and rescale factor per query. */
+        final float[] qt, st, ot, m, l, corr;
 
         Tile(int d, int dRows) {
             this.d = d;
@@ -94,6 +96,7 @@ public final class Attention {
             ot = new float[BQ * dRows];
             m = new float[BQ];
             l = new float[BQ];
+            corr = new float[BQ];
         }
 
         void run(float[] q, float[] kp, int ko, float[] vt, int vo, int b, int h, int i0, int rows, int lq, int lk, int dm,
@@ -117,7 +120,7 @@ public final class Attention {
                     softmaxStep(p, so, i0 + p * NR, j0, bk, causal);
                     int oo = p * dRows * NR;
                     for (int t = 0; t < dRows; t += MR)
-                        GemmKernel.micro(bk, vt, vo + t * lk + j0, lk, st, so, ot, oo + t * NR, NR, true);
+                        GemmKernel.micro(bk, vt, vo + j0 * dRows + t * BK, BK, st, so, ot, oo + t * NR, NR, true);
                 }
             }
             for (int i = 0; i < rows; i++) {
@@ -129,45 +132,42 @@ public final class Attention {
 
         /**
          * Online softmax on one panel's score rows (bk keys from j0, NR queries from query i0, one per lane): updates m
-         * and l, rescales the panel's O rows, leaves P in the score rows (0 for masked keys).
+         * and l, rescales the panel's O rows, leaves P in the score rows (0 for masked keys). The causal mask is applied
+         * by separate passes, so the hot loops carry no masking (C2 compiles them alike whichever kind came first).
          */
         private void softmaxStep(int p, int so, int i0, int j0, int bk, boolean causal) {
+            if (causal) mask(so, i0, j0, bk, Float.NEGATIVE_INFINITY);
             for (int v = 0; v < NR; v += L) {
                 int lane = p * NR + v;
-                FloatVector query = causal ? FloatVector.broadcast(S, i0 + v).add(IOTA) : null;
                 FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-                for (int j = 0; j < bk; j++) {
-                    FloatVector x = FloatVector.fromArray(S, st, so + j * NR + v);
-                    if (causal) x = x.blend(Float.NEGATIVE_INFINITY, query.compare(VectorOperators.LT, j0 + j));
-                    vmax = vmax.max(x);
-                }
+                for (int j = 0; j < bk; j++) vmax = vmax.max(FloatVector.fromArray(S, st, so + j * NR + v));
                 FloatVector mOld = FloatVector.fromArray(S, m, lane), mNew = mOld.max(vmax);
-                // a lane with no valid key yet keeps m = -inf: shift by 0 there (its P is 0 and its O and l are 0)
-                var none = mNew.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY);
-                FloatVector shift = mNew.blend(0f, none);
-                FloatVector corr = VMath.exp(mOld.sub(shift)).blend(0f, mOld.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
+                // a lane with no valid key yet keeps m = -inf: shift by 0 there (its P is masked to 0, its O and l are 0)
+                FloatVector shift = mNew.blend(0f, mNew.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
+                VMath.exp(mOld.sub(shift)).blend(0f, mOld.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY)).intoArray(corr, lane);
                 mNew.intoArray(m, lane);
-                FloatVector sum = FloatVector.zero(S);
                 for (int j = 0; j < bk; j++) {
                     int si = so + j * NR + v;
-                    FloatVector e = VMath.exp(FloatVector.fromArray(S, st, si).sub(shift));
-                    if (causal) e = e.blend(0f, query.compare(VectorOperators.LT, j0 + j));
-                    sum = sum.add(e);
-                    e.intoArray(st, si);
+                    VMath.exp(FloatVector.fromArray(S, st, si).sub(shift)).intoArray(st, si);
                 }
-                FloatVector.fromArray(S, l, lane).fma(corr, sum).intoArray(l, lane);
+            }
+            if (causal) mask(so, i0, j0, bk, 0f);
+            for (int v = 0; v < NR; v += L) {
+                int lane = p * NR + v;
+                FloatVector sum = FloatVector.zero(S), c = FloatVector.fromArray(S, corr, lane);
+                for (int j = 0; j < bk; j++) sum = sum.add(FloatVector.fromArray(S, st, so + j * NR + v));
+                FloatVector.fromArray(S, l, lane).fma(c, sum).intoArray(l, lane);
                 int oo = p * dRows * NR + v;
-                for (int t = 0; t < d; t++) FloatVector.fromArray(S, ot, oo + t * NR).mul(corr).intoArray(ot, oo + t * NR);
+                for (int t = 0; t < d; t++) FloatVector.fromArray(S, ot, oo + t * NR).mul(c).intoArray(ot, oo + t * NR);
             }
         }
-    }
 
-    /** Lane numbers 0, 1, ... as floats (query offsets within a vector). */
-    private static final FloatVector IOTA = iota();
-
-    private static FloatVector iota() {
-        float[] x = new float[L];
-        for (int i = 0; i < L; i++) x[i] = i;
-        return FloatVector.fromArray(S, x, 0);
+        /** Sets the scores of keys after their query (key j0 + j > query i0 + lane) to value. */
+        private void mask(int so, int i0, int j0, int bk, float value) {
+            for (int j = 0; j < bk; j++) {
+                int before = Math.min(NR, j0 + j - i0);   // lanes [0, before) hold queries before key j0 + j
+                for (int lane = 0; lane < before; lane++) st[so + j * NR + lane] = value;
+            }
+        }
     }
 }
