@@ -134,4 +134,22 @@ class KernelConfigTest {
             return Long.toHexString(h);
         }
     }
+
+    /** The B block is sized from the L2 cache that sysfs lists (level 2, not the instruction cache), half of it. */
+    @Test
+    void columnBlockFollowsTheL2Cache(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws java.io.IOException {
+        String[][] caches = {{"1", "Data", "48K"}, {"1", "Instruction", "32K"}, {"2", "Unified", "1024K"}, {"3", "Unified", "32768K"}};
+        for (int i = 0; i < caches.length; i++) {
+            java.nio.file.Path d = java.nio.file.Files.createDirectories(dir.resolve("cache/index" + i));
+            java.nio.file.Files.writeString(d.resolve("level"), caches[i][0] + "\n");
+            java.nio.file.Files.writeString(d.resolve("type"), caches[i][1] + "\n");
+            java.nio.file.Files.writeString(d.resolve("size"), caches[i][2] + "\n");
+        }
+        assertEquals(1024 * 1024, KernelConfig.l2Bytes(dir.resolve("cache")));
+        assertEquals(-1, KernelConfig.l2Bytes(dir.resolve("absent")));
+        assertEquals(512 * 1024 / 2 / (4 * KernelConfig.KC), KernelConfig.columnBlock(512 * 1024));
+        assertEquals(1024 * 1024 / 2 / (4 * KernelConfig.KC), KernelConfig.columnBlock(1024 * 1024));
+        assertEquals(512, KernelConfig.columnBlock(-1));
+        assertEquals(0, KernelConfig.NC % GemmKernel.NR);
+    }
 }
