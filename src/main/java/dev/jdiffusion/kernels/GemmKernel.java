@@ -158,13 +158,21 @@ final class GemmKernel {
 
     private static int roundUp(int x, int m) { return (x + m - 1) / m * m; }
 
+    /** The block of n split into the fewest blocks of at most max (a multiple of unit), equal but for the last. */
+    static int balanced(int n, int max, int unit) {
+        int blocks = Math.max(1, (n + max - 1) / max);
+        return Math.min(max, roundUp((n + blocks - 1) / blocks, unit));
+    }
+
     /** C[i0..i1, j0..j1) over the full K, with this thread's packing buffers. */
     private static void tile(int i0, int i1, int j0, int j1, int K, float alpha, PackA pa, PackB pb, float beta,
                              float[] c, int cOff, int ldc, float[] rowBias, float[] colBias) {
         float[] ap = A_BUF.get(), tile = T_BUF.get();
         float[][] bHolder = B_BUF.get();
-        for (int jc = j0; jc < j1; jc += NC) {
-            int nc = Math.min(NC, j1 - jc), panels = (nc + NR - 1) / NR;
+        // column and row blocks of at most NC / MC, balanced (1024 columns in 48-wide panels as 384 + 384 + 256, not 480 + 480 + 64)
+        int ncb = balanced(j1 - j0, NC, NR), mcb = balanced(i1 - i0, MC, MR);
+        for (int jc = j0; jc < j1; jc += ncb) {
+            int nc = Math.min(ncb, j1 - jc), panels = (nc + NR - 1) / NR;
             for (int pc = 0; pc < K; pc += KC) {
                 int kc = Math.min(KC, K - pc);
                 int need = panels * kc * NR;
@@ -175,8 +183,8 @@ final class GemmKernel {
                 // Whole micro-tiles go straight to C (stored on the first K block, added after); the T tile and
                 // apply() serve edges, alpha, beta. Bits as apply(): t, then + C, or t + rowBias + colBias.
                 boolean direct = alpha == 1f && (!first || beta == 0f), bias = first && (rowBias != null || colBias != null);
-                for (int ic = i0; ic < i1; ic += MC) {
-                    int mc = Math.min(MC, i1 - ic);
+                for (int ic = i0; ic < i1; ic += mcb) {
+                    int mc = Math.min(mcb, i1 - ic);
                     pa.pack(ic, mc, pc, kc, ap);
                     for (int q = 0; q < panels; q++) {
                         int j = q * NR, nr = Math.min(NR, nc - j);

@@ -165,6 +165,16 @@ class GemmTest {
         }
     }
 
+    /** Row and column blocks: the fewest of at most the limit, unit multiples, balanced. */
+    @Test
+    void blocksAreBalanced() {
+        assertEquals(384, GemmKernel.balanced(1024, 480, 48));
+        assertEquals(480, GemmKernel.balanced(480, 480, 48));
+        assertEquals(96, GemmKernel.balanced(96, 96, 4));
+        assertEquals(64, GemmKernel.balanced(128, 96, 4));
+        assertEquals(12, GemmKernel.balanced(10, 96, 4));
+    }
+
     @Test
     void linearRowsDoNotDependOnTheRowCount() {
         Random r = new Random(31);
