@@ -10,8 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>BLIS-style: B is packed in KC x NC blocks into NR-wide column panels, A in MC x KC blocks into
  * MR-high row panels, and a register-blocked MR x NR micro-kernel ({@link MicroKernels}, its
  * shape chosen per ISA by {@link KernelConfig}, e.g. 4 rows x 3 vectors with AVX-512, 4 x 2 with AVX2) runs over
- * the packed panels and writes whole MR x NR tiles of C itself (edge tiles, alpha and beta go through a small
- * accumulator tile). Callers supply packers, so operands can be transposed, strided, converted from F16/BF16 or gathered (im2col) while packing, with no full copy.
+ * the packed panels into a small accumulator tile, which {@link #apply} adds to C. Callers supply packers, so operands
+ * can be transposed, strided, converted from F16/BF16 or gathered (im2col) while packing, with no full copy.
  *
  * <p>Parallel over a grid of C tiles, one task per tile running the whole K loop (one barrier per call).
  * Every element of C sums its K products in the same order (KC blocks in sequence, k ascending within a
@@ -180,9 +180,9 @@ final class GemmKernel {
                 if (bp == null || bp.length < need) bHolder[0] = bp = new float[Math.max(need, KC * NR)];
                 pb.pack(pc, kc, jc, nc, bp, 0);
                 boolean first = pc == 0;
-                // Whole micro-tiles go straight to C (stored on the first K block, added after); the T tile and
-                // apply() serve edges, alpha, beta. Bits as apply(): t, then + C, or t + rowBias + colBias.
-                boolean direct = alpha == 1f && (!first || beta == 0f), bias = first && (rowBias != null || colBias != null);
+                // Whole tiles too go through the small accumulator tile and apply(), not straight from the micro-kernel
+                // into C: writing C in the kernel was faster alone (Winograd GEMMs) but 6% slower in whole runs
+                // (conv3x3 224 vs 238 GFLOP/s, VAE decode 11.6 vs 10.9 s under UseAVX=2, medians of 4 interleaved pairs).
                 for (int ic = i0; ic < i1; ic += mcb) {
                     int mc = Math.min(mcb, i1 - ic);
                     pa.pack(ic, mc, pc, kc, ap);
@@ -191,13 +191,8 @@ final class GemmKernel {
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mr = Math.min(MR, mc - ir);
                             int ci = cOff + (ic + ir) * ldc + jc + j;
-                            if (direct && mr == MR && nr == NR) {
-                                micro(kc, ap, ir * kc, kc, bp, q * kc * NR, c, ci, ldc, !first);
-                                if (bias) addBias(c, ci, ldc, rowBias, ic + ir, colBias, jc + j);
-                            } else {
-                                micro(kc, ap, ir * kc, kc, bp, q * kc * NR, tile, 0, NR, false);
-                                apply(tile, mr, nr, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
-                            }
+                            micro(kc, ap, ir * kc, kc, bp, q * kc * NR, tile, 0, NR, false);
+                            apply(tile, mr, nr, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
                         }
                     }
                 }
@@ -241,18 +236,6 @@ final class GemmKernel {
                 } else {
                     c[cij] = v + c[cij];
                 }
-            }
-    }
-
-    /** Adds rowBias[row + r] and then colBias[col + j] (either may be null) to a whole MR x NR tile of C at ci. */
-    private static void addBias(float[] c, int ci, int ldc, float[] rowBias, int row, float[] colBias, int col) {
-        for (int r = 0; r < MR; r++)
-            for (int v = 0; v < NR; v += L) {
-                int cij = ci + r * ldc + v;
-                FloatVector x = FloatVector.fromArray(S, c, cij);
-                if (rowBias != null) x = x.add(rowBias[row + r]);
-                if (colBias != null) x = x.add(FloatVector.fromArray(S, colBias, col + v));
-                x.intoArray(c, cij);
             }
     }
 

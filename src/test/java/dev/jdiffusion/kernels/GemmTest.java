@@ -137,9 +137,8 @@ class GemmTest {
                 }
     }
     /**
-     * Whole micro-tiles (written by the micro-kernel straight into C) and edge tiles (through the accumulator tile)
-     * sum alike, bit for bit: per KC block one FMA chain over k from zero, then on the first block + row bias + column
-     * bias, after it + C.
+     * Whole and edge tiles sum in the documented order, bit for bit: per KC block one FMA chain over k from zero, then
+     * on the first block + row bias + column bias, after it + C.
      */
     @Test
     void wholeTilesAndEdgeTilesSumInTheSameOrder() {
