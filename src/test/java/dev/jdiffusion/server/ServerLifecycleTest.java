@@ -114,6 +114,9 @@ class ServerLifecycleTest {
         awaitRunning(port, Map.of());
         Thread stopper = Thread.ofVirtual().start(server::shutdown);
         long deadline = System.nanoTime() + 10_000_000_000L;
+        // Post only once the shutdown has begun (health turns 503): a post racing ahead of it was queued as a job,
+        // and by the time that job returned the listener was closed (connection refused, seen in CI).
+        while (System.nanoTime() < deadline && Http.get(port, "/health").status() != 503) Thread.sleep(5);
         Http.Response refused = null;
         while (System.nanoTime() < deadline) {
             refused = Http.post(port, "/sdapi/v1/txt2img", Http.txt2img("late", 1, 1));
