@@ -44,24 +44,16 @@ public final class KernelConfig {
     static final int MICRO_COLS = MICRO_VECTORS * LANES;
     /** GEMM K block: the same on every ISA (it fixes the summation order, which {@link FewRows} reproduces). */
     static final int KC = 256;
-    /** Bytes of the level-2 cache of CPU 0 (Linux sysfs), or -1 where it cannot be read. */
+    /** Bytes of the level-2 cache of CPU 0 (Linux sysfs), or -1 where it cannot be read: reported, for comparing CPUs. */
     static final long L2_BYTES = l2Bytes(java.nio.file.Path.of("/sys/devices/system/cpu/cpu0/cache"));
     /**
-     * GEMM row block (packed A, about 96 x KC floats) and column block (packed B, KC x NC floats filling half the L2
-     * cache: 512 columns with 1 MiB, 256 with Zen 3's 512 KiB; 512 where the size is unknown), so that the B block
-     * stays in L2 while the row blocks of A pass over it. Measured under UseAVX=2 on Zen 5 against the former fixed
-     * 3072 columns (a 3 MB block, in L3): Winograd 3x3 convolutions 5-15% faster (320 channels at 64x64 29.8 -> 25.5 ms,
-     * 512 at 64x64 57.7 -> 54.5 ms), the VAE's 1x1 convolution 128x262144x256 0.56 -> 0.64 of OpenBLAS, GEMM 2048^3 the
-     * same. {@code -Djdiffusion.gemmMc} / {@code -Djdiffusion.gemmNc} override them, for benchmarks.
+     * GEMM row block (packed A, about 96 x KC floats: stays in L2) and column block (packed B, about KC x 3072).
+     * A column block sized to half the L2 cache (512 columns here) made isolated Winograd GEMMs 5-15% faster under
+     * UseAVX=2 but whole runs 8% slower at 512 bits (conv3x3 378 -> 342 GFLOP/s, medians of 3 interleaved pairs),
+     * so 3072 stays. {@code -Djdiffusion.gemmMc} / {@code -Djdiffusion.gemmNc} override them, for benchmarks.
      */
     static final int MC = roundUp(Integer.getInteger("jdiffusion.gemmMc", 96), MICRO_ROWS),
-            NC = MICRO_COLS * Math.max(1, Integer.getInteger("jdiffusion.gemmNc", columnBlock(L2_BYTES)) / MICRO_COLS);
-
-    /** Columns of a KC-deep float B block that fill half of an L2 cache of l2 bytes (512 when l2 is unknown). */
-    static int columnBlock(long l2) {
-        if (l2 <= 0) return 512;
-        return (int) Math.max(64, Math.min(4096, l2 / 2 / (4L * KC)));
-    }
+            NC = MICRO_COLS * Math.max(1, Integer.getInteger("jdiffusion.gemmNc", 3072) / MICRO_COLS);
 
     /** The size of the unified or data cache of level 2 listed under dir (sysfs: the level, type and size files of each index directory), or -1. */
     static long l2Bytes(java.nio.file.Path dir) {
