@@ -34,8 +34,7 @@ public final class GemmDuel {
         // Warm-up: at least 5 rounds and 3 seconds, so that small shapes are measured after C2 has compiled the loops
         // (a 320x4096x320 product takes milliseconds: 5 rounds would still run profiled tier-3 code).
         long warmEnd = System.nanoTime() + 3_000_000_000L;
-        int warm = 5;
-        while (warm < 10_000 && System.nanoTime() < warmEnd) {
+        for (int warm = 0; warm < 5 || System.nanoTime() < warmEnd; warm++) {
             Gemm.sgemm(false, false, m, n, k, 1f, a, 0, k, b, 0, n, 0f, c, 0, n);
             BlasReference.sgemm(false, m, n, k, na, nb, nc);
             warm++;
