@@ -44,8 +44,6 @@ public final class KernelConfig {
     static final int MICRO_COLS = MICRO_VECTORS * LANES;
     /** GEMM K block: the same on every ISA (it fixes the summation order, which {@link FewRows} reproduces). */
     static final int KC = 256;
-    /** Bytes of the level-2 cache of CPU 0 (Linux sysfs), or -1 where it cannot be read: reported, for comparing CPUs. */
-    static final long L2_BYTES = l2Bytes(java.nio.file.Path.of("/sys/devices/system/cpu/cpu0/cache"));
     /**
      * GEMM row block (packed A, about 96 x KC floats: stays in L2) and column block (packed B, about KC x 3072).
      * A column block sized to half the L2 cache (512 columns here) made isolated Winograd GEMMs 5-15% faster under
@@ -55,7 +53,10 @@ public final class KernelConfig {
     static final int MC = roundUp(Integer.getInteger("jdiffusion.gemmMc", 96), MICRO_ROWS),
             NC = MICRO_COLS * Math.max(1, Integer.getInteger("jdiffusion.gemmNc", 3072) / MICRO_COLS);
 
-    /** The size of the unified or data cache of level 2 listed under dir (sysfs: the level, type and size files of each index directory), or -1. */
+    /**
+     * The size of the unified or data cache of level 2 listed under dir (sysfs: the level, type and size files of each
+     * index directory), or -1. Read only for reports (for comparing CPUs): no kernel shape depends on it.
+     */
     static long l2Bytes(java.nio.file.Path dir) {
         try (var entries = java.nio.file.Files.newDirectoryStream(dir, "index*")) {
             for (var e : entries) {
@@ -77,6 +78,7 @@ public final class KernelConfig {
     private static String read(java.nio.file.Path p) throws java.io.IOException {
         return java.nio.file.Files.isReadable(p) ? java.nio.file.Files.readString(p).trim() : null;
     }
+
     /**
      * Attention query and key tiles: about 64 x 192 on every ISA; queries are the micro-kernel's columns (a multiple
      * of NR), keys its rows (a multiple of MR).
@@ -106,7 +108,7 @@ public final class KernelConfig {
         m.put("gemm_kc", KC);
         m.put("gemm_mc", MC);
         m.put("gemm_nc", NC);
-        m.put("l2_cache_bytes", L2_BYTES);
+        m.put("l2_cache_bytes", l2Bytes(java.nio.file.Path.of("/sys/devices/system/cpu/cpu0/cache")));
         m.put("attention_query_tile", ATTENTION_QUERIES);
         m.put("attention_key_tile", ATTENTION_KEYS);
         m.put("winograd", Winograd.ENABLED ? "F(2x2,3x3)" : "off");
