@@ -51,7 +51,7 @@ public final class Attention {
             float[] kAll = new float[(int) (kSize * batch * heads)], vAll = new float[(int) (vSize * batch * heads)];
             Parallel.forTasks(batch * heads, (t0, t1) -> {
                 for (int bh = t0; bh < t1; bh++)
-                    packHead(k, v, bh / heads, bh % heads, lk, d, dm, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize));
+                    packHead(k, v, bh / heads, bh % heads, lk, d, dRows, dm, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize));
             });
             int qTiles = (lq + BQ - 1) / BQ;
             Parallel.forTasks(batch * heads * qTiles, (t0, t1) -> {
@@ -73,8 +73,8 @@ public final class Attention {
      * rows of BK ([tile][t][key - tile start], zero rows up to a multiple of MR), so the rows a product reads are
      * close together.
      */
-    private static void packHead(float[] k, float[] v, int b, int h, int lk, int d, int dm, float[] kp, int ko, float[] vt, int vo) {
-        int dRows = (d + MR - 1) / MR * MR;
+    private static void packHead(float[] k, float[] v, int b, int h, int lk, int d, int dRows, int dm, float[] kp, int ko,
+                                 float[] vt, int vo) {
         for (int j = 0; j < lk; j++) {
             int src = (b * lk + j) * dm + h * d, dst = vo + (j / BK) * dRows * BK + j % BK;
             System.arraycopy(k, src, kp, ko + j * d, d);
