@@ -9,7 +9,7 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>BLIS-style: B is packed in KC x NC blocks into NR-wide column panels, A in MC x KC blocks into
  * MR-high row panels, and a register-blocked MR x NR micro-kernel ({@link MicroKernels}, its
- * shape chosen per ISA by {@link KernelConfig}, e.g. 4 rows x 3 vectors with AVX-512, 4 x 2 with AVX2) runs over
+ * shape chosen per ISA by {@link KernelConfig}, e.g. 6 rows x 2 vectors with AVX-512, 3 x 3 with AVX2) runs over
  * the packed panels into a small accumulator tile, which {@link #apply} adds to C. Callers supply packers, so operands
  * can be transposed, strided, converted from F16/BF16 or gathered (im2col) while packing, with no full copy.
  *

@@ -203,7 +203,7 @@ class GemmTest {
             assertEquals(0, g[1] % nr);
         }
         int[] sq = GemmKernel.grid(2048, 2048, 4, false);
-        assertEquals(1024, sq[0], "4 tiles of a square matrix are 2 x 2 (least packing)");
+        assertEquals((1024 + mr - 1) / mr * mr, sq[0], "4 tiles of a square matrix are 2 x 2 (least packing)");
         // a linear layer (4096 rows x 320 outputs): 320 / 8 columns is not a multiple of NR, so not 1 x 8
         int[] lin = GemmKernel.grid(4096, 320, 8, true);
         assertEquals(8, ((4096 + lin[0] - 1) / lin[0]) * ((320 + lin[1] - 1) / lin[1]), "linear 4096 x 320: " + lin[0] + " x " + lin[1]);

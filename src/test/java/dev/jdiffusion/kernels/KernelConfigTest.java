@@ -38,10 +38,10 @@ class KernelConfigTest {
             int[] t = KernelConfig.shape("", 32, lanes);
             assertTrue(KernelConfig.registersNeeded(t[0], t[1]) <= 32, "shape " + t[0] + "x" + t[1] + " for 32 registers");
         }
-        assertArrayEquals(new int[] {4, 2}, KernelConfig.shape(null, 16, 8));
-        assertArrayEquals(new int[] {8, 2}, KernelConfig.shape(null, 32, 4));
-        assertArrayEquals(new int[] {4, 3}, KernelConfig.shape(null, 32, 16));
-        assertArrayEquals(new int[] {6, 2}, KernelConfig.shape(" 6X2 ", 32, 16));
+        assertArrayEquals(new int[] {3, 3}, KernelConfig.shape(null, 16, 8));
+        assertArrayEquals(new int[] {4, 3}, KernelConfig.shape(null, 32, 4));
+        assertArrayEquals(new int[] {6, 2}, KernelConfig.shape(null, 32, 16));
+        assertArrayEquals(new int[] {8, 2}, KernelConfig.shape(" 8X2 ", 32, 16));
         var e = assertThrows(IllegalArgumentException.class, () -> KernelConfig.shape("5x5", 32, 16));
         assertTrue(e.getMessage().contains("-Djdiffusion.microKernel=5x5"), e.getMessage());
     }
