@@ -1,6 +1,9 @@
 package dev.jdiffusion.kernels;
 
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -45,8 +48,13 @@ final class Winograd {
 
     /** Smallest input and output channel counts worth the transforms. */
     static final int MIN_CHANNELS = 64;
-    /** Smallest number of 2x2 output tiles worth it (measured: at 8x8 pixels, 16 tiles, the direct conv wins). */
-    static final int MIN_TILES = 64;
+    /**
+     * Smallest number of 2x2 output tiles worth it: the filter transform costs about as much as the GEMMs of 50-100
+     * tiles. Measured (GemmDuel conv3x3, F16 weights, 2 threads, Xeon with AVX-512), Winograd against direct GFLOP/s:
+     * 1280 channels at 16x16 (64 tiles) 153 vs 211 (512-bit), 120 vs 142 (UseAVX=2); at 24x24 (144 tiles) 252 vs 225
+     * and 206 vs 160; break-even near 85-115 tiles.
+     */
+    static final int MIN_TILES = 100;
     /**
      * From this many tiles on, transforming the filters at each call costs little next to the GEMMs (a few %),
      * so such layers (the VAE's large ones) run Winograd without caching; smaller ones need the cache.
@@ -270,36 +278,79 @@ final class Winograd {
         }
     }
 
-    /** U = G g Gᵀ per (cout, cin) pair, G = [[1,0,0],[½,½,½],[½,-½,½],[0,0,1]], computed in double. */
+    /** Double lanes for the filter transform: as many bits as the float species. */
+    private static final VectorSpecies<Double> DS = VectorSpecies.of(double.class, S.vectorShape());
+    /** Float lanes that one double vector of {@link #DS} converts into (half the bits). */
+    private static final VectorSpecies<Float> FH = VectorSpecies.of(float.class, VectorShape.forBitSize(Math.max(64, S.vectorBitSize() / 2)));
+
+    /**
+     * U = G g Gᵀ per (cout, cin) pair, G = [[1,0,0],[½,½,½],[½,-½,½],[0,0,1]], computed in double and rounded once.
+     * Vectorized over cin (each output row co, plane ξ is contiguous in cin): every lane does the operations of
+     * {@link #transformFilter} in the same order, so the bits are the scalar ones.
+     */
     static float[] transformFilters(Matrix weight, int cout, int cin) {
         float[] u = new float[16 * cout * cin];
-        int plane = cout * cin;
+        int plane = cout * cin, dl = DS.length();
+        boolean vector = FH.length() == dl;
         Parallel.forRange(cout, 1, (o0, o1) -> {
             float[] g = new float[cin * 9];
+            double[] gd = new double[9 * cin];   // g de-interleaved: gd[p * cin + ci] = g[ci * 9 + p]
             double[] t = new double[12];
             for (int co = o0; co < o1; co++) {
                 weight.readRow(co, 0, g, 0, cin * 9);
-                for (int ci = 0; ci < cin; ci++) {
-                    int o = ci * 9;
-                    for (int j = 0; j < 3; j++) {
-                        double g0 = g[o + j], g1 = g[o + 3 + j], g2 = g[o + 6 + j];
-                        t[j] = g0;
-                        t[3 + j] = 0.5 * (g0 + g1 + g2);
-                        t[6 + j] = 0.5 * (g0 - g1 + g2);
-                        t[9 + j] = g2;
-                    }
-                    for (int i = 0; i < 4; i++) {
-                        double a = t[i * 3], bb = t[i * 3 + 1], c = t[i * 3 + 2];
-                        int base = i * 4 * plane + co * cin + ci;
-                        u[base] = (float) a;
-                        u[base + plane] = (float) (0.5 * (a + bb + c));
-                        u[base + 2 * plane] = (float) (0.5 * (a - bb + c));
-                        u[base + 3 * plane] = (float) c;
+                int ci = 0, base = co * cin;
+                if (vector) {
+                    for (int c = 0; c < cin; c++)
+                        for (int p = 0; p < 9; p++) gd[p * cin + c] = g[c * 9 + p];
+                    for (int ub = DS.loopBound(cin); ci < ub; ci += dl) {
+                        // rows of G g (t[i][j] below is t[3 i + j] of transformFilter), then each row times Gᵀ
+                        DoubleVector g00 = DoubleVector.fromArray(DS, gd, ci), g01 = DoubleVector.fromArray(DS, gd, cin + ci),
+                                g02 = DoubleVector.fromArray(DS, gd, 2 * cin + ci), g10 = DoubleVector.fromArray(DS, gd, 3 * cin + ci),
+                                g11 = DoubleVector.fromArray(DS, gd, 4 * cin + ci), g12 = DoubleVector.fromArray(DS, gd, 5 * cin + ci),
+                                g20 = DoubleVector.fromArray(DS, gd, 6 * cin + ci), g21 = DoubleVector.fromArray(DS, gd, 7 * cin + ci),
+                                g22 = DoubleVector.fromArray(DS, gd, 8 * cin + ci);
+                        int at = base + ci;
+                        rowTimesGt(g00, g01, g02, u, at, plane);
+                        rowTimesGt(g00.add(g10).add(g20).mul(0.5), g01.add(g11).add(g21).mul(0.5), g02.add(g12).add(g22).mul(0.5), u, at + 4 * plane, plane);
+                        rowTimesGt(g00.sub(g10).add(g20).mul(0.5), g01.sub(g11).add(g21).mul(0.5), g02.sub(g12).add(g22).mul(0.5), u, at + 8 * plane, plane);
+                        rowTimesGt(g20, g21, g22, u, at + 12 * plane, plane);
                     }
                 }
+                for (; ci < cin; ci++) transformFilter(g, ci * 9, t, u, base + ci, plane);
             }
         });
         return u;
+    }
+
+    /** One row (a, bb, c) of G g times Gᵀ: u[at + j * plane] for j < 4, each rounded once to float. */
+    private static void rowTimesGt(DoubleVector a, DoubleVector bb, DoubleVector c, float[] u, int at, int plane) {
+        store(a, u, at);
+        store(a.add(bb).add(c).mul(0.5), u, at + plane);
+        store(a.sub(bb).add(c).mul(0.5), u, at + 2 * plane);
+        store(c, u, at + 3 * plane);
+    }
+
+    private static void store(DoubleVector d, float[] u, int at) {
+        ((FloatVector) d.convertShape(VectorOperators.D2F, FH, 0)).intoArray(u, at);
+    }
+
+    /** One (cout, cin) pair's 16 transformed values, from its 3x3 weights at g[o], to u[at + ξ * plane]. */
+    static void transformFilter(float[] g, int o, double[] t, float[] u, int at, int plane) {
+        for (int j = 0; j < 3; j++) {
+            double g0 = g[o + j], g1 = g[o + 3 + j], g2 = g[o + 6 + j];
+            t[j] = g0;
+            t[3 + j] = 0.5 * (g0 + g1 + g2);
+            t[6 + j] = 0.5 * (g0 - g1 + g2);
+            t[9 + j] = g2;
+        }
+        for (int i = 0; i < 4; i++) {
+            double a = t[i * 3], bb = t[i * 3 + 1], c = t[i * 3 + 2];
+            int b = at + i * 4 * plane;
+            u[b] = (float) a;
+            u[b + plane] = (float) (0.5 * (a + bb + c));
+            u[b + 2 * plane] = (float) (0.5 * (a - bb + c));
+            u[b + 3 * plane] = (float) c;
+        }
     }
 
     /**

@@ -86,6 +86,33 @@ class WinogradTest {
         run(r, "heap", 1, 64, 64, 40, 1, true, 1);        // one column
     }
 
+    /**
+     * The vectorized filter transform gives the bits of the scalar one (transformFilter, the order the class comment
+     * documents) for every pair, with channel counts that leave a scalar tail, for each weight dtype, and with
+     * magnitudes far apart within one 3x3 (where double rounding would show).
+     */
+    @Test
+    void vectorFilterTransformIsTheScalarOneBitForBit() {
+        Random r = new Random(26);
+        for (String kind : new String[] {"F32", "F16", "BF16", "heap"})
+            for (int cin : new int[] {1, 7, 64, 70, 133}) {
+                int cout = 3;
+                float[] wt = new float[cout * cin * 9];
+                Matrix m = GemmTest.matrix(kind, r, cout, cin * 9, wt);
+                if (kind.equals("heap")) {   // spread exponents: 3x3s mixing 1e-30 and 1e30 scales
+                    for (int i = 0; i < wt.length; i++) wt[i] *= (float) Math.pow(10, r.nextInt(61) - 30);
+                    m = Matrix.of(wt.clone(), cout, cin * 9);
+                }
+                float[] got = Winograd.transformFilters(m, cout, cin), want = new float[got.length];
+                double[] t = new double[12];
+                for (int co = 0; co < cout; co++)
+                    for (int ci = 0; ci < cin; ci++)
+                        Winograd.transformFilter(wt, (co * cin + ci) * 9, t, want, co * cin + ci, cout * cin);
+                for (int i = 0; i < want.length; i++)
+                    assertEquals(Float.floatToRawIntBits(want[i]), Float.floatToRawIntBits(got[i]), kind + " cin=" + cin + " element " + i);
+            }
+    }
+
     @Test
     void chunksAndCacheGiveTheSameResult() {
         Random r = new Random(22);
@@ -118,6 +145,9 @@ class WinogradTest {
         Matrix m2 = Matrix.of(new float[64 * 64 * 9], 64, 64 * 9);
         assertNull(Winograd.filtersFor(m2, 64, 8, 8), "16 tiles");
         assertNull(Winograd.filtersFor(m2, 64, 15, 14), "56 tiles");
+        assertNull(Winograd.filtersFor(m2, 64, 16, 16), "64 tiles (1280 channels at 16x16 in SD: direct is faster)");
+        assertTrue(Winograd.MIN_TILES > 64 && Winograd.MIN_TILES <= 144, "SD 2.x's 24x24 layers (144 tiles) run Winograd");
+        assertNotNull(Winograd.filtersFor(m2, 64, 24, 24), "144 tiles");
     }
 
     /** The algorithm (and so the bits) depends on the layer's shape only: a zero cache budget changes nothing. */
@@ -146,7 +176,7 @@ class WinogradTest {
     @Test
     void closingTheMappingGivesTheBudgetBack(@TempDir Path dir) {
         Random r = new Random(24);
-        int cin = 64, cout = 72, h = 18, w = 18;
+        int cin = 64, cout = 72, h = 20, w = 20;   // 100 tiles: Winograd
         Path f = convFile(dir, r, cout, cin);
         float[] x = Ref.rand(r, cin * h * w), y = new float[cout * h * w];
         long bytes = 64L * cout * cin, during;
@@ -192,7 +222,7 @@ class WinogradTest {
     @Test
     void aCappedMappingCachesNothingAndComputesTheSame(@TempDir Path dir) {
         Random r = new Random(25);
-        int cin = 64, cout = 64, h = 18, w = 18;
+        int cin = 64, cout = 64, h = 20, w = 20;
         Path f = convFile(dir, r, cout, cin);
         float[] x = Ref.rand(r, cin * h * w), capped = new float[cout * h * w], free = new float[capped.length];
         long old = Winograd.setCacheBudget(BUDGET);
