@@ -60,8 +60,20 @@ public final class KernelConfig {
      * UseAVX=2 but whole runs 8% slower at 512 bits (conv3x3 378 -> 342 GFLOP/s, medians of 3 interleaved pairs),
      * so 3072 stays. {@code -Djdiffusion.gemmMc} / {@code -Djdiffusion.gemmNc} override them, for benchmarks.
      */
-    static final int MC = roundUp(Integer.getInteger("jdiffusion.gemmMc", 96), MICRO_ROWS),
-            NC = MICRO_COLS * Math.max(1, Integer.getInteger("jdiffusion.gemmNc", 3072) / MICRO_COLS);
+    static final int MC = roundUp(block("jdiffusion.gemmMc", System.getProperty("jdiffusion.gemmMc"), 96), MICRO_ROWS),
+            NC = MICRO_COLS * Math.max(1, block("jdiffusion.gemmNc", System.getProperty("jdiffusion.gemmNc"), 3072) / MICRO_COLS);
+
+    /** A block-size override: unset or blank gives the default; anything but a whole number from 1 to 65536 is an error naming it. */
+    static int block(String name, String value, int def) {
+        if (value == null || value.isBlank()) return def;
+        try {
+            int v = Integer.parseInt(value.trim());
+            if (v >= 1 && v <= 65536) return v;
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("-D" + name + "=" + value + ": must be a whole number from 1 to 65536");
+    }
 
     /**
      * The size of the unified or data cache of level 2 listed under dir (sysfs: the level, type and size files of each

@@ -47,6 +47,17 @@ class KernelConfigTest {
     }
 
     @Test
+    void blockOverridesAreWholeNumbersOrAnError() {
+        assertEquals(96, KernelConfig.block("jdiffusion.gemmMc", null, 96));
+        assertEquals(96, KernelConfig.block("jdiffusion.gemmMc", " ", 96));
+        assertEquals(192, KernelConfig.block("jdiffusion.gemmMc", " 192 ", 96));
+        for (String bad : new String[] {"big", "0", "-5", "1e3", "99999999999"}) {
+            var e = assertThrows(IllegalArgumentException.class, () -> KernelConfig.block("jdiffusion.gemmNc", bad, 3072));
+            assertTrue(e.getMessage().contains("-Djdiffusion.gemmNc=" + bad), e.getMessage());
+        }
+    }
+
+    @Test
     void runningConfigIsConsistent() {
         assertEquals(KernelConfig.SPECIES.length() * 32, KernelConfig.vectorBits());
         assertEquals(GemmKernel.NR, KernelConfig.MICRO_VECTORS * KernelConfig.LANES);
