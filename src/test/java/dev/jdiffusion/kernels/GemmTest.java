@@ -144,7 +144,7 @@ class GemmTest {
     void wholeTilesAndEdgeTilesSumInTheSameOrder() {
         Random r = new Random(41);
         int M = 3 * GemmKernel.MR + 1, N = 2 * GemmKernel.NR + 3, KC = GemmKernel.KC;
-        // a short last block (at most KC / 2) runs in the same sweep as the block before it: the order stays
+        // a last block of 37, of exactly KC / 2 and one more, and a single block: each block sums from zero, then adds to C
         for (int K : new int[] {2 * KC + 37, KC + KC / 2, KC + KC / 2 + 1, KC})
         for (boolean bias : new boolean[] {false, true}) {
             float[] a = Ref.rand(r, M * K), b = Ref.rand(r, K * N), rowBias = Ref.rand(r, M), colBias = Ref.rand(r, N);
