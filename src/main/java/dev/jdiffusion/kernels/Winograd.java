@@ -282,6 +282,8 @@ final class Winograd {
     private static final VectorSpecies<Double> DS = VectorSpecies.of(double.class, S.vectorShape());
     /** Float lanes that one double vector of {@link #DS} converts into (half the bits). */
     private static final VectorSpecies<Float> FH = VectorSpecies.of(float.class, VectorShape.forBitSize(Math.max(64, S.vectorBitSize() / 2)));
+    /** True when each double vector converts into exactly one {@link #FH} vector (every preferred species from 128 bits). */
+    private static final boolean VECTOR_FILTERS = FH.length() == DS.length();
 
     /**
      * U = G g Gᵀ per (cout, cin) pair, G = [[1,0,0],[½,½,½],[½,-½,½],[0,0,1]], computed in double and rounded once.
@@ -291,7 +293,6 @@ final class Winograd {
     static float[] transformFilters(Matrix weight, int cout, int cin) {
         float[] u = new float[16 * cout * cin];
         int plane = cout * cin, dl = DS.length();
-        boolean vector = FH.length() == dl;
         Parallel.forRange(cout, 1, (o0, o1) -> {
             float[] g = new float[cin * 9];
             double[] gd = new double[9 * cin];   // g de-interleaved: gd[p * cin + ci] = g[ci * 9 + p]
@@ -299,7 +300,7 @@ final class Winograd {
             for (int co = o0; co < o1; co++) {
                 weight.readRow(co, 0, g, 0, cin * 9);
                 int ci = 0, base = co * cin;
-                if (vector) {
+                if (VECTOR_FILTERS) {
                     for (int c = 0; c < cin; c++)
                         for (int p = 0; p < 9; p++) gd[p * cin + c] = g[c * 9 + p];
                     for (int ub = DS.loopBound(cin); ci < ub; ci += dl) {
