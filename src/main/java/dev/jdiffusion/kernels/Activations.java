@@ -42,13 +42,7 @@ public final class Activations {
     public static void gelu(float[] x, int off, int n) {
         long prof0 = Profiler.start();
         try {
-            chunks(n, (s, e) -> {
-                int i = s;
-                if (GeluMath.VECTOR)
-                    for (int ub = s + S.loopBound(e - s); i < ub; i += S.length())
-                        GeluMath.gelu(FloatVector.fromArray(S, x, off + i)).intoArray(x, off + i);
-                for (; i < e; i++) x[off + i] = GeluMath.gelu(x[off + i]);
-            });
+            chunks(n, (s, e) -> GeluMath.gelu(x, off + s, null, 0, x, off + s, e - s));
         } finally {
             Profiler.stop(Profiler.Op.ACTIVATION, prof0, 0);
         }
@@ -71,14 +65,7 @@ public final class Activations {
         long prof0 = Profiler.start();
         try {
             Parallel.forRange(rows, 4, (r0, r1) -> {
-                for (int r = r0; r < r1; r++) {
-                    int xo = r * 2 * d, oo = r * d;
-                    int j = 0;
-                    if (GeluMath.VECTOR)
-                        for (int ub = S.loopBound(d); j < ub; j += S.length())
-                            FloatVector.fromArray(S, x, xo + j).mul(GeluMath.gelu(FloatVector.fromArray(S, x, xo + d + j))).intoArray(out, oo + j);
-                    for (; j < d; j++) out[oo + j] = x[xo + j] * GeluMath.gelu(x[xo + d + j]);
-                }
+                for (int r = r0; r < r1; r++) GeluMath.gelu(x, r * 2 * d + d, x, r * 2 * d, out, r * d, d);
             });
         } finally {
             Profiler.stop(Profiler.Op.ACTIVATION, prof0, 0);

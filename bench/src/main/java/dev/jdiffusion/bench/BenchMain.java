@@ -21,8 +21,8 @@ public final class BenchMain {
         ChainedOptionsBuilder ob = new OptionsBuilder().parent(new CommandLineOptions(args));
         Collection<RunResult> results = new Runner(ob.build()).run();
         System.out.println();
-        System.out.println("| benchmark | shape | time/call | GFLOP/s |");
-        System.out.println("|---|---|---:|---:|");
+        System.out.println("| benchmark | shape | time/call | GFLOP/s | ns/element |");
+        System.out.println("|---|---|---:|---:|---:|");
         for (RunResult r : results) {
             String name = r.getParams().getBenchmark();
             name = name.substring(name.lastIndexOf('.') + 1);
@@ -32,8 +32,21 @@ public final class BenchMain {
             double flops = flops(name, p);
             String unit = r.getPrimaryResult().getScoreUnit();
             double perMs = unit.startsWith("us") ? 1e-3 : unit.startsWith("ns") ? 1e-6 : unit.startsWith("s/") ? 1e3 : 1;
-            System.out.printf(Locale.ROOT, "| %s | %s | %.3f %s | %.1f |%n", name, p, ms, unit, flops / (ms * perMs * 1e6));
+            double elements = elements(name, p);
+            System.out.printf(Locale.ROOT, "| %s | %s | %.3f %s | %s | %s |%n", name, p, ms, unit,
+                    Double.isNaN(flops) ? "-" : String.format(Locale.ROOT, "%.1f", flops / (ms * perMs * 1e6)),
+                    Double.isNaN(elements) ? "-" : String.format(Locale.ROOT, "%.2f", ms * perMs * 1e6 / elements));
         }
+    }
+
+    /** Output elements per call of the memory-bound benchmarks (their figure is time per element), else NaN. */
+    static double elements(String bench, Map<String, String> p) {
+        long[] s = java.util.Arrays.stream(p.getOrDefault("shape", "0").split("x")).mapToLong(Long::parseLong).toArray();
+        return switch (bench) {
+            case "geglu" -> (double) s[0] * s[1];
+            case "groupNormSilu" -> (double) s[0] * s[1] * s[2];
+            default -> Double.NaN;
+        };
     }
 
     static double flops(String bench, Map<String, String> p) {

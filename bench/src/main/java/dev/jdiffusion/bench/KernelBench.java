@@ -1,9 +1,11 @@
 package dev.jdiffusion.bench;
 
 import dev.jdiffusion.cli.BlasReference;
+import dev.jdiffusion.kernels.Activations;
 import dev.jdiffusion.kernels.Attention;
 import dev.jdiffusion.kernels.Conv2d;
 import dev.jdiffusion.kernels.Gemm;
+import dev.jdiffusion.kernels.GroupNorm;
 import dev.jdiffusion.kernels.Matrix;
 import dev.jdiffusion.kernels.Parallel;
 import dev.jdiffusion.weights.DType;
@@ -175,6 +177,55 @@ public class KernelBench {
     public float attention(Attn s) {
         Attention.forward(s.q, s.k, s.v, 1, s.h, s.lq, s.lk, s.d, false, (float) (1 / Math.sqrt(s.d)), s.o);
         return s.o[0];
+    }
+
+    /** GEGLU over a projection's output (rows x 2d -> rows x d): the U-Net's feed-forward activation. Shape "rowsxd". */
+    @State(Scope.Benchmark)
+    public static class Geglu {
+        @Param({"4096x1280"}) public String shape;
+        int rows, d;
+        float[] x, out;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            String[] p = shape.split("x");
+            rows = Integer.parseInt(p[0]);
+            d = Integer.parseInt(p[1]);
+            x = rand(rows * 2 * d, 12);
+            for (int i = 0; i < x.length; i++) x[i] *= 8;   // activations spread over the whole GELU range, tails included
+            out = new float[rows * d];
+        }
+    }
+
+    @Benchmark
+    public float geglu(Geglu s) {
+        Activations.geglu(s.x, s.rows, s.d, s.out);
+        return s.out[0];
+    }
+
+    /** GroupNorm (32 groups) + SiLU in place over channels x height x width, as every ResNet block runs it. Shape "CxHxW". */
+    @State(Scope.Benchmark)
+    public static class Norm {
+        @Param({"320x64x64", "128x512x512"}) public String shape;
+        int c, hw;
+        float[] x, gamma, beta;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            String[] p = shape.split("x");
+            c = Integer.parseInt(p[0]);
+            hw = Integer.parseInt(p[1]) * Integer.parseInt(p[2]);
+            x = rand(c * hw, 13);
+            gamma = rand(c, 14);
+            beta = rand(c, 15);
+        }
+    }
+
+    @Benchmark
+    public float groupNormSilu(Norm s) {
+        // in place: the next call normalises an already normalised tensor, the same work on the same memory
+        GroupNorm.forward(s.x, 1, s.c, s.hw, 32, s.gamma, s.beta, 1e-6f, true, s.x);
+        return s.x[0];
     }
 
     /** Overhead of one parallel loop over the whole pool with an empty body (the U-Net runs thousands). */
