@@ -10,7 +10,9 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>BLIS-style: B is packed in KC x NC blocks into NR-wide column panels, A in MC x KC blocks into
  * MR-high row panels, and a register-blocked MR x NR micro-kernel ({@link MicroKernels}, its
  * shape chosen per ISA by {@link KernelConfig}, e.g. 6 rows x 2 vectors with AVX-512, 3 x 3 with AVX2) runs over
- * the packed panels into a small accumulator tile, which {@link #apply} adds to C. Callers supply packers, so operands
+ * the packed panels into a small accumulator tile, which {@link #apply} adds to C. Several K blocks are packed at once
+ * and run back to back on each panel ({@link #kGroup}), so C is read back from cache, not memory, between them.
+ * Callers supply packers, so operands
  * can be transposed, strided, converted from F16/BF16 or gathered (im2col) while packing, with no full copy.
  *
  * <p>Parallel over a grid of C tiles, one task per tile running the whole K loop (one barrier per call).
@@ -28,11 +30,11 @@ final class GemmKernel {
     static final int KC = KernelConfig.KC, MC = KernelConfig.MC, NC = KernelConfig.NC;
 
     /**
-     * Packs rows [i0, i0+mc) x columns [k0, k0+kc) of A as rows of kc: dst[r*kc + k], and zero rows from mc up to the
+     * Packs rows [i0, i0+mc) x columns [k0, k0+kc) of A as rows of kc: dst[dstOff + r*kc + k], and zero rows from mc up to the
      * next multiple of MR (the micro-kernel reads MR rows at a time).
      */
     interface PackA {
-        void pack(int i0, int mc, int k0, int kc, float[] dst);
+        void pack(int i0, int mc, int k0, int kc, float[] dst, int dstOff);
     }
 
     /**
@@ -43,7 +45,7 @@ final class GemmKernel {
         void pack(int k0, int kc, int j0, int nc, float[] dst, int dstOff);
     }
 
-    private static final ThreadLocal<float[]> A_BUF = ThreadLocal.withInitial(() -> new float[MC * KC]);
+    private static final ThreadLocal<float[][]> A_BUF = ThreadLocal.withInitial(() -> new float[1][]);
     private static final ThreadLocal<float[]> T_BUF = ThreadLocal.withInitial(() -> new float[MR * NR]);
     private static final ThreadLocal<float[][]> B_BUF = ThreadLocal.withInitial(() -> new float[1][]);
 
@@ -167,37 +169,76 @@ final class GemmKernel {
     /** C[i0..i1, j0..j1) over the full K, with this thread's packing buffers. */
     private static void tile(int i0, int i1, int j0, int j1, int K, float alpha, PackA pa, PackB pb, float beta,
                              float[] c, int cOff, int ldc, float[] rowBias, float[] colBias) {
-        float[] ap = A_BUF.get(), tile = T_BUF.get();
-        float[][] bHolder = B_BUF.get();
+        float[] tile = T_BUF.get();
+        float[][] aHolder = A_BUF.get(), bHolder = B_BUF.get();
         // column and row blocks of at most NC / MC, balanced (1024 columns in 48-wide panels as 384 + 384 + 256, not 480 + 480 + 64)
-        int ncb = balanced(j1 - j0, NC, NR), mcb = balanced(i1 - i0, MC, MR);
+        int ncb = balanced(j1 - j0, NC, NR), mcb = balanced(i1 - i0, MC, MR), mp = roundUp(mcb, MR);
+        int blocks = (K + KC - 1) / KC, group = kGroup(blocks, roundUp(ncb, NR), mp);
+        int aStride = mp * KC, bStride = roundUp(ncb, NR) * KC;
+        float[] ap = grow(aHolder, group * aStride), bp = grow(bHolder, group * bStride);
         for (int jc = j0; jc < j1; jc += ncb) {
             int nc = Math.min(ncb, j1 - jc), panels = (nc + NR - 1) / NR;
-            for (int pc = 0; pc < K; pc += KC) {
-                int kc = Math.min(KC, K - pc);
-                int need = panels * kc * NR;
-                float[] bp = bHolder[0];
-                if (bp == null || bp.length < need) bHolder[0] = bp = new float[Math.max(need, KC * NR)];
-                pb.pack(pc, kc, jc, nc, bp, 0);
-                boolean first = pc == 0;
-                // Whole tiles too go through the small accumulator tile and apply(), not straight from the micro-kernel
-                // into C: writing C in the kernel was faster alone (Winograd GEMMs) but 6% slower in whole runs
-                // (conv3x3 224 vs 238 GFLOP/s, VAE decode 11.6 vs 10.9 s under UseAVX=2, medians of 4 interleaved pairs).
+            for (int g0 = 0; g0 < blocks; g0 += group) {
+                int gn = Math.min(group, blocks - g0);
+                for (int g = 0; g < gn; g++) {
+                    int pc = (g0 + g) * KC;
+                    pb.pack(pc, Math.min(KC, K - pc), jc, nc, bp, g * bStride);
+                }
                 for (int ic = i0; ic < i1; ic += mcb) {
                     int mc = Math.min(mcb, i1 - ic);
-                    pa.pack(ic, mc, pc, kc, ap);
+                    for (int g = 0; g < gn; g++) {
+                        int pc = (g0 + g) * KC;
+                        pa.pack(ic, mc, pc, Math.min(KC, K - pc), ap, g * aStride);
+                    }
+                    // The group's K blocks run back to back on each panel, so the panel's C rows (mc x NR) stay in L1
+                    // between them instead of being read back from memory once per block. Each C element still gets
+                    // its blocks' partial sums in order (block 0 stored, then each next added), whatever the grouping.
                     for (int q = 0; q < panels; q++) {
                         int j = q * NR, nr = Math.min(NR, nc - j);
-                        for (int ir = 0; ir < mc; ir += MR) {
-                            int mr = Math.min(MR, mc - ir);
-                            int ci = cOff + (ic + ir) * ldc + jc + j;
-                            micro(kc, ap, ir * kc, kc, bp, q * kc * NR, tile, 0, NR, false);
-                            apply(tile, mr, nr, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
+                        for (int g = 0; g < gn; g++) {
+                            int pc = (g0 + g) * KC, kc = Math.min(KC, K - pc);
+                            boolean first = pc == 0;
+                            int ao = g * aStride, bo = g * bStride + q * kc * NR;
+                            // Whole tiles too go through the small accumulator tile and apply(), not straight from the
+                            // micro-kernel into C: writing C in the kernel was faster alone (Winograd GEMMs) but 6% slower
+                            // in whole runs (conv3x3 224 vs 238 GFLOP/s, VAE decode 11.6 vs 10.9 s under UseAVX=2).
+                            for (int ir = 0; ir < mc; ir += MR) {
+                                int mr = Math.min(MR, mc - ir);
+                                int ci = cOff + (ic + ir) * ldc + jc + j;
+                                micro(kc, ap, ao + ir * kc, kc, bp, bo, tile, 0, NR, false);
+                                apply(tile, mr, nr, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
+                            }
                         }
                     }
                 }
             }
         }
+    }
+
+    /**
+     * Packed floats a tile may hold for a group of K blocks: B up to two full column blocks (KC x NC each), A up to four
+     * full row blocks (MC x KC each: 384 KB with the defaults, so a group's A stays in a 512 KB L2 while every panel of
+     * B sweeps it).
+     */
+    static final long B_GROUP_FLOATS = 2L * NC * KC, A_GROUP_FLOATS = 4L * MC * KC;
+
+    /**
+     * How many K blocks a tile packs and runs together (at least one): all of them where both packed operands fit
+     * {@link #B_GROUP_FLOATS} and {@link #A_GROUP_FLOATS}. Measured with GemmDuel on the Xeon (family 6 model 167, 2
+     * threads, ratio to OpenBLAS in one run): linear 4096x320x2560 (two K blocks, 42 MB of C) 0.59-0.60 -> 0.69-0.73 at 512
+     * bits (one pair 0.66 -> 0.79 under UseAVX=2, the next 0.74 -> 0.72); sgemm 2048^3 (8 blocks, groups of 4) 0.65-0.66 ->
+     * 0.71-0.73 under UseAVX=2, 0.66-0.68 -> 0.68-0.69 at 512 bits. Whole runs: U-Net step 5.0-5.2 -> 4.8 s, VAE decode
+     * 9.5 -> 8.8-9.2 s at 512 bits, within the noise under UseAVX=2 and at 128 bits. The grouping changes no result: the order of the additions into each C element is the same.
+     */
+    static int kGroup(int blocks, int ncPadded, int mcPadded) {
+        long b = B_GROUP_FLOATS / ((long) ncPadded * KC), a = A_GROUP_FLOATS / ((long) mcPadded * KC);
+        return (int) Math.max(1, Math.min(blocks, Math.min(a, b)));
+    }
+
+    private static float[] grow(float[][] holder, int need) {
+        float[] buf = holder[0];
+        if (buf == null || buf.length < need) holder[0] = buf = new float[need];
+        return buf;
     }
 
     /**
@@ -260,31 +301,31 @@ final class GemmKernel {
 
     /** A stored row-major (M x K, lda) or, when trans, K x M. */
     static PackA packA(float[] a, int aOff, int lda, boolean trans) {
-        return (i0, mc, k0, kc, dst) -> {
+        return (i0, mc, k0, kc, dst, off) -> {
             if (trans) {
                 for (int k = 0; k < kc; k++) {
                     int src = aOff + (k0 + k) * lda + i0;
-                    for (int r = 0; r < mc; r++) dst[r * kc + k] = a[src + r];
+                    for (int r = 0; r < mc; r++) dst[off + r * kc + k] = a[src + r];
                 }
             } else {
-                for (int r = 0; r < mc; r++) System.arraycopy(a, aOff + (i0 + r) * lda + k0, dst, r * kc, kc);
+                for (int r = 0; r < mc; r++) System.arraycopy(a, aOff + (i0 + r) * lda + k0, dst, off + r * kc, kc);
             }
-            zeroPadRows(mc, kc, dst);
+            zeroPadRows(mc, kc, dst, off);
         };
     }
 
     /** A given by a weight matrix's rows (row i, column k of w), converted while packing. */
     static PackA packA(Matrix w) {
-        return (i0, mc, k0, kc, dst) -> {
-            for (int r = 0; r < mc; r++) w.readRow(i0 + r, k0, dst, r * kc, kc);
-            zeroPadRows(mc, kc, dst);
+        return (i0, mc, k0, kc, dst, off) -> {
+            for (int r = 0; r < mc; r++) w.readRow(i0 + r, k0, dst, off + r * kc, kc);
+            zeroPadRows(mc, kc, dst, off);
         };
     }
 
-    /** Zeroes packed A rows mc up to the next multiple of MR. */
-    static void zeroPadRows(int mc, int kc, float[] dst) {
+    /** Zeroes packed A rows mc up to the next multiple of MR (rows of kc from dst[off]). */
+    static void zeroPadRows(int mc, int kc, float[] dst, int off) {
         int padded = (mc + MR - 1) / MR * MR;
-        if (padded > mc) java.util.Arrays.fill(dst, mc * kc, padded * kc, 0f);
+        if (padded > mc) java.util.Arrays.fill(dst, off + mc * kc, off + padded * kc, 0f);
     }
 
     /** B stored row-major (K x N, ldb) or, when trans, N x K. */

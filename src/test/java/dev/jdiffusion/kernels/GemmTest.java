@@ -166,6 +166,42 @@ class GemmTest {
         }
     }
 
+    /**
+     * K blocks packed and run in groups ({@link GemmKernel#kGroup}): with one thread a tile spans all NC + 5 columns, so
+     * the groups are smaller than the block count and a last group is partial; the result is the documented order bit
+     * for bit, and the same on 1 and 3 threads (other tiles, other groups).
+     */
+    @Test
+    void groupedKBlocksSumInTheDocumentedOrder() {
+        int KC = GemmKernel.KC, M = 2 * GemmKernel.MR + 1, N = GemmKernel.NC + 5, K = 4 * KC + 19;
+        int ncPadded = (GemmKernel.balanced(N, GemmKernel.NC, GemmKernel.NR) + GemmKernel.NR - 1) / GemmKernel.NR * GemmKernel.NR;
+        int group = GemmKernel.kGroup(5, ncPadded, (M + GemmKernel.MR - 1) / GemmKernel.MR * GemmKernel.MR);
+        assertTrue(group > 1 && 5 % group != 0, "the shape should give several groups, the last partial: group " + group);
+        Random r = new Random(43);
+        float[] a = Ref.rand(r, M * K), b = Ref.rand(r, K * N), rowBias = Ref.rand(r, M);
+        float[] want = new float[M * N];
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float c = 0f;
+                for (int k0 = 0; k0 < K; k0 += KC) {
+                    float t = 0f;
+                    for (int k = k0; k < Math.min(K, k0 + KC); k++) t = Math.fma(b[k * N + j], a[i * K + k], t);
+                    c = k0 > 0 ? t + c : t + rowBias[i];
+                }
+                want[i * N + j] = c;
+            }
+        for (int threads : new int[] {1, 3})
+            try (var lease = Parallel.lease(threads)) {
+                float[] got = new float[M * N];
+                lease.call(() -> {
+                    GemmKernel.gemm(M, N, K, 1f, GemmKernel.packA(a, 0, K, false), GemmKernel.packB(b, 0, N, false), 0f, got, 0, N,
+                            rowBias, null);
+                    return null;
+                });
+                assertArrayEquals(want, got, threads + " threads");
+            }
+    }
+
     /** Row and column blocks: the fewest of at most the limit, unit multiples, balanced. */
     @Test
     void blocksAreBalanced() {
