@@ -144,11 +144,11 @@ public final class Attention {
                 FloatVector mOld = FloatVector.fromArray(S, m, lane), mNew = mOld.max(vmax);
                 // a lane with no valid key yet keeps m = -inf: shift by 0 there (its P is masked to 0, its O and l are 0)
                 FloatVector shift = mNew.blend(0f, mNew.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
-                VMath.exp(mOld.sub(shift)).blend(0f, mOld.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY)).intoArray(corr, lane);
+                VMath.expNonPositive(mOld.sub(shift)).blend(0f, mOld.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY)).intoArray(corr, lane);
                 mNew.intoArray(m, lane);
                 for (int j = 0; j < bk; j++) {
                     int si = so + j * NR + v;
-                    VMath.exp(FloatVector.fromArray(S, st, si).sub(shift)).intoArray(st, si);
+                    VMath.expNonPositive(FloatVector.fromArray(S, st, si).sub(shift)).intoArray(st, si);
                 }
             }
             if (causal) mask(so, i0, j0, bk, 0f);

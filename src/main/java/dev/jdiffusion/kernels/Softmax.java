@@ -31,7 +31,7 @@ public final class Softmax {
         }
         FloatVector vm = FloatVector.broadcast(S, max);
         i = 0;
-        for (int ub = S.loopBound(n); i < ub; i += L) VMath.exp(FloatVector.fromArray(S, x, off + i).sub(vm)).intoArray(x, off + i);
+        for (int ub = S.loopBound(n); i < ub; i += L) VMath.expNonPositive(FloatVector.fromArray(S, x, off + i).sub(vm)).intoArray(x, off + i);
         for (; i < n; i++) x[off + i] = VMath.exp(x[off + i] - max);
         float inv = (float) (1.0 / VMath.sum(x, off, n));
         i = 0;

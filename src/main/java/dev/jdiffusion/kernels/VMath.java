@@ -29,7 +29,24 @@ final class VMath {
 
     static FloatVector exp(FloatVector x) {
         x = x.max(LO).min(HI);
-        FloatVector n = x.fma(FloatVector.broadcast(S, LOG2E), FloatVector.broadcast(S, MAGIC)).sub(MAGIC);
+        return expInRange(x).blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GE, HI));
+    }
+
+    /**
+     * e^x for x <= 0 (softmax's shifted scores; -Inf gives e^-88, as {@link #exp(FloatVector)} does): the same bits as
+     * exp, without its upper clamp and overflow blend, which change nothing there.
+     */
+    static FloatVector expNonPositive(FloatVector x) {
+        return expInRange(x.max(LO));
+    }
+
+    /**
+     * The body of exp for x in [LO, HI]. 2^n is built from the bits of x log2e + 1.5 * 2^23, whose low mantissa bits
+     * hold n: shifted left by 23 with 127 added they are the float 2^n (the same n as a float-to-int conversion).
+     */
+    private static FloatVector expInRange(FloatVector x) {
+        FloatVector t = x.fma(FloatVector.broadcast(S, LOG2E), FloatVector.broadcast(S, MAGIC));
+        FloatVector n = t.sub(MAGIC);
         FloatVector r = n.fma(FloatVector.broadcast(S, -C1), x);
         r = n.fma(FloatVector.broadcast(S, -C2), r);
         FloatVector p = r.fma(FloatVector.broadcast(S, P0), FloatVector.broadcast(S, P1));
@@ -39,10 +56,8 @@ final class VMath {
         p = p.fma(r, FloatVector.broadcast(S, P5));
         FloatVector r2 = r.mul(r);
         p = p.fma(r2, r).add(1f);
-        IntVector ni = (IntVector) n.convert(VectorOperators.F2I, 0);
-        FloatVector scale = ni.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        FloatVector res = p.mul(scale);
-        return res.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GE, HI));
+        FloatVector scale = t.reinterpretAsInts().add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return p.mul(scale);
     }
 
     /** The scalar twin of {@link #exp(FloatVector)}: bit-identical per lane. */

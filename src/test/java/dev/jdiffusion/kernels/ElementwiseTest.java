@@ -91,6 +91,40 @@ class ElementwiseTest {
             assertEquals(Float.floatToRawIntBits(Activations.gelu(x[i])), Float.floatToRawIntBits(g[i]), "gelu(" + x[i] + ")");
     }
 
+    /**
+     * VMath.exp's compiled vector path gives the scalar twin's bits, and expNonPositive (softmax's) gives exp's bits for
+     * every x <= 0, over the clamps (-88, 88.72), 0, subnormals, infinities, NaN and a spread of values.
+     */
+    @Test
+    void expVectorMatchesScalarTwinWhenCompiled() {
+        var species = VMath.S;
+        float[] edges = {0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, -88f, 88f, 88.72283f, -87.5f, 1e-30f, -1e-30f, 1f, -1f, 0.5f,
+                -0.34657359f, 100f, -100f, -1e10f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN};
+        Random r = new Random(14);
+        float[] x = new float[4096 + 3];
+        for (int i = 0; i < x.length; i++) {
+            if (i < edges.length * 3) {
+                float e = edges[i / 3];
+                x[i] = i % 3 == 0 ? e : i % 3 == 1 ? Math.nextUp(e) : Math.nextDown(e);
+            } else {
+                x[i] = (float) (r.nextGaussian() * (i % 2 == 0 ? 3 : 40));
+            }
+        }
+        int n = species.loopBound(x.length);
+        float[] e = new float[n], en = new float[n];
+        for (int rep = 0; rep < 400; rep++)
+            for (int i = 0; i < n; i += species.length()) {
+                var v = jdk.incubator.vector.FloatVector.fromArray(species, x, i);
+                VMath.exp(v).intoArray(e, i);
+                VMath.expNonPositive(v.min(0f)).intoArray(en, i);
+            }
+        for (int i = 0; i < n; i++) {
+            assertEquals(Float.floatToRawIntBits(VMath.exp(x[i])), Float.floatToRawIntBits(e[i]), "exp(" + x[i] + ")");
+            float neg = Math.min(x[i], 0f);
+            assertEquals(Float.floatToRawIntBits(VMath.exp(neg)), Float.floatToRawIntBits(en[i]), "expNonPositive(" + neg + ")");
+        }
+    }
+
     @Test
     void geglu() {
         Random r = new Random(11);
