@@ -62,6 +62,20 @@ class ElementwiseTest {
         Ref.check("gelu sweep", want, tol, g, 0);
     }
 
+    /** n values: each edge and its two float neighbours, then normal values of sigma 3 and wide alternately. */
+    private static float[] edgesThenNormal(float[] edges, int n, Random r, double wide) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            if (i < edges.length * 3) {
+                float e = edges[i / 3];
+                x[i] = i % 3 == 0 ? e : i % 3 == 1 ? Math.nextUp(e) : Math.nextDown(e);
+            } else {
+                x[i] = (float) (r.nextGaussian() * (i % 2 == 0 ? 3 : wide));
+            }
+        }
+        return x;
+    }
+
     /**
      * The vector GELU gives the scalar twin's bits once C2 has compiled it (many calls), over the edges of Cody's three
      * ranges (|x / sqrt 2| = 0.46875 and 4), the far tail where e^-z^2 flushes to 0, zeros, subnormals, infinities, NaN.
@@ -72,16 +86,7 @@ class ElementwiseTest {
         float[] edges = {0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, 1e-30f, -1e-30f, (float) (0.46875 * s2), (float) (-0.46875 * s2),
                 (float) (4 * s2), (float) (-4 * s2), 37.9f, -37.9f, 38f, -38f, 40f, -40f, 1e10f, -1e10f, Float.MAX_VALUE, -Float.MAX_VALUE,
                 Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN};
-        Random r = new Random(13);
-        float[] x = new float[4099];
-        for (int i = 0; i < x.length; i++) {
-            if (i < edges.length * 3) {
-                float e = edges[i / 3];
-                x[i] = i % 3 == 0 ? e : i % 3 == 1 ? Math.nextUp(e) : Math.nextDown(e);
-            } else {
-                x[i] = (float) (r.nextGaussian() * (i % 2 == 0 ? 3 : 12));
-            }
-        }
+        float[] x = edgesThenNormal(edges, 4099, new Random(13), 12);
         float[] g = null;
         for (int rep = 0; rep < 400; rep++) {
             g = x.clone();
@@ -100,16 +105,7 @@ class ElementwiseTest {
         var species = VMath.S;
         float[] edges = {0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, -88f, 88f, 88.72283f, -87.5f, 1e-30f, -1e-30f, 1f, -1f, 0.5f,
                 -0.34657359f, 100f, -100f, -1e10f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN};
-        Random r = new Random(14);
-        float[] x = new float[4096 + 3];
-        for (int i = 0; i < x.length; i++) {
-            if (i < edges.length * 3) {
-                float e = edges[i / 3];
-                x[i] = i % 3 == 0 ? e : i % 3 == 1 ? Math.nextUp(e) : Math.nextDown(e);
-            } else {
-                x[i] = (float) (r.nextGaussian() * (i % 2 == 0 ? 3 : 40));
-            }
-        }
+        float[] x = edgesThenNormal(edges, 4096 + 3, new Random(14), 40);
         int n = species.loopBound(x.length);
         float[] e = new float[n], en = new float[n];
         for (int rep = 0; rep < 400; rep++)
