@@ -199,14 +199,20 @@ final class GemmKernel {
                             int pc = (g0 + g) * KC, kc = Math.min(KC, K - pc);
                             boolean first = pc == 0;
                             int ao = g * aStride, bo = g * bStride + q * kc * NR;
-                            // Whole tiles too go through the small accumulator tile and apply(), not straight from the
-                            // micro-kernel into C: writing C in the kernel was faster alone (Winograd GEMMs) but 6% slower
-                            // in whole runs (conv3x3 224 vs 238 GFLOP/s, VAE decode 11.6 vs 10.9 s under UseAVX=2).
+                            // After the first block a whole tile with alpha 1 is added to C by the micro-kernel itself
+                            // (acc + C: the operation apply() does), C being in L1 here; the first block, with its bias and
+                            // beta, and edge tiles go through the small accumulator tile and apply(). (Writing every tile
+                            // from the micro-kernel was faster alone but 6% slower in whole runs, before K-block groups.)
+                            boolean addInKernel = !first && alpha == 1f && nr == NR;
                             for (int ir = 0; ir < mc; ir += MR) {
                                 int mr = Math.min(MR, mc - ir);
                                 int ci = cOff + (ic + ir) * ldc + jc + j;
-                                micro(kc, ap, ao + ir * kc, kc, bp, bo, tile, 0, NR, false);
-                                apply(tile, mr, nr, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
+                                if (addInKernel && mr == MR) {
+                                    micro(kc, ap, ao + ir * kc, kc, bp, bo, c, ci, ldc, true);
+                                } else {
+                                    micro(kc, ap, ao + ir * kc, kc, bp, bo, tile, 0, NR, false);
+                                    apply(tile, mr, nr, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
+                                }
                             }
                         }
                     }
