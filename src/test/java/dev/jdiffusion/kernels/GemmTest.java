@@ -137,6 +137,31 @@ class GemmTest {
                 }
     }
     /**
+     * C = A B (row-major M x K and K x N) in the GEMM's documented order: per KC block one FMA chain over k from zero;
+     * on the first block + row bias + column bias (each when not null), after it + C.
+     */
+    private static float[] documentedOrder(int M, int N, int K, float[] a, float[] b, float[] rowBias, float[] colBias) {
+        float[] want = new float[M * N];
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float c = 0f;
+                for (int k0 = 0; k0 < K; k0 += GemmKernel.KC) {
+                    float t = 0f;
+                    for (int k = k0; k < Math.min(K, k0 + GemmKernel.KC); k++) t = Math.fma(b[k * N + j], a[i * K + k], t);
+                    if (k0 > 0) {
+                        c = t + c;
+                    } else {
+                        c = t;
+                        if (rowBias != null) c += rowBias[i];
+                        if (colBias != null) c += colBias[j];
+                    }
+                }
+                want[i * N + j] = c;
+            }
+        return want;
+    }
+
+    /**
      * Whole and edge tiles sum in the documented order, bit for bit: per KC block one FMA chain over k from zero, then
      * on the first block + row bias + column bias, after it + C.
      */
@@ -148,18 +173,7 @@ class GemmTest {
         for (int K : new int[] {2 * KC + 37, KC + KC / 2, KC + KC / 2 + 1, KC})
         for (boolean bias : new boolean[] {false, true}) {
             float[] a = Ref.rand(r, M * K), b = Ref.rand(r, K * N), rowBias = Ref.rand(r, M), colBias = Ref.rand(r, N);
-            float[] want = new float[M * N], got = new float[M * N];
-            for (int i = 0; i < M; i++)
-                for (int j = 0; j < N; j++) {
-                    float c = 0f;
-                    for (int k0 = 0; k0 < K; k0 += GemmKernel.KC) {
-                        float t = 0f;
-                        for (int k = k0; k < Math.min(K, k0 + GemmKernel.KC); k++) t = Math.fma(b[k * N + j], a[i * K + k], t);
-                        if (k0 > 0) c = t + c;
-                        else c = bias ? t + rowBias[i] + colBias[j] : t;
-                    }
-                    want[i * N + j] = c;
-                }
+            float[] want = documentedOrder(M, N, K, a, b, bias ? rowBias : null, bias ? colBias : null), got = new float[M * N];
             GemmKernel.gemm(M, N, K, 1f, GemmKernel.packA(a, 0, K, false), GemmKernel.packB(b, 0, N, false), 0f, got, 0, N,
                     bias ? rowBias : null, bias ? colBias : null);
             assertArrayEquals(want, got, "K " + K + ", bias " + bias);
@@ -179,17 +193,7 @@ class GemmTest {
         assertTrue(group > 1 && 5 % group != 0, "the shape should give several groups, the last partial: group " + group);
         Random r = new Random(43);
         float[] a = Ref.rand(r, M * K), b = Ref.rand(r, K * N), rowBias = Ref.rand(r, M);
-        float[] want = new float[M * N];
-        for (int i = 0; i < M; i++)
-            for (int j = 0; j < N; j++) {
-                float c = 0f;
-                for (int k0 = 0; k0 < K; k0 += KC) {
-                    float t = 0f;
-                    for (int k = k0; k < Math.min(K, k0 + KC); k++) t = Math.fma(b[k * N + j], a[i * K + k], t);
-                    c = k0 > 0 ? t + c : t + rowBias[i];
-                }
-                want[i * N + j] = c;
-            }
+        float[] want = documentedOrder(M, N, K, a, b, rowBias, null);
         for (int threads : new int[] {1, 3})
             try (var lease = Parallel.lease(threads)) {
                 float[] got = new float[M * N];
