@@ -233,9 +233,11 @@ final class GemmKernel {
     /**
      * How many K blocks a tile packs and runs together (at least one): all of them where both packed operands fit
      * {@link #B_GROUP_FLOATS} and {@link #A_GROUP_FLOATS}. Measured with GemmDuel on the Xeon (family 6 model 167, 2
-     * threads, ratio to OpenBLAS in one run): linear 4096x320x2560 (two K blocks, 42 MB of C) 0.60 -> 0.71 at 512 bits
-     * and 0.66 -> 0.79 under UseAVX=2; sgemm 2048^3 (8 blocks, groups of 4) 0.66 -> 0.71 under UseAVX=2, 0.67 -> 0.69 at
-     * 512 bits. The grouping changes no result: the order of the additions into each C element is the same.
+     * threads, ratio to OpenBLAS in one run, 2 pairs): linear 4096x320x2560 (two K blocks, 42 MB of C) 0.59-0.60 ->
+     * 0.69-0.73 at 512 bits (under UseAVX=2 one pair 0.66 -> 0.79, the next 0.74 -> 0.72); sgemm 2048^3 (8 blocks, groups
+     * of 4) 0.65-0.66 -> 0.71-0.73 under UseAVX=2, 0.66-0.68 -> 0.68-0.69 at 512 bits. Whole runs: U-Net step 5.0-5.2 ->
+     * 4.8 s, VAE decode 9.5 -> 8.8-9.2 s at 512 bits, within the noise under UseAVX=2 and at 128 bits. The grouping
+     * changes no result: the order of the additions into each C element is the same.
      */
     static int kGroup(int blocks, int ncPadded, int mcPadded) {
         long b = B_GROUP_FLOATS / ((long) ncPadded * KC), a = A_GROUP_FLOATS / ((long) mcPadded * KC);
