@@ -109,7 +109,7 @@ final class GeluMath {
 
     /** e^t for t <= 0 in double (Cody-Waite by ln 2, degree-11 Taylor), 0 below e^-708. */
     static double exp(double t) {
-        double n = Math.fma(t, LOG2E, MAGIC) - MAGIC;
+        double tm = Math.fma(t, LOG2E, MAGIC), n = tm - MAGIC;
         double r = Math.fma(n, -LN2LO, Math.fma(n, -LN2HI, t));
         double p = 1.0 / 39916800;
         p = Math.fma(p, r, 1.0 / 3628800);
@@ -123,7 +123,7 @@ final class GeluMath {
         p = Math.fma(p, r, 0.5);
         p = Math.fma(p, r, 1.0);
         p = Math.fma(p, r, 1.0);
-        double e = p * Double.longBitsToDouble(Double.doubleToRawLongBits(n + MAGIC) - (MAGIC_BITS - 1023L) << 52);
+        double e = p * Double.longBitsToDouble(Double.doubleToRawLongBits(tm) - (MAGIC_BITS - 1023L) << 52);
         return t < EXP_MIN ? 0.0 : e;
     }
 
@@ -170,13 +170,14 @@ final class GeluMath {
                 DoubleVector r = num.div(den);
                 // e^-z^2 (as exp(double), written out here: a call C2 does not inline boxes its vectors)
                 DoubleVector e = ysq.neg();
-                DoubleVector en = e.fma(vLOG2E, vMAGIC).sub(MAGIC);
+                DoubleVector em = e.fma(vLOG2E, vMAGIC), en = em.sub(MAGIC);
                 DoubleVector er = en.fma(vNLN2LO, en.fma(vNLN2HI, e));
                 DoubleVector ep = er.fma(vE11, vE10).fma(er, vE9).fma(er, vE8).fma(er, vE7).fma(er, vE6).fma(er, vE5).fma(er, vE4)
                         .fma(er, vE3).fma(er, vHALF).fma(er, one).fma(er, one);
-                // 2^n built from the bits of n + 1.5 * 2^52, whose low mantissa bits hold the integer n: no double-to-long
-                // conversion, which AVX2 lacks (C2 then ran the Vector API's Java fallback: GELU 12x slower under UseAVX=2)
-                LongVector bits = en.add(MAGIC).reinterpretAsLongs().sub(MAGIC_BITS - 1023L).lanewise(VectorOperators.LSHL, 52);
+                // 2^n built from the bits of the rounding sum t log2e + 1.5 * 2^52, whose low mantissa bits hold the integer
+                // n: no double-to-long conversion, which AVX2 lacks (C2 then ran the Vector API's Java fallback: GELU 12x
+                // slower under UseAVX=2)
+                LongVector bits = em.reinterpretAsLongs().sub(MAGIC_BITS - 1023L).lanewise(VectorOperators.LSHL, 52);
                 DoubleVector erfc = ep.mul(bits.reinterpretAsDoubles()).blend(0.0, e.compare(VectorOperators.LT, EXP_MIN)).mul(r);
                 DoubleVector onePlusErf = two.sub(erfc).blend(erfc, z.compare(VectorOperators.LT, 0.0)).blend(r.add(1.0), small);
                 FloatVector v = (FloatVector) x.mul(0.5).mul(onePlusErf).convertShape(VectorOperators.D2F, HALF, 0);
