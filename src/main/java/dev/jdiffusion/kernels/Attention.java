@@ -44,7 +44,7 @@ public final class Attention {
                 Arrays.fill(out, 0, batch * lq * dm, 0f);
                 return;
             }
-            int d = headDim, dRows = (d + MR - 1) / MR * MR, lkRows = (lk + MR - 1) / MR * MR;
+            int d = headDim, dRows = (d + MR) / MR * MR, lkRows = (lk + MR - 1) / MR * MR;
             long kSize = (long) lkRows * d, vSize = (long) dRows * ((lk + BK - 1) / BK) * BK;
             if (kSize * batch * heads > Integer.MAX_VALUE - 16 || vSize * batch * heads > Integer.MAX_VALUE - 16)
                 throw new IllegalArgumentException("attention: key/value too large to pack");
@@ -70,8 +70,9 @@ public final class Attention {
 
     /**
      * Packs one head: K as rows of d ([key][t], zero rows up to a multiple of MR keys) and Vᵀ by key tile, each tile
-     * rows of BK ([tile][t][key - tile start], zero rows up to a multiple of MR), so the rows a product reads are
-     * close together.
+     * rows of BK ([tile][t][key - tile start]), so the rows a product reads are close together. Vᵀ's row d is all ones
+     * (then zero rows up to a multiple of MR): the product Oᵀ += Vᵀ Pᵀ then also sums each query's P into Oᵀ's row d,
+     * the softmax denominator, with no pass of its own.
      */
     private static void packHead(float[] k, float[] v, int b, int h, int lk, int d, int dRows, int dm, float[] kp, int ko,
                                  float[] vt, int vo) {
@@ -79,14 +80,18 @@ public final class Attention {
             int src = (b * lk + j) * dm + h * d, dst = vo + (j / BK) * dRows * BK + j % BK;
             System.arraycopy(k, src, kp, ko + j * d, d);
             for (int t = 0; t < d; t++) vt[dst + t * BK] = v[src + t];
+            vt[dst + d * BK] = 1f;
         }
     }
 
     /** Per-task buffers and the tile loop. */
     private static final class Tile {
         final int d, dRows;
-        /** (Q scale)ᵀ, Sᵀ / Pᵀ and Oᵀ as NR-query panels: [panel][row][NR]; running max, sum and rescale factor per query. */
-        final float[] qt, st, ot, m, l, corr;
+        /**
+         * (Q scale)ᵀ, Sᵀ / Pᵀ and Oᵀ as NR-query panels: [panel][row][NR] (Oᵀ's row d: the running sum of P); running
+         * max, shift and rescale factor per query.
+         */
+        final float[] qt, st, ot, m, shift, corr;
 
         Tile(int d, int dRows) {
             this.d = d;
@@ -95,7 +100,7 @@ public final class Attention {
             st = new float[BQ * BK];
             ot = new float[BQ * dRows];
             m = new float[BQ];
-            l = new float[BQ];
+            shift = new float[BQ];
             corr = new float[BQ];
         }
 
@@ -109,7 +114,6 @@ public final class Attention {
             }
             Arrays.fill(ot, 0, panels * dRows * NR, 0f);
             Arrays.fill(m, Float.NEGATIVE_INFINITY);
-            Arrays.fill(l, 0f);
             int kEnd = causal ? Math.min(lk, i0 + rows) : lk;
             for (int j0 = 0; j0 < kEnd; j0 += BK) {
                 int bk = Math.min(BK, kEnd - j0), bkRows = (bk + MR - 1) / MR * MR;
@@ -124,42 +128,67 @@ public final class Attention {
                 }
             }
             for (int i = 0; i < rows; i++) {
-                float inv = l[i] > 0f ? 1f / l[i] : 0f;
                 int dst = (b * lq + i0 + i) * dm + h * d, src = (i / NR) * dRows * NR + i % NR;
+                float sum = ot[src + d * NR], inv = sum > 0f ? 1f / sum : 0f;
                 for (int t = 0; t < d; t++) out[dst + t] = ot[src + t * NR] * inv;
             }
         }
 
         /**
-         * Online softmax on one panel's score rows (bk keys from j0, NR queries from query i0, one per lane): updates m
-         * and l, rescales the panel's O rows, leaves P in the score rows (0 for masked keys). The causal mask is applied
-         * by separate passes, so the hot loops carry no masking (C2 compiles them alike whichever kind came first).
+         * Online softmax on one panel's score rows (bk keys from j0, NR queries from query i0, one per lane): updates m,
+         * rescales the panel's O rows (and row d, the running sum), leaves P in the score rows (0 for masked keys). The
+         * causal mask is applied by separate passes, so the hot loops carry no masking (C2 compiles them alike whichever
+         * kind came first). Each pass is a method of its own taking arrays, not vectors: one body holding them all grew
+         * past C2's inlining limits, and vectors crossing a call that is not inlined are allocated.
          */
         private void softmaxStep(int p, int so, int i0, int j0, int bk, boolean causal) {
             if (causal) mask(so, i0, j0, bk, Float.NEGATIVE_INFINITY);
             for (int v = 0; v < NR; v += L) {
                 int lane = p * NR + v;
-                FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-                for (int j = 0; j < bk; j++) vmax = vmax.max(FloatVector.fromArray(S, st, so + j * NR + v));
-                FloatVector mOld = FloatVector.fromArray(S, m, lane), mNew = mOld.max(vmax);
-                // a lane with no valid key yet keeps m = -inf: shift by 0 there (its P is masked to 0, its O and l are 0)
-                FloatVector shift = mNew.blend(0f, mNew.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
-                VMath.expNonPositive(mOld.sub(shift)).blend(0f, mOld.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY)).intoArray(corr, lane);
+                columnMax(st, so + v, bk, shift, lane);
+                FloatVector mOld = FloatVector.fromArray(S, m, lane), mNew = mOld.max(FloatVector.fromArray(S, shift, lane));
                 mNew.intoArray(m, lane);
-                for (int j = 0; j < bk; j++) {
-                    int si = so + j * NR + v;
-                    VMath.expNonPositive(FloatVector.fromArray(S, st, si).sub(shift)).intoArray(st, si);
-                }
+                // a lane with no valid key yet keeps m = -inf: shift by 0 there (its P is masked to 0, its O and sum are 0)
+                FloatVector sh = mNew.blend(0f, mNew.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
+                sh.intoArray(shift, lane);
+                VMath.expNonPositive(mOld.sub(sh)).blend(0f, mOld.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY)).intoArray(corr, lane);
+                expShifted(st, so + v, bk, shift, lane);
+                scaleRows(ot, p * dRows * NR + v, d + 1, corr, lane);
             }
             if (causal) mask(so, i0, j0, bk, 0f);
-            for (int v = 0; v < NR; v += L) {
-                int lane = p * NR + v;
-                FloatVector sum = FloatVector.zero(S), c = FloatVector.fromArray(S, corr, lane);
-                for (int j = 0; j < bk; j++) sum = sum.add(FloatVector.fromArray(S, st, so + j * NR + v));
-                FloatVector.fromArray(S, l, lane).fma(c, sum).intoArray(l, lane);
-                int oo = p * dRows * NR + v;
-                for (int t = 0; t < d; t++) FloatVector.fromArray(S, ot, oo + t * NR).mul(c).intoArray(ot, oo + t * NR);
+        }
+
+        /**
+         * out[lane..] = the lane-wise max of rows rows of a panel (one vector from off every NR floats), on four
+         * accumulators, so the loop is not one chain of dependent max operations (max is exact in any order).
+         */
+        private static void columnMax(float[] x, int off, int rows, float[] out, int lane) {
+            FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), m1 = m0, m2 = m0, m3 = m0;
+            int j = 0;
+            for (; j + 4 <= rows; j += 4) {
+                int i = off + j * NR;
+                m0 = m0.max(FloatVector.fromArray(S, x, i));
+                m1 = m1.max(FloatVector.fromArray(S, x, i + NR));
+                m2 = m2.max(FloatVector.fromArray(S, x, i + 2 * NR));
+                m3 = m3.max(FloatVector.fromArray(S, x, i + 3 * NR));
             }
+            for (; j < rows; j++) m0 = m0.max(FloatVector.fromArray(S, x, off + j * NR));
+            m0.max(m1).max(m2.max(m3)).intoArray(out, lane);
+        }
+
+        /** Panel rows (one vector from off every NR floats) x := e^(x - shift[lane..]), x - shift being at most 0. */
+        private static void expShifted(float[] x, int off, int rows, float[] shift, int lane) {
+            FloatVector sh = FloatVector.fromArray(S, shift, lane);
+            for (int j = 0; j < rows; j++) {
+                int i = off + j * NR;
+                VMath.expNonPositive(FloatVector.fromArray(S, x, i).sub(sh)).intoArray(x, i);
+            }
+        }
+
+        /** Panel rows (one vector from off every NR floats) x *= c[lane..]. */
+        private static void scaleRows(float[] x, int off, int rows, float[] c, int lane) {
+            FloatVector f = FloatVector.fromArray(S, c, lane);
+            for (int t = 0; t < rows; t++) FloatVector.fromArray(S, x, off + t * NR).mul(f).intoArray(x, off + t * NR);
         }
 
         /** Sets the scores of keys after their query (key j0 + j > query i0 + lane) to value. */
