@@ -69,18 +69,22 @@ public final class Attention {
     }
 
     /**
-     * Packs one head: K as rows of d ([key][t], zero rows up to a multiple of MR keys) and Vᵀ by key tile, each tile
-     * rows of BK ([tile][t][key - tile start]), so the rows a product reads are close together. Vᵀ's row d is all ones
-     * (then zero rows up to a multiple of MR): the product Oᵀ += Vᵀ Pᵀ then also sums each query's P into Oᵀ's row d,
-     * the softmax denominator, with no pass of its own.
+     * Packs one head as the micro-kernel's A panels (MR rows, k-interleaved): K by blocks of MR keys
+     * ([block][t][key % MR], zero keys up to a multiple of MR) and Vᵀ by key tile, each tile by blocks of MR rows of
+     * the head dimension ([tile][t / MR][key - tile start][t % MR]), so the rows a product reads are close together.
+     * Vᵀ's row d is all ones (then zero rows up to a multiple of MR): the product Oᵀ += Vᵀ Pᵀ then also sums each
+     * query's P into Oᵀ's row d, the softmax denominator, with no pass of its own.
      */
     private static void packHead(float[] k, float[] v, int b, int h, int lk, int d, int dRows, int dm, float[] kp, int ko,
                                  float[] vt, int vo) {
         for (int j = 0; j < lk; j++) {
-            int src = (b * lk + j) * dm + h * d, dst = vo + (j / BK) * dRows * BK + j % BK;
-            System.arraycopy(k, src, kp, ko + j * d, d);
-            for (int t = 0; t < d; t++) vt[dst + t * BK] = v[src + t];
-            vt[dst + d * BK] = 1f;
+            int src = (b * lk + j) * dm + h * d, kd = ko + (j / MR) * MR * d + j % MR;
+            int vd = vo + (j / BK) * dRows * BK + (j % BK) * MR;
+            for (int t = 0; t < d; t++) {
+                kp[kd + t * MR] = k[src + t];
+                vt[vd + (t / MR) * MR * BK + t % MR] = v[src + t];
+            }
+            vt[vd + (d / MR) * MR * BK + d % MR] = 1f;
         }
     }
 
@@ -120,11 +124,11 @@ public final class Attention {
                 for (int p = 0; p < panels; p++) {
                     int so = p * BK * NR;
                     for (int kk = 0; kk < bkRows; kk += MR)
-                        GemmKernel.micro(d, kp, ko + (j0 + kk) * d, d, qt, p * d * NR, st, so + kk * NR, NR, false);
+                        GemmKernel.micro(d, kp, ko + (j0 + kk) * d, qt, p * d * NR, st, so + kk * NR, NR, false);
                     softmaxStep(p, so, i0 + p * NR, j0, bk, causal);
                     int oo = p * dRows * NR;
                     for (int t = 0; t < dRows; t += MR)
-                        GemmKernel.micro(bk, vt, vo + j0 * dRows + t * BK, BK, st, so, ot, oo + t * NR, NR, true);
+                        GemmKernel.micro(bk, vt, vo + j0 * dRows + t * BK, st, so, ot, oo + t * NR, NR, true);
                 }
             }
             for (int i = 0; i < rows; i++) {

@@ -30,8 +30,9 @@ final class GemmKernel {
     static final int KC = KernelConfig.KC, MC = KernelConfig.MC, NC = KernelConfig.NC;
 
     /**
-     * Packs rows [i0, i0+mc) x columns [k0, k0+kc) of A as rows of kc: dst[dstOff + r*kc + k], and zero rows from mc up to the
-     * next multiple of MR (the micro-kernel reads MR rows at a time).
+     * Packs rows [i0, i0+mc) x columns [k0, k0+kc) of A into MR-row panels, k-interleaved: row r, column k at
+     * dst[dstOff + (r/MR)*MR*kc + k*MR + r%MR] ({@link #panelIndex}), and zero rows from mc up to the next multiple of MR
+     * (the micro-kernel reads MR rows at a time).
      */
     interface PackA {
         void pack(int i0, int mc, int k0, int kc, float[] dst, int dstOff);
@@ -210,9 +211,9 @@ final class GemmKernel {
                                 int mr = Math.min(MR, mc - ir);
                                 int ci = cOff + (ic + ir) * ldc + jc + j;
                                 if (inKernel && mr == MR) {
-                                    micro(kc, ap, ao + ir * kc, kc, bp, bo, c, ci, ldc, !first);
+                                    micro(kc, ap, ao + ir * kc, bp, bo, c, ci, ldc, !first);
                                 } else {
-                                    micro(kc, ap, ao + ir * kc, kc, bp, bo, tile, 0, NR, false);
+                                    micro(kc, ap, ao + ir * kc, bp, bo, tile, 0, NR, false);
                                     apply(tile, mr, nr, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
                                 }
                             }
@@ -298,12 +299,17 @@ final class GemmKernel {
     }
 
     /**
-     * The MR x NR register-blocked micro-kernel (A: MR rows of kc at a[ao + r*as], B: an NR-column panel, kc deep);
-     * stores the accumulators to rows of c at co + r*ldc, or when add, adds them (acc + c). KIND is a constant, so
-     * C2 compiles this to a direct call of the one shape.
+     * The MR x NR register-blocked micro-kernel (A: an MR-row panel, kc deep, k-interleaved: a[ao + k*MR + r]; B: an
+     * NR-column panel, kc deep); stores the accumulators to rows of c at co + r*ldc, or when add, adds them (acc + c).
+     * KIND is a constant, so C2 compiles this to a direct call of the one shape.
      */
-    static void micro(int kc, float[] a, int ao, int as, float[] b, int bo, float[] c, int co, int ldc, boolean add) {
-        MicroKernels.run(KIND, kc, a, ao, as, b, bo, c, co, ldc, add);
+    static void micro(int kc, float[] a, int ao, float[] b, int bo, float[] c, int co, int ldc, boolean add) {
+        MicroKernels.run(KIND, kc, a, ao, b, bo, c, co, ldc, add);
+    }
+
+    /** Where row r, column k of an A block packed kc deep goes: (r/MR)*MR*kc + k*MR + r%MR (relative to the block). */
+    static int panelIndex(int r, int k, int kc) {
+        return (r / MR) * MR * kc + k * MR + r % MR;
     }
 
     // ---- packers for heap arrays ----
@@ -311,13 +317,15 @@ final class GemmKernel {
     /** A stored row-major (M x K, lda) or, when trans, K x M. */
     static PackA packA(float[] a, int aOff, int lda, boolean trans) {
         return (i0, mc, k0, kc, dst, off) -> {
-            if (trans) {
-                for (int k = 0; k < kc; k++) {
-                    int src = aOff + (k0 + k) * lda + i0;
-                    for (int r = 0; r < mc; r++) dst[off + r * kc + k] = a[src + r];
+            for (int r = 0; r < mc; r++) {
+                int d = off + panelIndex(r, 0, kc);
+                if (trans) {
+                    int src = aOff + k0 * lda + i0 + r;
+                    for (int k = 0; k < kc; k++) dst[d + k * MR] = a[src + k * lda];
+                } else {
+                    int src = aOff + (i0 + r) * lda + k0;
+                    for (int k = 0; k < kc; k++) dst[d + k * MR] = a[src + k];
                 }
-            } else {
-                for (int r = 0; r < mc; r++) System.arraycopy(a, aOff + (i0 + r) * lda + k0, dst, off + r * kc, kc);
             }
             zeroPadRows(mc, kc, dst, off);
         };
@@ -326,15 +334,23 @@ final class GemmKernel {
     /** A given by a weight matrix's rows (row i, column k of w), converted while packing. */
     static PackA packA(Matrix w) {
         return (i0, mc, k0, kc, dst, off) -> {
-            for (int r = 0; r < mc; r++) w.readRow(i0 + r, k0, dst, off + r * kc, kc);
+            float[] row = new float[kc];
+            for (int r = 0; r < mc; r++) {
+                w.readRow(i0 + r, k0, row, 0, kc);
+                int d = off + panelIndex(r, 0, kc);
+                for (int k = 0; k < kc; k++) dst[d + k * MR] = row[k];
+            }
             zeroPadRows(mc, kc, dst, off);
         };
     }
 
-    /** Zeroes packed A rows mc up to the next multiple of MR (rows of kc from dst[off]). */
+    /** Zeroes packed A rows mc up to the next multiple of MR (in the last panel of the block at dst[off]). */
     static void zeroPadRows(int mc, int kc, float[] dst, int off) {
         int padded = (mc + MR - 1) / MR * MR;
-        if (padded > mc) java.util.Arrays.fill(dst, off + mc * kc, off + padded * kc, 0f);
+        for (int r = mc; r < padded; r++) {
+            int d = off + panelIndex(r, 0, kc);
+            for (int k = 0; k < kc; k++) dst[d + k * MR] = 0f;
+        }
     }
 
     /** B stored row-major (K x N, ldb) or, when trans, N x K. */

@@ -81,10 +81,10 @@ class KernelConfigTest {
             for (int i = 0; i < mr; i++)
                 for (int j = 0; j < nr; j++) {
                     float acc = 0f;
-                    for (int k = 0; k < kc; k++) acc = Math.fma(b[k * nr + j], a[i * kc + k], acc);
+                    for (int k = 0; k < kc; k++) acc = Math.fma(b[k * nr + j], a[k * mr + i], acc);   // A k-interleaved
                     want[i * nr + j] = acc;
                 }
-            MicroKernels.run(kind, kc, a, 0, kc, b, 0, t, 0, nr, false);
+            MicroKernels.run(kind, kc, a, 0, b, 0, t, 0, nr, false);
             assertArrayEquals(want, t, "micro-kernel " + mr + "x" + s[1]);
         }
     }

@@ -29,7 +29,7 @@ public final class MicroDuel {
                 long t0 = System.nanoTime();
                 for (int rep = 0; rep < reps; rep++)
                     for (int q = 0; q < bPanels; q++)
-                        for (int p = 0; p < panels; p++) MicroKernels.run(s, kc, a, p * mr * kc, kc, b, q * nv * L * kc, t, 0, nv * L, false);
+                        for (int p = 0; p < panels; p++) MicroKernels.run(s, kc, a, p * mr * kc, b, q * nv * L * kc, t, 0, nv * L, false);
                 long dt = System.nanoTime() - t0;
                 if (round >= 0) g[s][round] = 2.0 * reps * bPanels * panels * mr * nv * L * kc / dt;
             }
