@@ -9,7 +9,7 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>BLIS-style: B is packed in KC x NC blocks into NR-wide column panels, A in MC x KC blocks into
  * MR-high row panels, and a register-blocked MR x NR micro-kernel ({@link MicroKernels}, its
- * shape chosen per ISA by {@link KernelConfig}, e.g. 6 rows x 2 vectors with AVX-512, 3 x 3 with AVX2) runs over
+ * shape chosen per ISA by {@link KernelConfig}, e.g. 8 rows x 2 vectors with AVX-512, 3 x 3 with AVX2) runs over
  * the packed panels into a small accumulator tile, which {@link #apply} adds to C. Several K blocks are packed at once
  * and run back to back on each panel ({@link #kGroup}), so C is read back from cache, not memory, between them.
  * Callers supply packers, so operands

@@ -14,21 +14,24 @@ import java.util.Locale;
  *
  * <p>The GEMM micro-kernel shape (rows x vectors of accumulators) must fit the register file with its B vectors
  * and the row broadcasts, which C2 loads ahead of the FMAs: rows x vectors + vectors + rows registers. Measured
- * with {@code MicroDuel} (one thread, panels in cache) on two CPUs, GFLOP/s:
+ * with {@code MicroDuel} (one thread, panels in cache), GFLOP/s; the Zen 5 columns with A read as rows, the Xeon ones
+ * with A k-interleaved, as now (A as rows on the Xeon: 3 x 3 94.7, 6 x 2 148.3, 8 x 2 144.9 at 512 bits):
  * <pre>
  *                     Zen 5 (AMD EPYC)           Xeon with AVX-512 and AMX (Intel, family 6 model 167)
  *   shape  registers  UseAVX=2  512-bit  128-bit  UseAVX=2  512-bit  128-bit
- *   4 x 3  19         52-55     218.8    58.8     73.7      148.8    64.8
- *   6 x 2  20         52-55     216.7    58.3     113.7     181.3    47.0
- *   4 x 2  14         104-107   200.5    52.5     94.8      157.2    53.8
- *   8 x 2  26         66-72     221.1    57.1     82.3      173.0    55.0
- *   3 x 3  15         104-107                     109.8     129.9    61.1
+ *   4 x 3  19         52-55     218.8    58.8     64.9      154.5    62.4
+ *   6 x 2  20         52-55     216.7    58.3     65.5      172.1    59.5
+ *   4 x 2  14         104-107   200.5    52.5     102.1     157.2    55.4
+ *   8 x 2  26         66-72     221.1    57.1     78.3      186.4    62.7
+ *   3 x 3  15         104-107                     94.5      139.2    57.9
  * </pre>
- * So 16 registers get 3 x 3 (4 x 2 ties it on Zen 5 and loses 14% on the Xeon; shapes over 16 registers spill on
- * Zen 5); 32 registers with 16 lanes get 6 x 2 (ties 4 x 3 on Zen 5; 4 x 3's 48-column B panel, KC x 48 floats =
- * 48 KiB, does not stay in the Xeon's 48 KiB L1 next to the A rows: 149 against 181); 32 registers with fewer lanes
- * (128-bit) get 4 x 3. The choice does not change any result's bits: every C element is one FMA chain over k
- * ascending in every shape.
+ * So 16 registers get 3 x 3 (4 x 2 ties it on Zen 5, and in whole GEMMs on the Xeon: sgemm 2048^3 on 2 threads
+ * 163.8 / 159.7 against 165.9 / 166.3; shapes over 16 registers spill); 32 registers with 16 lanes get 8 x 2 (whole
+ * GEMMs on the Xeon, 2 threads: sgemm 2048^3 261.7 / 263.7 against 226.0 / 229.6 for 6 x 2, conv1x1 320x4096x640
+ * 238.8 against 226.0, linear 4096x320x1280 228.1 against 219.6; 4 x 3's 48-column B panel, KC x 48 floats = 48 KiB,
+ * does not stay in the Xeon's 48 KiB L1 next to the A panel); 32 registers with fewer lanes (128-bit) get 4 x 3
+ * (8 x 2 ties it). The choice does not change any result's bits: every C element is one FMA chain over k ascending
+ * in every shape.
  * {@code -Djdiffusion.microKernel=RxV} (e.g. {@code 6x2}) overrides the choice, for benchmarks.
  */
 public final class KernelConfig {
@@ -154,7 +157,7 @@ public final class KernelConfig {
 
     /**
      * The micro-kernel shape for a register file and vector length, or the override ("RxV", one of {@link #SHAPES}):
-     * 16 registers 3 x 3; 32 registers 6 x 2 with 16 lanes, 4 x 3 with fewer (see the class comment).
+     * 16 registers 3 x 3; 32 registers 8 x 2 with 16 lanes, 4 x 3 with fewer (see the class comment).
      */
     static int[] shape(String override, int registers, int lanes) {
         if (override != null && !override.isBlank()) {
@@ -164,7 +167,7 @@ public final class KernelConfig {
             throw new IllegalArgumentException("-Djdiffusion.microKernel=" + override + ": not one of the shapes 4x3, 6x2, 4x2, 8x2, 3x3");
         }
         if (registers < 32) return new int[] {3, 3};
-        return lanes >= 16 ? new int[] {6, 2} : new int[] {4, 3};
+        return lanes >= 16 ? new int[] {8, 2} : new int[] {4, 3};
     }
 
     /** An integer VM flag (HotSpot's diagnostic MXBean), or -1 where it does not exist or cannot be read. */

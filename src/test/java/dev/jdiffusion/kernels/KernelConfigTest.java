@@ -40,7 +40,7 @@ class KernelConfigTest {
         }
         assertArrayEquals(new int[] {3, 3}, KernelConfig.shape(null, 16, 8));
         assertArrayEquals(new int[] {4, 3}, KernelConfig.shape(null, 32, 4));
-        assertArrayEquals(new int[] {6, 2}, KernelConfig.shape(null, 32, 16));
+        assertArrayEquals(new int[] {8, 2}, KernelConfig.shape(null, 32, 16));
         assertArrayEquals(new int[] {8, 2}, KernelConfig.shape(" 8X2 ", 32, 16));
         var e = assertThrows(IllegalArgumentException.class, () -> KernelConfig.shape("5x5", 32, 16));
         assertTrue(e.getMessage().contains("-Djdiffusion.microKernel=5x5"), e.getMessage());
