@@ -88,6 +88,36 @@ public final class Conv2d {
     }
 
     /**
+     * The transformed filters with which a 3x3 conv of weight (stride 1, padding 1) runs an image of oh x ow outputs by
+     * Winograd, or null where {@link #forward} runs that image directly. Decided from the whole image's shape, so that
+     * every band of it ({@link #forwardRows}) takes the path the whole image would.
+     */
+    public static float[] winogradFilters(Matrix weight, int cin, int oh, int ow) {
+        if (weight.cols() != cin * 9)
+            throw new IllegalArgumentException("conv weight has " + weight.cols() + " columns, expected cin*9 = " + cin * 9);
+        return Winograd.filtersFor(weight, cin, oh, ow);
+    }
+
+    /**
+     * Rows of a 3x3 conv (stride 1, one column of zero padding at each side) by Winograd with filters u from
+     * {@link #winogradFilters}: x is one image of ih rows with padTop and padBottom (each 0 or 1) rows of zeros above and
+     * below it, y gets its ih + padTop + padBottom - 2 output rows. A band of an image's output rows starting at an even
+     * row, given the input rows it reads, equals those rows of {@link #forward} on the whole image bit for bit.
+     */
+    public static void forwardRows(float[] x, int cin, int ih, int w, int padTop, int padBottom, float[] u, int cout,
+                                   float[] bias, float[] y) {
+        long prof0 = Profiler.start();
+        int oh = ih + padTop + padBottom - 2;
+        try {
+            if (bias != null && bias.length < cout)
+                throw new IllegalArgumentException("conv bias has " + bias.length + " values, expected " + cout);
+            Winograd.forwardRows(x, 1, cin, ih, w, padTop, padBottom, u, cout, bias, y, Winograd.CHUNK_FLOATS);
+        } finally {
+            Profiler.stop(Profiler.Op.CONV3X3, prof0, 2L * cout * cin * 9 * Math.max(0, oh) * w);
+        }
+    }
+
+    /**
      * Implicit GEMM: packs the im2col matrix B[(c,ky,kx), (oy,ox)] panel by panel straight from x, so no
      * full im2col buffer exists. Runs of output pixels in one output row are copied as contiguous slices.
      */

@@ -65,7 +65,7 @@ final class Winograd {
      * between the transforms and the GEMMs), but at least {@link #MIN_CHUNK_TILES} tiles per chunk so the GEMMs
      * stay wide (measured on Zen 5: 128-256 channels fastest at 512 tiles, 512 channels at 512 tiles).
      */
-    private static final int CHUNK_FLOATS = 1 << 20;
+    static final int CHUNK_FLOATS = 1 << 20;
     private static final int MIN_CHUNK_TILES = 512;
 
     static final boolean ENABLED = !"false".equalsIgnoreCase(System.getProperty("jdiffusion.winograd", "true"));
@@ -248,8 +248,21 @@ final class Winograd {
 
     /** As above, with about chunkFloats floats in the V and M buffers (at least MIN_CHUNK_TILES tiles, one tile row). */
     static void forward(float[] x, int n, int cin, int h, int w, float[] u, int cout, float[] bias, float[] y, int chunkFloats) {
+        forwardRows(x, n, cin, h, w, 1, 1, u, cout, bias, y, chunkFloats);
+    }
+
+    /**
+     * As {@link #forward}, for an input of ih rows with padTop and padBottom (each 0 or 1) rows of zeros above and below
+     * it (one column of zeros at each side, as always): y has oh = ih + padTop + padBottom - 2 rows. A band of an image's
+     * rows, given with the input rows around it (padding 0 on a side that has them), gives exactly the rows of the whole
+     * image's output when its first output row is even: its tiles and every sum in them are the same.
+     */
+    static void forwardRows(float[] x, int n, int cin, int ih, int w, int padTop, int padBottom, float[] u, int cout, float[] bias,
+                            float[] y, int chunkFloats) {
         if (u.length != 16 * cout * cin) throw new IllegalArgumentException("transformed filters have " + u.length + " values, expected 16*" + cout + "*" + cin);
-        int th = (h + 1) / 2, tw = (w + 1) / 2;
+        if (padTop < 0 || padTop > 1 || padBottom < 0 || padBottom > 1 || ih + padTop + padBottom < 3)
+            throw new IllegalArgumentException("Winograd rows: padding " + padTop + "/" + padBottom + " of " + ih + " input rows");
+        int h = ih + padTop + padBottom - 2, th = (h + 1) / 2, tw = (w + 1) / 2;
         int rowsMax = Math.max(1, Math.max(MIN_CHUNK_TILES, chunkFloats / (16 * Math.max(cin, cout))) / tw);
         int chunks = (th + rowsMax - 1) / rowsMax, rowsPer = (th + chunks - 1) / chunks;
         int tcMax = rowsPer * tw;
@@ -259,11 +272,11 @@ final class Winograd {
         float[] v = bufs[0], m = bufs[1];
         int plane = cout * cin;
         for (int b = 0; b < n; b++) {
-            int xOff = b * cin * h * w, yOff = b * cout * h * w;
+            int xOff = b * cin * ih * w, yOff = b * cout * h * w;
             for (int ty0 = 0; ty0 < th; ty0 += rowsPer) {
                 int ty1 = Math.min(th, ty0 + rowsPer), tc = (ty1 - ty0) * tw;
                 final int t0 = ty0;
-                Parallel.forRange(cin, 1, (c0, c1) -> inputTransform(x, xOff, h, w, tw, t0, ty1, c0, c1, cin, tc, v));
+                Parallel.forRange(cin, 1, (c0, c1) -> inputTransform(x, xOff, ih, padTop, w, tw, t0, ty1, c0, c1, cin, tc, v));
                 GemmKernel.PackA[] pa = new GemmKernel.PackA[16];
                 GemmKernel.PackB[] pb = new GemmKernel.PackB[16];
                 int[] cOff = new int[16];
@@ -355,10 +368,11 @@ final class Winograd {
     }
 
     /**
-     * V[ξ][c][tile] = Bᵀ d B for channels [c0, c1) and tile rows [ty0, ty1), Bᵀ = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]].
+     * V[ξ][c][tile] = Bᵀ d B for channels [c0, c1) and tile rows [ty0, ty1), Bᵀ = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]],
+     * from an input of h rows whose row -padTop is the first of tile row 0 (rows outside [0, h) read as zeros).
      * The vertical pass runs on whole input rows (vectors), the horizontal one per tile.
      */
-    static void inputTransform(float[] x, int xOff, int h, int w, int tw, int ty0, int ty1, int c0, int c1,
+    static void inputTransform(float[] x, int xOff, int h, int padTop, int w, int tw, int ty0, int ty1, int c0, int c1,
                                        int cin, int tc, float[] v) {
         int pw = 2 * tw + 2 + 2 * L;
         float[][] s = new float[4][pw];   // padded: s[i][1 + ix], zero at 0 and past w (and one vector pair more)
@@ -366,13 +380,13 @@ final class Winograd {
         for (int c = c0; c < c1; c++) {
             int chan = xOff + c * h * w;
             for (int ty = ty0; ty < ty1; ty++) {
-                int iy = 2 * ty - 1;
+                int iy = 2 * ty - padTop;
                 float[] r0 = x, r1 = x, r2 = x, r3 = x;
                 int o0 = chan + iy * w, o1 = o0 + w, o2 = o1 + w, o3 = o2 + w;
-                if (iy < 0) { r0 = zero; o0 = 0; }
+                if (iy < 0 || iy >= h) { r0 = zero; o0 = 0; }
+                if (iy + 1 < 0 || iy + 1 >= h) { r1 = zero; o1 = 0; }
                 if (iy + 2 >= h) { r2 = zero; o2 = 0; }
                 if (iy + 3 >= h) { r3 = zero; o3 = 0; }
-                // iy + 1 = 2 ty < h always
                 sub(r0, o0, r2, o2, s[0], 1, w);
                 add(r1, o1, r2, o2, s[1], 1, w);
                 sub(r2, o2, r1, o1, s[2], 1, w);

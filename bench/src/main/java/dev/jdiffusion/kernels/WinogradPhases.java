@@ -26,7 +26,7 @@ public final class WinogradPhases {
         double[] tin = new double[reps], tg = new double[reps], tout = new double[reps], tall = new double[reps];
         for (int i = -5; i < reps; i++) {
             long t0 = System.nanoTime();
-            Parallel.forRange(c, 1, (c0, c1) -> Winograd.inputTransform(x, 0, hw, hw, tw, 0, th, c0, c1, c, tc, v));
+            Parallel.forRange(c, 1, (c0, c1) -> Winograd.inputTransform(x, 0, hw, 1, hw, tw, 0, th, c0, c1, c, tc, v));
             long t1 = System.nanoTime();
             GemmKernel.PackA[] pa = new GemmKernel.PackA[16];
             GemmKernel.PackB[] pb = new GemmKernel.PackB[16];

@@ -1,6 +1,8 @@
 package dev.jdiffusion.model.vae;
 
 import dev.jdiffusion.golden.Golden;
+import dev.jdiffusion.kernels.Conv2d;
+import dev.jdiffusion.kernels.Matrix;
 import dev.jdiffusion.kernels.Upsample;
 import dev.jdiffusion.model.unet.Conv;
 import dev.jdiffusion.tensor.Tensor;
@@ -21,6 +23,7 @@ import java.util.Random;
 import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 /** The memory-saving paths of the decoder compute exactly what the plain ones do. */
 class VaeMemoryTest {
@@ -54,6 +57,24 @@ class VaeMemoryTest {
             float[] expected = c.forward(big).data();
             for (int band : new int[]{1, 5 * 18 * 2, 5 * 18 * 5, 1 << 22})
                 assertArrayEquals(expected, c.forwardUpsampled2x(x, band).data(), "band of " + band + " floats");
+        }
+    }
+
+    /** The same with a conv wide enough for Winograd: its bands run Winograd too (on an even number of rows) and agree. */
+    @Test
+    void bandedUpsampleConvTakesTheWinogradPathOfTheWholeImage() {
+        try (Arena arena = Arena.ofShared()) {
+            int ch = 64, h = 10, w = 12;
+            TensorSource s = conv(ch, ch, 3, 2, arena);
+            assertNotNull(Conv2d.winogradFilters(Matrix.of(s.get("c.weight")), ch, 2 * h, 2 * w), "the whole image runs Winograd");
+            Conv c = Conv.load(s, "c", 1);
+            Tensor x = VaeTestData.latent(2, ch, h, w, 4);
+            Tensor big = Tensor.zeros(2, ch, 2 * h, 2 * w);
+            Upsample.nearest2x(x.data(), 2, ch, h, w, big.data());
+            float[] expected = c.forward(big).data();
+            int row = ch * 2 * w;   // upsampled input floats per row
+            for (int band : new int[]{1, row * 3, row * 5, row * 7, row * 20, 1 << 22})
+                assertArrayEquals(expected, c.forwardUpsampled2x(x, band).data(), "band of " + band + " floats (" + row + " a row)");
         }
     }
 
