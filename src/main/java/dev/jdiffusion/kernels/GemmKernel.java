@@ -383,20 +383,26 @@ final class GemmKernel {
         };
     }
 
-    /** B = wᵀ for a weight matrix w (N x K): B(k, n) = w[n, k], converted from the mapped dtype while packing. */
+    /**
+     * B = wᵀ for a weight matrix w (N x K): B(k, n) = w[n, k], converted from the mapped dtype while packing. Each panel's
+     * NR weight rows are converted into a scratch block (row j at j*kc), then each of its depth rows gathered from the
+     * block a vector at a time (lanes kc apart): stores run along the panel, where a scalar copy of each converted row
+     * down its panel column stored to a new cache line every element.
+     */
     static PackB packBTransposed(Matrix w) {
         return (k0, kc, j0, nc, dst, off) -> {
-            float[] row = new float[kc];
+            float[] rows = grow(W_ROWS.get(), NR * kc);
+            int[] idx = new int[NR];
+            for (int j = 0; j < NR; j++) idx[j] = j * kc;
             for (int q = 0; q < nc; q += NR) {
                 int nr = Math.min(NR, nc - q), base = off + (q / NR) * kc * NR;
-                for (int j = 0; j < nr; j++) {
-                    w.readRow(j0 + q + j, k0, row, 0, kc);
-                    for (int k = 0; k < kc; k++) dst[base + k * NR + j] = row[k];
-                }
-                if (nr < NR)
-                    for (int k = 0; k < kc; k++)
-                        for (int j = nr; j < NR; j++) dst[base + k * NR + j] = 0f;
+                for (int j = 0; j < nr; j++) w.readRow(j0 + q + j, k0, rows, j * kc, kc);
+                if (nr < NR) java.util.Arrays.fill(rows, nr * kc, NR * kc, 0f);
+                for (int k = 0; k < kc; k++)
+                    for (int v = 0; v < NR; v += L) FloatVector.fromArray(S, rows, k, idx, v).intoArray(dst, base + k * NR + v);
             }
         };
     }
+
+    private static final ThreadLocal<float[][]> W_ROWS = ThreadLocal.withInitial(() -> new float[1][]);
 }
