@@ -202,16 +202,20 @@ final class GemmKernel {
                             int ao = g * aStride, bo = g * bStride + q * kc * NR;
                             // A whole tile with alpha 1 goes from the micro-kernel straight into C: stored on the first
                             // block when there is no bias or beta, added (acc + C, the operation apply() does) after it,
-                            // C being in L1 here. Other first blocks and edge tiles go through the small accumulator tile
-                            // and apply(). (Writing every tile from the micro-kernel was 6% slower in whole runs before
-                            // the K-block groups; with them the first-block stores were neutral under UseAVX=2 and
-                            // U-Net 4.72-4.83 -> 4.29-4.40 s, VAE 8.93-9.01 -> 8.59-8.84 s at 512 bits, 2 pairs.)
-                            boolean inKernel = alpha == 1f && nr == NR && (!first || (beta == 0f && rowBias == null && colBias == null));
+                            // C being in L1 here. A first block with one bias (a conv's per row, a linear's per column)
+                            // sets the tile of C to the bias and adds to it: bias + acc, the sum apply() forms as acc + bias.
+                            // Other first blocks and edge tiles go through the small accumulator tile and apply().
+                            // (Writing every tile from the micro-kernel was 6% slower in whole runs before the K-block
+                            // groups; with them the first-block stores were neutral under UseAVX=2 and U-Net 4.72-4.83 ->
+                            // 4.29-4.40 s, VAE 8.93-9.01 -> 8.59-8.84 s at 512 bits, 2 pairs.)
+                            boolean biasFirst = first && (rowBias != null || colBias != null);
+                            boolean inKernel = alpha == 1f && nr == NR && (!first || (beta == 0f && (rowBias == null || colBias == null)));
                             for (int ir = 0; ir < mc; ir += MR) {
                                 int mr = Math.min(MR, mc - ir);
                                 int ci = cOff + (ic + ir) * ldc + jc + j;
                                 if (inKernel && mr == MR) {
-                                    micro(kc, ap, ao + ir * kc, bp, bo, c, ci, ldc, !first);
+                                    if (biasFirst) fillBias(c, ci, ldc, rowBias, ic + ir, colBias, jc + j);
+                                    micro(kc, ap, ao + ir * kc, bp, bo, c, ci, ldc, !first || biasFirst);
                                 } else {
                                     micro(kc, ap, ao + ir * kc, bp, bo, tile, 0, NR, false);
                                     apply(tile, mr, nr, c, ci, ldc, alpha, beta, first, rowBias, ic + ir, colBias, jc + j);
@@ -249,6 +253,15 @@ final class GemmKernel {
         float[] buf = holder[0];
         if (buf == null || buf.length < need) holder[0] = buf = new float[need];
         return buf;
+    }
+
+    /** Sets a whole MR x NR tile of C at ci to its bias: rowBias[row + r] on row r, or colBias[col + j] in column j. */
+    private static void fillBias(float[] c, int ci, int ldc, float[] rowBias, int row, float[] colBias, int col) {
+        for (int r = 0; r < MR; r++)
+            for (int v = 0; v < NR; v += L) {
+                FloatVector b = rowBias != null ? FloatVector.broadcast(S, rowBias[row + r]) : FloatVector.fromArray(S, colBias, col + v);
+                b.intoArray(c, ci + r * ldc + v);
+            }
     }
 
     /**

@@ -171,12 +171,13 @@ class GemmTest {
         int M = 3 * GemmKernel.MR + 1, N = 2 * GemmKernel.NR + 3, KC = GemmKernel.KC;
         // a last block of 37, of exactly KC / 2 and one more, and a single block: each block sums from zero, then adds to C
         for (int K : new int[] {2 * KC + 37, KC + KC / 2, KC + KC / 2 + 1, KC})
-        for (boolean bias : new boolean[] {false, true}) {
-            float[] a = Ref.rand(r, M * K), b = Ref.rand(r, K * N), rowBias = Ref.rand(r, M), colBias = Ref.rand(r, N);
-            float[] want = documentedOrder(M, N, K, a, b, bias ? rowBias : null, bias ? colBias : null), got = new float[M * N];
+        for (int bias = 0; bias < 4; bias++) {   // none, per row (whole tiles start from it), per column (the same), both
+            float[] a = Ref.rand(r, M * K), b = Ref.rand(r, K * N);
+            float[] rowBias = (bias & 1) != 0 ? Ref.rand(r, M) : null, colBias = (bias & 2) != 0 ? Ref.rand(r, N) : null;
+            float[] want = documentedOrder(M, N, K, a, b, rowBias, colBias), got = new float[M * N];
             GemmKernel.gemm(M, N, K, 1f, GemmKernel.packA(a, 0, K, false), GemmKernel.packB(b, 0, N, false), 0f, got, 0, N,
-                    bias ? rowBias : null, bias ? colBias : null);
-            assertArrayEquals(want, got, "K " + K + ", bias " + bias);
+                    rowBias, colBias);
+            assertArrayEquals(want, got, "K " + K + ", bias kind " + bias);
         }
     }
 
