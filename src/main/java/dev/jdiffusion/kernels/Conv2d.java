@@ -76,10 +76,14 @@ public final class Conv2d {
             int hw = oh * ow;
             boolean direct = kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0;
             GemmKernel.PackA pa = GemmKernel.packA(weight);
+            int[] grid = GemmKernel.grid(cout, hw, GemmKernel.taskTarget(2.0 * cout * hw * kk), false);
+            boolean shared = !direct && (cout + grid[0] - 1) / grid[0] > 1
+                    && (long) (hw + GemmKernel.NR - 1) / GemmKernel.NR * GemmKernel.NR * kk <= SHARED_IM2COL_FLOATS;
             for (int b = 0; b < n; b++) {
                 int xOff = b * cin * h * w;
                 GemmKernel.PackB pb = direct ? GemmKernel.packB(x, xOff, hw, false)
                         : im2colPacker(x, xOff, h, w, kh, kw, stride, padTop, padLeft, ow);
+                if (shared) pb = packedOnce(pb, kk, hw);
                 GemmKernel.gemm(cout, hw, kk, 1f, pa, pb, 0f, y, b * cout * hw, hw, bias, null);
             }
         } finally {
@@ -115,6 +119,27 @@ public final class Conv2d {
         } finally {
             Profiler.stop(Profiler.Op.CONV3X3, prof0, 2L * cout * cin * 9 * Math.max(0, oh) * w);
         }
+    }
+
+    /**
+     * Floats (16 MB) up to which a conv's im2col matrix is packed once, in parallel, for all the GEMM's row tiles
+     * ({@link #packedOnce}), rather than gathered again by each: the small images of the U-Net's deepest levels
+     * (1280 channels at 8 x 8: 11520 x 64 floats, eight row tiles) spent a third of their time in im2col.
+     */
+    static final long SHARED_IM2COL_FLOATS = 4L << 20;
+
+    /**
+     * B (K x N) packed whole by pb, panel by panel in parallel, into the layout a K-deep pack gives (panel q at
+     * q * K * NR); the packer returned copies the rows [k0, k0 + kc) of each panel from it.
+     */
+    static GemmKernel.PackB packedOnce(GemmKernel.PackB pb, int K, int N) {
+        final int NR = GemmKernel.NR, panels = (N + NR - 1) / NR;
+        float[] all = new float[panels * K * NR];
+        Parallel.forRange(panels, 1, (q0, q1) -> pb.pack(0, K, q0 * NR, Math.min(N, q1 * NR) - q0 * NR, all, q0 * K * NR));
+        return (k0, kc, j0, nc, dst, off) -> {
+            for (int q = 0; q * NR < nc; q++)
+                System.arraycopy(all, (j0 / NR + q) * K * NR + k0 * NR, dst, off + q * kc * NR, kc * NR);
+        };
     }
 
     /**

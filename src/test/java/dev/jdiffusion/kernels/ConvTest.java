@@ -25,6 +25,25 @@ class ConvTest {
                 + " pad=" + pt + "," + pl + "," + pb + "," + pr + " bias=" + bias, want[0], Ref.dotTol(want[1], cin * k * k), y, 0);
     }
 
+    /**
+     * The im2col matrix packed once for all row tiles ({@link Conv2d#packedOnce}) gives the GEMM the panels the
+     * streaming packer does: the same bits, on tiles that start at any column (two and three threads, odd sizes).
+     */
+    @Test
+    void im2colPackedOnceEqualsStreamed() {
+        Random r = new Random(6);
+        int cin = 32, cout = 21 * GemmKernel.MR + 2, h = 12, w = 2 * GemmKernel.NR / 3 + 1, K = cin * 9, hw = h * w;   // two K blocks, several tiles
+        float[] x = Ref.rand(r, cin * h * w), a = Ref.rand(r, cout * K);
+        GemmKernel.PackB streamed = Conv2d.im2colPacker(x, 0, h, w, 3, 3, 1, 1, 1, w);
+        for (int threads : new int[] {2, 3})
+            try (var lease = Parallel.lease(threads)) {
+                float[] want = new float[cout * hw], got = new float[cout * hw];
+                GemmKernel.gemm(cout, hw, K, 1f, GemmKernel.packA(a, 0, K, false), streamed, 0f, want, 0, hw, null, null);
+                GemmKernel.gemm(cout, hw, K, 1f, GemmKernel.packA(a, 0, K, false), Conv2d.packedOnce(streamed, K, hw), 0f, got, 0, hw, null, null);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, threads + " threads");
+            }
+    }
+
     @Test
     void randomShapes() {
         Random r = new Random(4);
