@@ -182,6 +182,25 @@ class GemmTest {
     }
 
     /**
+     * A weight packed from its mapped rows a group of K blocks at a time ({@link GemmKernel.PackA#packBlocks}) gives the
+     * panels the heap packer gives for the same values: the same bits, for one block, several, and a partial last one.
+     */
+    @Test
+    void mappedWeightRowsPackLikeTheHeapCopy() {
+        Random r = new Random(47);
+        int KC = GemmKernel.KC, M = 5 * GemmKernel.MR + 2, N = GemmKernel.NR + 3;
+        for (String kind : new String[] {"F16", "BF16", "F32"})
+            for (int K : new int[] {KC - 3, KC + 5, 2 * KC + 37, 5 * KC + 3}) {
+                float[] w = new float[M * K], b = Ref.rand(r, K * N), bias = Ref.rand(r, M);
+                Matrix m = matrix(kind, r, M, K, w);
+                float[] want = new float[M * N], got = new float[M * N];
+                GemmKernel.gemm(M, N, K, 1f, GemmKernel.packA(w, 0, K, false), GemmKernel.packB(b, 0, N, false), 0f, want, 0, N, bias, null);
+                GemmKernel.gemm(M, N, K, 1f, GemmKernel.packA(m), GemmKernel.packB(b, 0, N, false), 0f, got, 0, N, bias, null);
+                assertArrayEquals(want, got, kind + " K " + K);
+            }
+    }
+
+    /**
      * K blocks packed and run in groups ({@link GemmKernel#kGroup}): with one thread a tile spans all NC + 5 columns, so
      * the groups are smaller than the block count and a last group is partial; the result is the documented order bit
      * for bit, and the same on 1 and 3 threads (other tiles, other groups).
