@@ -210,15 +210,29 @@ final class Winograd {
         if (lowRank != null) return filtersWithLowRank(weight, lowRank, cin, cout, tiles);
         float[] u = weight.winograd;
         if (u != null) return u;
-        if (tiles >= PER_CALL_TILES) return transformFilters(weight, cout, cin);
+        if (tiles >= PER_CALL_TILES) return transformFilters(weight, cout, cin, scratch(16 * cout * cin));
         synchronized (weight) {
             u = weight.winograd;
             if (u != null) return u;
-            u = transformFilters(weight, cout, cin);
-            if (reserve(weight, 64L * cout * cin, tiles < 256)) weight.winograd = u;
-            return u;
+            if (!reserve(weight, 64L * cout * cin, tiles < 256)) return transformFilters(weight, cout, cin, scratch(16 * cout * cin));
+            return weight.winograd = transformFilters(weight, cout, cin);
         }
     }
+
+    /**
+     * This thread's buffer for filters transformed for one call (not cached), of at least n floats: a transform writes
+     * all of its 16 x cout x cin values, so the buffer is reused as it is, with no new array to zero (a new one cost
+     * as much as the transform: 26 MB for 640 channels). Valid until this thread's next conv; soft, so memory
+     * pressure may take it between calls.
+     */
+    private static float[] scratch(int n) {
+        java.lang.ref.SoftReference<float[]> ref = SCRATCH.get();
+        float[] s = ref == null ? null : ref.get();
+        if (s == null || s.length < n) SCRATCH.set(new java.lang.ref.SoftReference<>(s = new float[n]));
+        return s;
+    }
+
+    private static final ThreadLocal<java.lang.ref.SoftReference<float[]>> SCRATCH = new ThreadLocal<>();
 
     /**
      * As {@link #filtersFor} for a weight with low-rank (LoRA) terms: the transform of W + terms is kept in a second
@@ -227,13 +241,14 @@ final class Winograd {
     private static float[] filtersWithLowRank(Matrix weight, Object lowRank, int cin, int cout, long tiles) {
         Matrix.LowRankFilters c = weight.winogradLowRank;
         if (c != null && c.key() == lowRank) return c.filters();
-        if (tiles >= PER_CALL_TILES) return transformFilters(weight, cout, cin);
+        if (tiles >= PER_CALL_TILES) return transformFilters(weight, cout, cin, scratch(16 * cout * cin));
         synchronized (weight) {
             c = weight.winogradLowRank;
             if (c != null && c.key() == lowRank) return c.filters();
-            float[] u = transformFilters(weight, cout, cin);
             // The slot's bytes are reserved once per weight; later LoRAs replace its filters.
-            if (c != null || reserve(weight, 64L * cout * cin, tiles < 256)) weight.winogradLowRank = new Matrix.LowRankFilters(lowRank, u);
+            if (c == null && !reserve(weight, 64L * cout * cin, tiles < 256)) return transformFilters(weight, cout, cin, scratch(16 * cout * cin));
+            float[] u = transformFilters(weight, cout, cin);
+            weight.winogradLowRank = new Matrix.LowRankFilters(lowRank, u);
             return u;
         }
     }
@@ -259,7 +274,7 @@ final class Winograd {
      */
     static void forwardRows(float[] x, int n, int cin, int ih, int w, int padTop, int padBottom, float[] u, int cout, float[] bias,
                             float[] y, int chunkFloats) {
-        if (u.length != 16 * cout * cin) throw new IllegalArgumentException("transformed filters have " + u.length + " values, expected 16*" + cout + "*" + cin);
+        if (u.length < 16 * cout * cin) throw new IllegalArgumentException("transformed filters have " + u.length + " values, expected 16*" + cout + "*" + cin);
         if (padTop < 0 || padTop > 1 || padBottom < 0 || padBottom > 1 || ih + padTop + padBottom < 3)
             throw new IllegalArgumentException("Winograd rows: padding " + padTop + "/" + padBottom + " of " + ih + " input rows");
         int h = ih + padTop + padBottom - 2, th = (h + 1) / 2, tw = (w + 1) / 2;
@@ -304,7 +319,11 @@ final class Winograd {
      * {@link #transformFilter} in the same order, so the bits are the scalar ones.
      */
     static float[] transformFilters(Matrix weight, int cout, int cin) {
-        float[] u = new float[16 * cout * cin];
+        return transformFilters(weight, cout, cin, new float[16 * cout * cin]);
+    }
+
+    /** As above, into u (at least 16 x cout x cin floats; every one of them written). */
+    static float[] transformFilters(Matrix weight, int cout, int cin, float[] u) {
         int plane = cout * cin, dl = DS.length();
         Parallel.forRange(cout, 1, (o0, o1) -> {
             float[] g = new float[cin * 9];

@@ -138,6 +138,31 @@ class WinogradTest {
         assertTrue(errors(want[0], want[1], cin * 9, y1)[0] <= TOL_VS_DIRECT);
     }
 
+    /**
+     * Filters transformed per call share one buffer per thread: convs of different sizes one after the other (the
+     * buffer grows, then is reused by a smaller one) each give what their own freshly transformed filters give.
+     */
+    @Test
+    void perCallFiltersShareOneBufferSafely() {
+        Random r = new Random(23);
+        int h = 24, w = 20;
+        long old = Winograd.setCacheBudget(0);
+        try {
+            int[][] shapes = {{64, 64}, {96, 80}, {64, 72}, {96, 80}};
+            for (int[] s : shapes) {
+                int cin = s[0], cout = s[1];
+                Matrix m = Matrix.of(Ref.rand(r, cout * cin * 9), cout, cin * 9);
+                float[] x = Ref.rand(r, cin * h * w), b = Ref.rand(r, cout), got = new float[cout * h * w], want = new float[got.length];
+                Conv2d.forward(x, 1, cin, h, w, m, 3, 3, b, 1, 1, got);
+                assertNull(m.winograd, "not cached");
+                Winograd.forward(x, 1, cin, h, w, Winograd.transformFilters(m, cout, cin), cout, b, want);
+                assertArrayEquals(want, got, cin + " -> " + cout);
+            }
+        } finally {
+            Winograd.setCacheBudget(old);
+        }
+    }
+
     @Test
     void directConvBelowTheThresholds() {
         Matrix m = Matrix.of(new float[63 * 64 * 9], 63, 64 * 9);
