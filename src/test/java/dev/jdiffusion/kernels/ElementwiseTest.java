@@ -156,10 +156,19 @@ class ElementwiseTest {
             for (int i = 0; i < n; i++) assertEquals(a[1 + i] * 0.3f, d[1 + i]);
             assertEquals(a[0], d[0]);
         }
-        int bn = 2, c = 3, hw = 37;
-        float[] x = Ref.rand(r, bn * c * hw), v = Ref.rand(r, bn * c), x0 = x.clone();
-        Elementwise.addPerChannel(x, bn, c, hw, v);
-        for (int i = 0; i < x.length; i++) assertEquals(x0[i] + v[i / hw], x[i]);
+        // the sizes run on all threads too (chunks of GRAIN, a last short one)
+        int big = Elementwise.PARALLEL_FROM + 3 * Elementwise.GRAIN / 2 + 7;
+        float[] a = Ref.rand(r, big + 3), b = Ref.rand(r, big + 1), out = new float[big + 3];
+        Elementwise.add(a, 3, b, 1, out, 2, big);
+        for (int i = 0; i < big; i++) assertEquals(a[3 + i] + b[1 + i], out[2 + i]);
+        assertEquals(0f, out[0]);
+        assertEquals(0f, out[big + 2]);
+        for (int hw : new int[] {37, Elementwise.GRAIN / 3 + 5, Elementwise.PARALLEL_FROM + 11}) {
+            int bn = 2, c = 3;
+            float[] x = Ref.rand(r, bn * c * hw), v = Ref.rand(r, bn * c), x0 = x.clone();
+            Elementwise.addPerChannel(x, bn, c, hw, v);
+            for (int i = 0; i < x.length; i++) assertEquals(x0[i] + v[i / hw], x[i], "hw " + hw);
+        }
     }
 
     @Test
