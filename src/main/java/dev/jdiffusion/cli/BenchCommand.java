@@ -53,7 +53,8 @@ final class BenchCommand {
               --runs N                measured runs after the warm-up (default 1)
               --no-warmup             skip the warm-up run
               --profile               per-op-kind profile (time, FLOPs, GFLOP/s), and each kind's rate as a fraction
-                                      of OpenBLAS sgemm 2048^3 measured in the same run (when libopenblas.so.0 is installed)
+                                      of OpenBLAS sgemm 2048^3 measured in the same run (when libopenblas.so.0 is installed);
+                                      then the 15 call shapes that took the most time
               --low-memory            low-memory mode (as generate --low-memory)
               --lora SPEC             FILE[:WEIGHT], or synthetic:RANK[xCOUNT] (COUNT random LoRAs of that rank on the
                                       U-Net's and text encoder's attention/MLP layers, written to a temporary folder);
@@ -249,6 +250,7 @@ final class BenchCommand {
                 o.put("inpaint", a.flag("--inpaint"));
                 if (Profiler.enabled()) {
                     o.set("ops", Profiler.toJson(m));
+                    o.set("op_shapes", Profiler.shapesJson(m, PROFILE_SHAPES_JSON));
                     if (!Double.isNaN(blas)) o.put("openblas_sgemm_gflops", blas);
                 }
                 out.println(m.writerWithDefaultPrettyPrinter().writeValueAsString(o));
@@ -272,6 +274,7 @@ final class BenchCommand {
                     out.print(Profiler.table());
                     if (Double.isNaN(blas)) out.println("OpenBLAS not found (libopenblas.so.0): no reference sgemm in this run");
                     else out.print(blasRatios(blas));
+                    out.print(Profiler.shapesTable(PROFILE_SHAPES_TEXT));
                 }
             }
             return 0;
@@ -345,6 +348,9 @@ final class BenchCommand {
             out.put(key + ".alpha", new dev.jdiffusion.tensor.Tensor(new float[]{rank}, 1));
         }
     }
+
+    /** Call shapes listed by --profile (slowest first): in the text table, in --json's op_shapes. */
+    static final int PROFILE_SHAPES_TEXT = 15, PROFILE_SHAPES_JSON = 60;
 
     /** Each op kind's effective GFLOP/s as a fraction of OpenBLAS sgemm's, measured in this run. */
     private static String blasRatios(double blas) {

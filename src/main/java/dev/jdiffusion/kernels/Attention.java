@@ -64,7 +64,7 @@ public final class Attention {
                 }
             });
         } finally {
-            Profiler.stop(Profiler.Op.ATTENTION, prof0, 4L * batch * heads * lq * lk * headDim);
+            Profiler.stop(Profiler.Op.ATTENTION, prof0, 4L * batch * heads * lq * lk * headDim, batch, heads, lq, lk, headDim);
         }
     }
 

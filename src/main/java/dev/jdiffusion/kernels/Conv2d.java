@@ -87,7 +87,7 @@ public final class Conv2d {
                 GemmKernel.gemm(cout, hw, kk, 1f, pa, pb, 0f, y, b * cout * hw, hw, bias, null);
             }
         } finally {
-            Profiler.stop(kh == 3 && kw == 3 ? Profiler.Op.CONV3X3 : kh == 1 && kw == 1 ? Profiler.Op.CONV1X1 : Profiler.Op.CONV_OTHER, prof0, 2L * n * weight.rows() * weight.cols() * outSize(h, kh, stride, padTop, padBottom) * outSize(w, kw, stride, padLeft, padRight));
+            Profiler.stop(kh == 3 && kw == 3 ? Profiler.Op.CONV3X3 : kh == 1 && kw == 1 ? Profiler.Op.CONV1X1 : Profiler.Op.CONV_OTHER, prof0, 2L * n * weight.rows() * weight.cols() * outSize(h, kh, stride, padTop, padBottom) * outSize(w, kw, stride, padLeft, padRight), weight.rows(), cin, h, w, stride);
         }
     }
 
@@ -117,7 +117,7 @@ public final class Conv2d {
                 throw new IllegalArgumentException("conv bias has " + bias.length + " values, expected " + cout);
             Winograd.forwardRows(x, 1, cin, ih, w, padTop, padBottom, u, cout, bias, y, Winograd.CHUNK_FLOATS);
         } finally {
-            Profiler.stop(Profiler.Op.CONV3X3, prof0, 2L * cout * cin * 9 * Math.max(0, oh) * w);
+            Profiler.stop(Profiler.Op.CONV3X3, prof0, 2L * cout * cin * 9 * Math.max(0, oh) * w, cout, cin, ih, w, 1);
         }
     }
 

@@ -22,7 +22,7 @@ public final class Gemm {
             GemmKernel.gemm(M, N, K, alpha, GemmKernel.packA(a, aOff, lda, transA), GemmKernel.packB(b, bOff, ldb, transB),
                     beta, c, cOff, ldc, null, null);
         } finally {
-            Profiler.stop(Profiler.Op.GEMM, prof0, 2L * M * N * K);
+            Profiler.stop(Profiler.Op.GEMM, prof0, 2L * M * N * K, M, N, K, -1, -1);
         }
     }
 
@@ -72,7 +72,7 @@ public final class Gemm {
             else GemmKernel.gemm(rows, out, in, 1f, GemmKernel.packA(x, xOff, in, false), GemmKernel.packBTransposed(w),
                     0f, y, yOff, out, null, bias, true);
         } finally {
-            Profiler.stop(Profiler.Op.LINEAR, prof0, 2L * rows * w.rows() * w.cols());
+            Profiler.stop(Profiler.Op.LINEAR, prof0, 2L * rows * w.rows() * w.cols(), rows, w.cols(), w.rows(), -1, -1);
         }
     }
 }

@@ -31,7 +31,7 @@ public final class GroupNorm {
                 }
             });
         } finally {
-            Profiler.stop(Profiler.Op.GROUP_NORM, prof0, 0);
+            Profiler.stop(Profiler.Op.GROUP_NORM, prof0, 0, n, c, hw, -1, -1);
         }
     }
 }

@@ -30,6 +30,7 @@ public final class Profiler {
     public static boolean enabled() { return enabled; }
 
     public static void reset() {
+        SHAPES.clear();
         for (int i = 0; i < NANOS.length(); i++) {
             NANOS.set(i, 0);
             FLOPS.set(i, 0);
@@ -46,12 +47,74 @@ public final class Profiler {
 
     /** Ends a call begun with {@link #start()}, adding its time and FLOPs to op when it was the outermost. */
     public static void stop(Op op, long t0, long flops) {
+        stop(op, t0, flops, -1, -1, -1, -1, -1);
+    }
+
+    /**
+     * As {@link #stop(Op, long, long)}, also adding the call to its shape's row (up to five dimensions; -1 ends them):
+     * which shapes of a kind take the time (the shape is formatted only when the call is counted).
+     */
+    public static void stop(Op op, long t0, long flops, int d0, int d1, int d2, int d3, int d4) {
         if (t0 == 0) return;
         DEPTH.get()[0]--;
         if (t0 < 0) return;
-        NANOS.addAndGet(op.ordinal(), System.nanoTime() - t0);
+        long dt = System.nanoTime() - t0;
+        NANOS.addAndGet(op.ordinal(), dt);
         FLOPS.addAndGet(op.ordinal(), flops);
         CALLS.incrementAndGet(op.ordinal());
+        if (d0 < 0) return;
+        StringBuilder k = new StringBuilder(op.name().toLowerCase(Locale.ROOT)).append(' ').append(d0);
+        for (int d : new int[] {d1, d2, d3, d4}) {
+            if (d < 0) break;
+            k.append('x').append(d);
+        }
+        SHAPES.compute(k.toString(), (key, v) -> {
+            if (v == null) v = new long[3];
+            v[0] += dt;
+            v[1] += flops;
+            v[2]++;
+            return v;
+        });
+    }
+
+    /** Per op kind and call shape ("conv3x3 640x5760x32x32"): nanoseconds, FLOPs, calls. */
+    private static final java.util.concurrent.ConcurrentHashMap<String, long[]> SHAPES = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The call shapes that took the most time, at most top of them: key, then seconds, FLOPs, calls. */
+    public static java.util.List<Map.Entry<String, double[]>> topShapes(int top) {
+        return SHAPES.entrySet().stream()
+                .map(e -> Map.entry(e.getKey(), new double[] {e.getValue()[0] / 1e9, e.getValue()[1], e.getValue()[2]}))
+                .sorted((a, b) -> a.getValue()[0] != b.getValue()[0] ? Double.compare(b.getValue()[0], a.getValue()[0]) : a.getKey().compareTo(b.getKey()))
+                .limit(top).toList();
+    }
+
+    /** A text table of the call shapes that took the most time: op and shape, calls, seconds, share, GFLOP/s. */
+    public static String shapesTable(int top) {
+        double total = 0;
+        for (double[] v : snapshot().values()) total += v[0];
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%n%-34s %7s %9s %6s %9s%n", "op and shape (slowest first)", "calls", "seconds", "share", "GFLOP/s"));
+        for (Map.Entry<String, double[]> e : topShapes(top)) {
+            double[] v = e.getValue();
+            sb.append(String.format(Locale.ROOT, "%-34s %7d %9.3f %5.1f%% %9.1f%n", e.getKey(), (long) v[2], v[0], total > 0 ? 100 * v[0] / total : 0,
+                    v[0] > 0 ? v[1] / v[0] / 1e9 : 0));
+        }
+        return sb.toString();
+    }
+
+    /** {@link #topShapes} as a JSON array of {op, shape, seconds, flops, calls, gflops}. */
+    public static com.fasterxml.jackson.databind.node.ArrayNode shapesJson(ObjectMapper m, int top) {
+        var a = m.createArrayNode();
+        for (Map.Entry<String, double[]> e : topShapes(top)) {
+            ObjectNode r = a.addObject();
+            int sp = e.getKey().indexOf(' ');
+            r.put("op", e.getKey().substring(0, sp));
+            r.put("shape", e.getKey().substring(sp + 1));
+            r.put("seconds", e.getValue()[0]);
+            r.put("flops", (long) e.getValue()[1]);
+            r.put("calls", (long) e.getValue()[2]);
+            r.put("gflops", e.getValue()[0] > 0 ? e.getValue()[1] / e.getValue()[0] / 1e9 : 0);
+        }
+        return a;
     }
 
     /** Seconds, FLOPs and calls per op kind, non-empty kinds only. */

@@ -24,5 +24,23 @@ class BenchProfileTest {
         } else {
             assertTrue(r.out().contains("OpenBLAS not found (libopenblas.so.0): no reference sgemm in this run"), r.out());
         }
+        // the call shapes that took the most time, slowest first: op kind, shape, calls, seconds, share, GFLOP/s
+        int at = r.out().indexOf("op and shape (slowest first)");
+        assertTrue(at >= 0, r.out());
+        Matcher row = Pattern.compile("(?m)^(conv3x3|conv1x1|conv_other|linear|gemm|attention|group_norm) (\\d+(x\\d+)+) +(\\d+) +([0-9.]+) +([0-9.]+)%")
+                .matcher(r.out().substring(at));
+        double last = Double.MAX_VALUE;
+        int rows = 0;
+        boolean sawConv3x3 = false;
+        while (row.find()) {
+            double seconds = Double.parseDouble(row.group(5));
+            assertTrue(seconds <= last, "not slowest first: " + row.group());
+            assertTrue(Integer.parseInt(row.group(4)) > 0, row.group());
+            last = seconds;
+            rows++;
+            sawConv3x3 |= row.group(1).equals("conv3x3");
+        }
+        assertTrue(rows > 0 && rows <= BenchCommand.PROFILE_SHAPES_TEXT, rows + " shape rows in\n" + r.out());
+        assertTrue(sawConv3x3, r.out());
     }
 }
