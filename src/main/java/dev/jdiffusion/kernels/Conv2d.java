@@ -60,8 +60,7 @@ public final class Conv2d {
             int kk = cin * kh * kw;
             if (weight.cols() != kk)
                 throw new IllegalArgumentException("conv weight has " + weight.cols() + " columns, expected cin*kh*kw = " + kk);
-            if (bias != null && bias.length < cout)
-                throw new IllegalArgumentException("conv bias has " + bias.length + " values, expected " + cout);
+            checkBias(bias, cout);
             if (stride < 1 || padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0)
                 throw new IllegalArgumentException("conv stride must be >= 1 and padding >= 0");
             int oh = outSize(h, kh, stride, padTop, padBottom), ow = outSize(w, kw, stride, padLeft, padRight);
@@ -76,19 +75,22 @@ public final class Conv2d {
             int hw = oh * ow;
             boolean direct = kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padLeft == 0 && padBottom == 0 && padRight == 0;
             GemmKernel.PackA pa = GemmKernel.packA(weight);
-            int[] grid = GemmKernel.grid(cout, hw, GemmKernel.taskTarget(2.0 * cout * hw * kk), false);
-            boolean shared = !direct && (cout + grid[0] - 1) / grid[0] > 1
-                    && (long) (hw + GemmKernel.NR - 1) / GemmKernel.NR * GemmKernel.NR * kk <= SHARED_IM2COL_FLOATS;
+            float[] shared = direct ? null : sharedIm2col(cout, hw, kk);
             for (int b = 0; b < n; b++) {
                 int xOff = b * cin * h * w;
                 GemmKernel.PackB pb = direct ? GemmKernel.packB(x, xOff, hw, false)
                         : im2colPacker(x, xOff, h, w, kh, kw, stride, padTop, padLeft, ow);
-                if (shared) pb = packedOnce(pb, kk, hw);
+                if (shared != null) pb = packedOnce(pb, kk, hw, shared);
                 GemmKernel.gemm(cout, hw, kk, 1f, pa, pb, 0f, y, b * cout * hw, hw, bias, null);
             }
         } finally {
             Profiler.stop(kh == 3 && kw == 3 ? Profiler.Op.CONV3X3 : kh == 1 && kw == 1 ? Profiler.Op.CONV1X1 : Profiler.Op.CONV_OTHER, prof0, 2L * n * weight.rows() * weight.cols() * outSize(h, kh, stride, padTop, padBottom) * outSize(w, kw, stride, padLeft, padRight), weight.rows(), cin, h, w, stride);
         }
+    }
+
+    private static void checkBias(float[] bias, int cout) {
+        if (bias != null && bias.length < cout)
+            throw new IllegalArgumentException("conv bias has " + bias.length + " values, expected " + cout);
     }
 
     /**
@@ -113,8 +115,7 @@ public final class Conv2d {
         long prof0 = Profiler.start();
         int oh = ih + padTop + padBottom - 2;
         try {
-            if (bias != null && bias.length < cout)
-                throw new IllegalArgumentException("conv bias has " + bias.length + " values, expected " + cout);
+            checkBias(bias, cout);
             Winograd.forwardRows(x, 1, cin, ih, w, padTop, padBottom, u, cout, bias, y, Winograd.CHUNK_FLOATS);
         } finally {
             Profiler.stop(Profiler.Op.CONV3X3, prof0, 2L * cout * cin * 9 * Math.max(0, oh) * w, cout, cin, ih, w, 1);
@@ -129,12 +130,23 @@ public final class Conv2d {
     static final long SHARED_IM2COL_FLOATS = 4L << 20;
 
     /**
-     * B (K x N) packed whole by pb, panel by panel in parallel, into the layout a K-deep pack gives (panel q at
-     * q * K * NR); the packer returned copies the rows [k0, k0 + kc) of each panel from it.
+     * A buffer for a conv's im2col matrix (K x N, in whole panels) packed once, when its GEMM (M x N x K) has several
+     * row tiles and the matrix fits {@link #SHARED_IM2COL_FLOATS}; else null.
      */
-    static GemmKernel.PackB packedOnce(GemmKernel.PackB pb, int K, int N) {
-        final int NR = GemmKernel.NR, panels = (N + NR - 1) / NR;
-        float[] all = new float[panels * K * NR];
+    static float[] sharedIm2col(int M, int N, int K) {
+        int[] grid = GemmKernel.grid(M, N, GemmKernel.taskTarget(2.0 * M * N * K), false);
+        long floats = (long) (N + GemmKernel.NR - 1) / GemmKernel.NR * GemmKernel.NR * K;
+        return (M + grid[0] - 1) / grid[0] > 1 && floats <= SHARED_IM2COL_FLOATS ? new float[(int) floats] : null;
+    }
+
+    /**
+     * B (K x N) packed whole by pb, panel by panel in parallel, into all (at least K x N rounded up to whole panels) in
+     * the layout a K-deep pack gives (panel q at q * K * NR); the packer returned copies the rows [k0, k0 + kc) of each
+     * panel from it.
+     */
+    static GemmKernel.PackB packedOnce(GemmKernel.PackB pb, int K, int N, float[] all) {
+        final int NR = GemmKernel.NR;
+        int panels = (N + NR - 1) / NR;
         Parallel.forRange(panels, 1, (q0, q1) -> pb.pack(0, K, q0 * NR, Math.min(N, q1 * NR) - q0 * NR, all, q0 * K * NR));
         return (k0, kc, j0, nc, dst, off) -> {
             for (int q = 0; q * NR < nc; q++)

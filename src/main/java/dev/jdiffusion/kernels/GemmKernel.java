@@ -31,7 +31,7 @@ final class GemmKernel {
 
     /**
      * Packs rows [i0, i0+mc) x columns [k0, k0+kc) of A into MR-row panels, k-interleaved: row r, column k at
-     * dst[dstOff + (r/MR)*MR*kc + k*MR + r%MR] ({@link #panelIndex}), and zero rows from mc up to the next multiple of MR
+     * dst[dstOff + (r/MR)*MR*kc + k*MR + r%MR] ({@link #rowStart}), and zero rows from mc up to the next multiple of MR
      * (the micro-kernel reads MR rows at a time).
      */
     interface PackA {
@@ -330,9 +330,9 @@ final class GemmKernel {
         MicroKernels.run(KIND, kc, a, ao, b, bo, c, co, ldc, add);
     }
 
-    /** Where row r, column k of an A block packed kc deep goes: (r/MR)*MR*kc + k*MR + r%MR (relative to the block). */
-    static int panelIndex(int r, int k, int kc) {
-        return (r / MR) * MR * kc + k * MR + r % MR;
+    /** Where row r of an A block packed kc deep starts, relative to the block: (r/MR)*MR*kc + r%MR; its depth k is MR on. */
+    static int rowStart(int r, int kc) {
+        return (r / MR) * MR * kc + r % MR;
     }
 
     // ---- packers for heap arrays ----
@@ -341,7 +341,7 @@ final class GemmKernel {
     static PackA packA(float[] a, int aOff, int lda, boolean trans) {
         return (i0, mc, k0, kc, dst, off) -> {
             for (int r = 0; r < mc; r++) {
-                int d = off + panelIndex(r, 0, kc);
+                int d = off + rowStart(r, kc);
                 if (trans) {
                     int src = aOff + k0 * lda + i0 + r;
                     for (int k = 0; k < kc; k++) dst[d + k * MR] = a[src + k * lda];
@@ -369,7 +369,7 @@ final class GemmKernel {
                 for (int r = 0; r < mc; r++) {
                     w.readRow(i0 + r, k0, row, 0, span);
                     for (int g = 0; g < blocks; g++) {
-                        int kc = Math.min(KC, span - g * KC), d = off + g * stride + panelIndex(r, 0, kc), s = g * KC;
+                        int kc = Math.min(KC, span - g * KC), d = off + g * stride + rowStart(r, kc), s = g * KC;
                         for (int k = 0; k < kc; k++) dst[d + k * MR] = row[s + k];
                     }
                 }
@@ -382,7 +382,7 @@ final class GemmKernel {
     static void zeroPadRows(int mc, int kc, float[] dst, int off) {
         int padded = (mc + MR - 1) / MR * MR;
         for (int r = mc; r < padded; r++) {
-            int d = off + panelIndex(r, 0, kc);
+            int d = off + rowStart(r, kc);
             for (int k = 0; k < kc; k++) dst[d + k * MR] = 0f;
         }
     }

@@ -96,7 +96,7 @@ public final class Profiler {
         for (Map.Entry<String, double[]> e : topShapes(top)) {
             double[] v = e.getValue();
             sb.append(String.format(Locale.ROOT, "%-34s %7d %9.3f %5.1f%% %9.1f%n", e.getKey(), (long) v[2], v[0], total > 0 ? 100 * v[0] / total : 0,
-                    v[0] > 0 ? v[1] / v[0] / 1e9 : 0));
+                    gflops(v)));
         }
         return sb.toString();
     }
@@ -109,13 +109,21 @@ public final class Profiler {
             int sp = e.getKey().indexOf(' ');
             r.put("op", e.getKey().substring(0, sp));
             r.put("shape", e.getKey().substring(sp + 1));
-            r.put("seconds", e.getValue()[0]);
-            r.put("flops", (long) e.getValue()[1]);
-            r.put("calls", (long) e.getValue()[2]);
-            r.put("gflops", e.getValue()[0] > 0 ? e.getValue()[1] / e.getValue()[0] / 1e9 : 0);
+            putStats(r, e.getValue());
         }
         return a;
     }
+
+    /** seconds, flops, calls, gflops of a row {seconds, FLOPs, calls}. */
+    private static void putStats(ObjectNode r, double[] v) {
+        r.put("seconds", v[0]);
+        r.put("flops", (long) v[1]);
+        r.put("calls", (long) v[2]);
+        r.put("gflops", gflops(v));
+    }
+
+    /** The rate of a row {seconds, FLOPs, calls} in GFLOP/s (0 for no time). */
+    private static double gflops(double[] v) { return v[0] > 0 ? v[1] / v[0] / 1e9 : 0; }
 
     /** Seconds, FLOPs and calls per op kind, non-empty kinds only. */
     public static Map<Op, double[]> snapshot() {
@@ -136,7 +144,7 @@ public final class Profiler {
         for (Map.Entry<Op, double[]> e : m.entrySet()) {
             double[] v = e.getValue();
             sb.append(String.format(Locale.ROOT, "%-12s %7d %9.3f %5.1f%% %10.1f %9.1f%n", e.getKey().name().toLowerCase(Locale.ROOT),
-                    (long) v[2], v[0], 100 * v[0] / total, v[1] / 1e9, v[0] > 0 ? v[1] / v[0] / 1e9 : 0));
+                    (long) v[2], v[0], 100 * v[0] / total, v[1] / 1e9, gflops(v)));
         }
         return sb.toString();
     }
@@ -144,11 +152,7 @@ public final class Profiler {
     public static ObjectNode toJson(ObjectMapper m) {
         ObjectNode o = m.createObjectNode();
         for (Map.Entry<Op, double[]> e : snapshot().entrySet()) {
-            ObjectNode r = o.putObject(e.getKey().name().toLowerCase(Locale.ROOT));
-            r.put("seconds", e.getValue()[0]);
-            r.put("flops", (long) e.getValue()[1]);
-            r.put("calls", (long) e.getValue()[2]);
-            r.put("gflops", e.getValue()[0] > 0 ? e.getValue()[1] / e.getValue()[0] / 1e9 : 0);
+            putStats(o.putObject(e.getKey().name().toLowerCase(Locale.ROOT)), e.getValue());
         }
         return o;
     }

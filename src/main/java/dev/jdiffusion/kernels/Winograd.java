@@ -210,26 +210,27 @@ final class Winograd {
         if (lowRank != null) return filtersWithLowRank(weight, lowRank, cin, cout, tiles);
         float[] u = weight.winograd;
         if (u != null) return u;
-        if (tiles >= PER_CALL_TILES) return transformFilters(weight, cout, cin, scratch(16 * cout * cin));
+        if (tiles >= PER_CALL_TILES) return transformedForOneCall(weight, cout, cin);
         synchronized (weight) {
             u = weight.winograd;
             if (u != null) return u;
-            if (!reserve(weight, 64L * cout * cin, tiles < 256)) return transformFilters(weight, cout, cin, scratch(16 * cout * cin));
+            if (!reserve(weight, 64L * cout * cin, tiles < 256)) return transformedForOneCall(weight, cout, cin);
             return weight.winograd = transformFilters(weight, cout, cin);
         }
     }
 
     /**
-     * This thread's buffer for filters transformed for one call (not cached), of at least n floats: a transform writes
-     * all of its 16 x cout x cin values, so the buffer is reused as it is, with no new array to zero (a new one cost
+     * The filters transformed for one call (not cached), in this thread's buffer: a transform writes all of its
+     * 16 x cout x cin values, so the buffer is reused as it is, with no new array to zero (a new one cost
      * as much as the transform: 26 MB for 640 channels). Valid until this thread's next conv; soft, so memory
      * pressure may take it between calls.
      */
-    private static float[] scratch(int n) {
+    private static float[] transformedForOneCall(Matrix weight, int cout, int cin) {
+        int n = 16 * cout * cin;
         java.lang.ref.SoftReference<float[]> ref = SCRATCH.get();
         float[] s = ref == null ? null : ref.get();
         if (s == null || s.length < n) SCRATCH.set(new java.lang.ref.SoftReference<>(s = new float[n]));
-        return s;
+        return transformFilters(weight, cout, cin, s);
     }
 
     private static final ThreadLocal<java.lang.ref.SoftReference<float[]>> SCRATCH = new ThreadLocal<>();
@@ -241,12 +242,12 @@ final class Winograd {
     private static float[] filtersWithLowRank(Matrix weight, Object lowRank, int cin, int cout, long tiles) {
         Matrix.LowRankFilters c = weight.winogradLowRank;
         if (c != null && c.key() == lowRank) return c.filters();
-        if (tiles >= PER_CALL_TILES) return transformFilters(weight, cout, cin, scratch(16 * cout * cin));
+        if (tiles >= PER_CALL_TILES) return transformedForOneCall(weight, cout, cin);
         synchronized (weight) {
             c = weight.winogradLowRank;
             if (c != null && c.key() == lowRank) return c.filters();
             // The slot's bytes are reserved once per weight; later LoRAs replace its filters.
-            if (c == null && !reserve(weight, 64L * cout * cin, tiles < 256)) return transformFilters(weight, cout, cin, scratch(16 * cout * cin));
+            if (c == null && !reserve(weight, 64L * cout * cin, tiles < 256)) return transformedForOneCall(weight, cout, cin);
             float[] u = transformFilters(weight, cout, cin);
             weight.winogradLowRank = new Matrix.LowRankFilters(lowRank, u);
             return u;

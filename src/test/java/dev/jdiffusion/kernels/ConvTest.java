@@ -39,7 +39,7 @@ class ConvTest {
             try (var lease = Parallel.lease(threads)) {
                 float[] want = new float[cout * hw], got = new float[cout * hw];
                 GemmKernel.gemm(cout, hw, K, 1f, GemmKernel.packA(a, 0, K, false), streamed, 0f, want, 0, hw, null, null);
-                GemmKernel.gemm(cout, hw, K, 1f, GemmKernel.packA(a, 0, K, false), Conv2d.packedOnce(streamed, K, hw), 0f, got, 0, hw, null, null);
+                GemmKernel.gemm(cout, hw, K, 1f, GemmKernel.packA(a, 0, K, false), Conv2d.packedOnce(streamed, K, hw, new float[(hw + GemmKernel.NR - 1) / GemmKernel.NR * GemmKernel.NR * K]), 0f, got, 0, hw, null, null);
                 org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, threads + " threads");
             }
     }
