@@ -164,20 +164,29 @@ public final class Attention {
 
         /**
          * out[lane..] = the lane-wise max of rows rows of a panel (one vector from off every NR floats), on four
-         * accumulators, so the loop is not one chain of dependent max operations (max is exact in any order).
+         * accumulators, so the loop is not one chain of dependent operations. Each step is a compare and a blend, not
+         * max (see {@link VMath}: fewer instructions; a NaN score is skipped here but makes its query's row NaN anyway,
+         * and a shift of -0 or +0 gives the same exponentials), so the order of the rows does not change the result.
          */
         private static void columnMax(float[] x, int off, int rows, float[] out, int lane) {
             FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), m1 = m0, m2 = m0, m3 = m0;
             int j = 0;
             for (; j + 4 <= rows; j += 4) {
                 int i = off + j * NR;
-                m0 = m0.max(FloatVector.fromArray(S, x, i));
-                m1 = m1.max(FloatVector.fromArray(S, x, i + NR));
-                m2 = m2.max(FloatVector.fromArray(S, x, i + 2 * NR));
-                m3 = m3.max(FloatVector.fromArray(S, x, i + 3 * NR));
+                FloatVector v0 = FloatVector.fromArray(S, x, i), v1 = FloatVector.fromArray(S, x, i + NR),
+                        v2 = FloatVector.fromArray(S, x, i + 2 * NR), v3 = FloatVector.fromArray(S, x, i + 3 * NR);
+                m0 = m0.blend(v0, v0.compare(VectorOperators.GT, m0));
+                m1 = m1.blend(v1, v1.compare(VectorOperators.GT, m1));
+                m2 = m2.blend(v2, v2.compare(VectorOperators.GT, m2));
+                m3 = m3.blend(v3, v3.compare(VectorOperators.GT, m3));
             }
-            for (; j < rows; j++) m0 = m0.max(FloatVector.fromArray(S, x, off + j * NR));
-            m0.max(m1).max(m2.max(m3)).intoArray(out, lane);
+            for (; j < rows; j++) {
+                FloatVector v = FloatVector.fromArray(S, x, off + j * NR);
+                m0 = m0.blend(v, v.compare(VectorOperators.GT, m0));
+            }
+            m0 = m0.blend(m1, m1.compare(VectorOperators.GT, m0));
+            m2 = m2.blend(m3, m3.compare(VectorOperators.GT, m2));
+            m0.blend(m2, m2.compare(VectorOperators.GT, m0)).intoArray(out, lane);
         }
 
         /** Panel rows (one vector from off every NR floats) x := e^(x - shift[lane..]), x - shift being at most 0. */

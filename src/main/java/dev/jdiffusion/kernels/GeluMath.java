@@ -162,7 +162,9 @@ final class GeluMath {
                 DoubleVector mn = y.fma(vC8, vC0).fma(y, vC1).fma(y, vC2).fma(y, vC3).fma(y, vC4).fma(y, vC5).fma(y, vC6).fma(y, vC7);
                 DoubleVector md = y.add(D0).fma(y, vD1).fma(y, vD2).fma(y, vD3).fma(y, vD4).fma(y, vD5).fma(y, vD6).fma(y, vD7);
                 // |z| > 4: erfc = e^-z^2 (SQRPI - q N(q) / D(q)) / |z|, q = 1/z^2, as (SQRPI t D' - N') / (|z| t D')
-                DoubleVector t = ysq.min(TAIL_MAX), yt = y.min(TAIL_Y);
+                // min as compare + blend (Math.min's NaN and signed-zero rules cost C2 more instructions; same bits here, y >= 0)
+                DoubleVector t = ysq.blend(TAIL_MAX, ysq.compare(VectorOperators.GT, TAIL_MAX)),
+                        yt = y.blend(TAIL_Y, y.compare(VectorOperators.GT, TAIL_Y));
                 DoubleVector td = t.fma(vQ4, vQ3).fma(t, vQ2).fma(t, vQ1).fma(t, vQ0).fma(t, one);
                 DoubleVector tn = t.mul(SQRPI).fma(td, t.fma(vP4, vP3).fma(t, vP2).fma(t, vP1).fma(t, vP0).fma(t, vP5).neg());
                 DoubleVector tdd = yt.mul(t).mul(td);
