@@ -34,6 +34,14 @@ public final class Attention {
     /** Causal masks key j for query i when j > i (top-left aligned, as torch's is_causal). */
     public static void forward(float[] q, float[] k, float[] v, int batch, int heads, int lq, int lk, int headDim,
                                boolean causal, float scale, float[] out) {
+        // Vᵀ gets a row of ones (the softmax sums) where the head dimension leaves a padding row anyway (d % MR != 0);
+        // else the sums are added up in the exponential pass, so the product needs no extra MR rows (d = 40 at 8 rows)
+        forward(q, k, v, batch, heads, lq, lk, headDim, causal, scale, out, headDim % MR != 0);
+    }
+
+    /** {@link #forward}, with the softmax sums taken by a ones row of Vᵀ (onesRow) or in the exponential pass: same bits. */
+    static void forward(float[] q, float[] k, float[] v, int batch, int heads, int lq, int lk, int headDim,
+                        boolean causal, float scale, float[] out, boolean onesRow) {
         long prof0 = Profiler.start();
         try {
             if (batch <= 0 || heads <= 0 || lq <= 0) return;
@@ -44,19 +52,19 @@ public final class Attention {
                 Arrays.fill(out, 0, batch * lq * dm, 0f);
                 return;
             }
-            int d = headDim, dRows = (d + MR) / MR * MR, lkRows = (lk + MR - 1) / MR * MR;
+            int d = headDim, dRows = (d + (onesRow ? MR : MR - 1)) / MR * MR, lkRows = (lk + MR - 1) / MR * MR;
             long kSize = (long) lkRows * d, vSize = (long) dRows * ((lk + BK - 1) / BK) * BK;
             if (kSize * batch * heads > Integer.MAX_VALUE - 16 || vSize * batch * heads > Integer.MAX_VALUE - 16)
                 throw new IllegalArgumentException("attention: key/value too large to pack");
             float[] kAll = new float[(int) (kSize * batch * heads)], vAll = new float[(int) (vSize * batch * heads)];
             Parallel.forTasks(batch * heads, (t0, t1) -> {
                 for (int bh = t0; bh < t1; bh++)
-                    packHead(k, v, bh / heads, bh % heads, lk, d, dRows, dm, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize));
+                    packHead(k, v, bh / heads, bh % heads, lk, d, dRows, onesRow, dm, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize));
             });
             int qTiles = (lq + BQ - 1) / BQ;
             Parallel.forTasks(batch * heads * qTiles, (t0, t1) -> {
                 Tile tile = TILES.get();
-                if (tile == null || tile.d != d) TILES.set(tile = new Tile(d, dRows));
+                if (tile == null || tile.d != d || tile.onesRow != onesRow) TILES.set(tile = new Tile(d, dRows, onesRow));
                 for (int t = t0; t < t1; t++) {
                     int qt = t % qTiles, bh = t / qTiles, h = bh % heads, b = bh / heads;
                     tile.run(q, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize), b, h, qt * BQ, Math.min(BQ, lq - qt * BQ),
@@ -72,10 +80,10 @@ public final class Attention {
      * Packs one head as the micro-kernel's A panels (MR rows, k-interleaved): K by blocks of MR keys
      * ([block][t][key % MR], zero keys up to a multiple of MR) and Vᵀ by key tile, each tile by blocks of MR rows of
      * the head dimension ([tile][t / MR][key - tile start][t % MR]), so the rows a product reads are close together.
-     * Vᵀ's row d is all ones (then zero rows up to a multiple of MR): the product Oᵀ += Vᵀ Pᵀ then also sums each
-     * query's P into Oᵀ's row d, the softmax denominator, with no pass of its own.
+     * With onesRow, Vᵀ's row d is all ones (then zero rows up to a multiple of MR): the product Oᵀ += Vᵀ Pᵀ then also
+     * sums each query's P into Oᵀ's row d, the softmax denominator, with no pass of its own.
      */
-    private static void packHead(float[] k, float[] v, int b, int h, int lk, int d, int dRows, int dm, float[] kp, int ko,
+    private static void packHead(float[] k, float[] v, int b, int h, int lk, int d, int dRows, boolean onesRow, int dm, float[] kp, int ko,
                                  float[] vt, int vo) {
         for (int j = 0; j < lk; j++) {
             int src = (b * lk + j) * dm + h * d, kd = ko + (j / MR) * MR * d + j % MR;
@@ -84,28 +92,32 @@ public final class Attention {
                 kp[kd + t * MR] = k[src + t];
                 vt[vd + (t / MR) * MR * BK + t % MR] = v[src + t];
             }
-            vt[vd + (d / MR) * MR * BK + d % MR] = 1f;
+            if (onesRow) vt[vd + (d / MR) * MR * BK + d % MR] = 1f;
         }
     }
 
     /** Per-task buffers and the tile loop. */
     private static final class Tile {
         final int d, dRows;
+        /** Whether Oᵀ's row d collects the softmax sums (Vᵀ has a row of ones); else {@link #sum} does. */
+        final boolean onesRow;
         /**
          * (Q scale)ᵀ, Sᵀ / Pᵀ and Oᵀ as NR-query panels: [panel][row][NR] (Oᵀ's row d: the running sum of P); running
-         * max, shift and rescale factor per query.
+         * max, shift, rescale factor and (without the ones row) softmax sum per query.
          */
-        final float[] qt, st, ot, m, shift, corr;
+        final float[] qt, st, ot, m, shift, corr, sum;
 
-        Tile(int d, int dRows) {
+        Tile(int d, int dRows, boolean onesRow) {
             this.d = d;
             this.dRows = dRows;
+            this.onesRow = onesRow;
             qt = new float[BQ * d];
             st = new float[BQ * BK];
             ot = new float[BQ * dRows];
             m = new float[BQ];
             shift = new float[BQ];
             corr = new float[BQ];
+            sum = new float[BQ];
         }
 
         void run(float[] q, float[] kp, int ko, float[] vt, int vo, int b, int h, int i0, int rows, int lq, int lk, int dm,
@@ -118,6 +130,7 @@ public final class Attention {
             }
             Arrays.fill(ot, 0, panels * dRows * NR, 0f);
             Arrays.fill(m, Float.NEGATIVE_INFINITY);
+            Arrays.fill(sum, 0f);
             int kEnd = causal ? Math.min(lk, i0 + rows) : lk;
             for (int j0 = 0; j0 < kEnd; j0 += BK) {
                 int bk = Math.min(BK, kEnd - j0), bkRows = (bk + MR - 1) / MR * MR;
@@ -133,7 +146,7 @@ public final class Attention {
             }
             for (int i = 0; i < rows; i++) {
                 int dst = (b * lq + i0 + i) * dm + h * d, src = (i / NR) * dRows * NR + i % NR;
-                float sum = ot[src + d * NR], inv = sum > 0f ? 1f / sum : 0f;
+                float total = onesRow ? ot[src + d * NR] : sum[i], inv = total > 0f ? 1f / total : 0f;
                 for (int t = 0; t < d; t++) out[dst + t] = ot[src + t * NR] * inv;
             }
         }
@@ -156,8 +169,13 @@ public final class Attention {
                 FloatVector sh = mNew.blend(0f, mNew.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
                 sh.intoArray(shift, lane);
                 VMath.expNonPositive(mOld.sub(sh)).blend(0f, mOld.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY)).intoArray(corr, lane);
-                expShifted(st, so + v, bk, shift, lane);
-                scaleRows(ot, p * dRows * NR + v, d + 1, corr, lane);
+                if (onesRow) {
+                    expShifted(st, so + v, bk, shift, lane);
+                    scaleRows(ot, p * dRows * NR + v, d + 1, corr, lane);
+                } else {
+                    expShiftedSummed(st, so + v, bk, shift, sum, corr, lane);
+                    scaleRows(ot, p * dRows * NR + v, d, corr, lane);
+                }
             }
             if (causal) mask(so, i0, j0, bk, 0f);
         }
@@ -196,6 +214,23 @@ public final class Attention {
                 int i = off + j * NR;
                 VMath.expNonPositive(FloatVector.fromArray(S, x, i).sub(sh)).intoArray(x, i);
             }
+        }
+
+        /**
+         * {@link #expShifted}, also updating the softmax sums: sum[lane..] = sum * corr + (the new P rows added in order from
+         * zero), the operations the ones row of Vᵀ performs, in the same order (its Oᵀ row scaled by corr, then the
+         * micro-kernel's FMA chain of 1 x P from zero added to it), so the results do not depend on which a head uses.
+         */
+        private static void expShiftedSummed(float[] x, int off, int rows, float[] shift, float[] sum, float[] corr, int lane) {
+            FloatVector sh = FloatVector.fromArray(S, shift, lane);
+            FloatVector s = FloatVector.zero(S);
+            for (int j = 0; j < rows; j++) {
+                int i = off + j * NR;
+                FloatVector e = VMath.expNonPositive(FloatVector.fromArray(S, x, i).sub(sh));
+                e.intoArray(x, i);
+                s = s.add(e);
+            }
+            FloatVector.fromArray(S, sum, lane).mul(FloatVector.fromArray(S, corr, lane)).add(s).intoArray(sum, lane);
         }
 
         /** Panel rows (one vector from off every NR floats) x *= c[lane..]. */

@@ -44,6 +44,28 @@ class AttentionTest {
         Ref.check("attention b=" + batch + " h=" + heads + " lq=" + lq + " lk=" + lk + " d=" + d + " causal=" + causal, want[0], tol, out, 0);
     }
 
+    /**
+     * The softmax sums taken by a ones row of Vᵀ (in the product) and in the exponential pass are the same operations in
+     * the same order: identical bits, at head sizes that are and are not multiples of the micro-kernel's rows, causal or
+     * not, with more keys than one key tile.
+     */
+    @Test
+    void sumsByOnesRowAndInExpPassAreTheSameBits() {
+        Random r = new Random(10);
+        int mr = GemmKernel.MR;
+        for (int d : new int[] {mr, 2 * mr, 40, 41, 80}) {
+            for (boolean causal : new boolean[] {false, true}) {
+                int heads = 2, lq = 70, lk = 2 * KernelConfig.ATTENTION_KEYS + 5, dm = heads * d;
+                float[] q = Ref.randn(r, lq * dm, 1), k = Ref.randn(r, lk * dm, 1), v = Ref.randn(r, lk * dm, 1);
+                float[] a = new float[q.length], b = new float[q.length];
+                Attention.forward(q, k, v, 1, heads, lq, lk, d, causal, 0.3f, a, true);
+                Attention.forward(q, k, v, 1, heads, lq, lk, d, causal, 0.3f, b, false);
+                for (int i = 0; i < a.length; i++)
+                    assertEquals(Float.floatToRawIntBits(a[i]), Float.floatToRawIntBits(b[i]), "d=" + d + " causal=" + causal + " at " + i);
+            }
+        }
+    }
+
     @Test
     void randomShapes() {
         Random r = new Random(9);
