@@ -102,8 +102,8 @@ public final class Attention {
         /** Whether Oᵀ's row d collects the softmax sums (Vᵀ has a row of ones); else {@link #sum} does. */
         final boolean onesRow;
         /**
-         * (Q scale)ᵀ, Sᵀ / Pᵀ and Oᵀ as NR-query panels: [panel][row][NR] (Oᵀ's row d: the running sum of P); running
-         * max, shift, rescale factor and (without the ones row) softmax sum per query.
+         * (Q scale)ᵀ, Sᵀ / Pᵀ and Oᵀ as NR-query panels: [panel][row][NR] (with the ones row, Oᵀ's row d: the running
+         * sum of P); running max, shift, rescale factor and (without the ones row) softmax sum per query.
          */
         final float[] qt, st, ot, m, shift, corr, sum;
 
@@ -160,15 +160,10 @@ public final class Attention {
          */
         private void softmaxStep(int p, int so, int i0, int j0, int bk, boolean causal) {
             if (causal) mask(so, i0, j0, bk, Float.NEGATIVE_INFINITY);
+            for (int v = 0; v < NR; v += L) columnMax(st, so + v, bk, shift, p * NR + v);
+            updateMax(m, shift, corr, p * NR);
             for (int v = 0; v < NR; v += L) {
                 int lane = p * NR + v;
-                columnMax(st, so + v, bk, shift, lane);
-                FloatVector mOld = FloatVector.fromArray(S, m, lane), mNew = mOld.max(FloatVector.fromArray(S, shift, lane));
-                mNew.intoArray(m, lane);
-                // a lane with no valid key yet keeps m = -inf: shift by 0 there (its P is masked to 0, its O and sum are 0)
-                FloatVector sh = mNew.blend(0f, mNew.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
-                sh.intoArray(shift, lane);
-                VMath.expNonPositive(mOld.sub(sh)).blend(0f, mOld.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY)).intoArray(corr, lane);
                 if (onesRow) {
                     expShifted(st, so + v, bk, shift, lane);
                     scaleRows(ot, p * dRows * NR + v, d + 1, corr, lane);
@@ -178,6 +173,23 @@ public final class Attention {
                 }
             }
             if (causal) mask(so, i0, j0, bk, 0f);
+        }
+
+        /**
+         * For the NR queries from lane, given the key block's maxima in shift: m := max(m, shift); shift := the new m (0
+         * where it is still -inf: a lane with no valid key yet, whose P is masked to 0 and whose O and sum are 0); corr :=
+         * e^(old m - new m), the factor for O and the sum (0 where the old m was -inf). A method of its own, with its
+         * exponential in a loop over the panel: written in softmaxStep's lane loop, C2 in whole runs judged that exp's
+         * call site too rare to inline (-XX:+PrintInlining: "low call site frequency") and allocated its vectors.
+         */
+        private static void updateMax(float[] m, float[] shift, float[] corr, int lane0) {
+            for (int lane = lane0; lane < lane0 + NR; lane += L) {
+                FloatVector mOld = FloatVector.fromArray(S, m, lane), mNew = mOld.max(FloatVector.fromArray(S, shift, lane));
+                mNew.intoArray(m, lane);
+                FloatVector sh = mNew.blend(0f, mNew.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
+                sh.intoArray(shift, lane);
+                VMath.expNonPositive(mOld.sub(sh)).blend(0f, mOld.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY)).intoArray(corr, lane);
+            }
         }
 
         /**
