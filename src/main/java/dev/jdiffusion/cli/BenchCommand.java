@@ -251,7 +251,10 @@ final class BenchCommand {
                 if (Profiler.enabled()) {
                     o.set("ops", Profiler.toJson(m));
                     o.set("op_shapes", Profiler.shapesJson(m, PROFILE_SHAPES_JSON));
-                    if (!Double.isNaN(blas)) o.put("openblas_sgemm_gflops", blas);
+                    if (!Double.isNaN(blas)) {
+                        o.put("openblas_sgemm_gflops", blas);
+                        o.put("openblas_core", BlasReference.coreName());
+                    }
                 }
                 out.println(m.writerWithDefaultPrettyPrinter().writeValueAsString(o));
             } else {
@@ -354,7 +357,9 @@ final class BenchCommand {
 
     /** Each op kind's effective GFLOP/s as a fraction of OpenBLAS sgemm's, measured in this run. */
     private static String blasRatios(double blas) {
-        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "OpenBLAS sgemm 2048^3, same run: %.1f GFLOP/s; op kinds as a fraction of it:", blas));
+        String core = BlasReference.coreName();
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "OpenBLAS sgemm 2048^3 (%s kernels), same run: %.1f GFLOP/s; op kinds as a fraction of it:",
+                core == null ? "core unknown" : core, blas));
         for (var e : Profiler.snapshot().entrySet()) {
             double[] v = e.getValue(); // seconds, flops, calls
             if (v[1] > 0 && v[0] > 0) b.append(String.format(Locale.ROOT, " %s %.2f", e.getKey().name().toLowerCase(Locale.ROOT), v[1] / v[0] / 1e9 / blas));

@@ -21,12 +21,15 @@ public final class BlasReference {
 
     private static final int ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
 
-    /** cblas_sgemm and openblas_set_num_threads, or nulls when the library is not installed. */
+    /**
+     * cblas_sgemm and openblas_set_num_threads, or nulls when the library is not installed; openblas_get_corename, or
+     * null where this build lacks it.
+     */
     private static final class Lib {
-        static final MethodHandle SGEMM, SET_THREADS;
+        static final MethodHandle SGEMM, SET_THREADS, CORE_NAME;
 
         static {
-            MethodHandle s = null, t = null;
+            MethodHandle s = null, t = null, n = null;
             try {
                 SymbolLookup lib = SymbolLookup.libraryLookup("libopenblas.so.0", Arena.global());
                 Linker linker = Linker.nativeLinker();
@@ -36,16 +39,37 @@ public final class BlasReference {
                 s = linker.downcallHandle(lib.find("cblas_sgemm").orElseThrow(),
                         FunctionDescriptor.ofVoid(i, i, i, i, i, i, f, p, i, p, i, f, p, i));
                 t = linker.downcallHandle(lib.find("openblas_set_num_threads").orElseThrow(), FunctionDescriptor.ofVoid(i));
+                var name = lib.find("openblas_get_corename");
+                if (name.isPresent()) n = linker.downcallHandle(name.get(), FunctionDescriptor.of(p));
             } catch (RuntimeException e) {
-                s = t = null;
+                s = t = n = null;
             }
             SGEMM = s;
             SET_THREADS = t;
+            CORE_NAME = n;
         }
     }
 
     /** @return whether libopenblas.so.0 was found (with cblas_sgemm and openblas_set_num_threads) */
     public static boolean available() { return Lib.SGEMM != null; }
+
+    /**
+     * The kernel set OpenBLAS chose for this CPU (openblas_get_corename: e.g. "SkylakeX", "Haswell"), or null when
+     * OpenBLAS or the function is absent. Worth printing beside every reference figure: OpenBLAS 0.3.21 does not know
+     * newer CPUs (Intel family 6 model 207 got a generic kernel: 67.5 GFLOP/s on 2 cores where OPENBLAS_CORETYPE=SkylakeX
+     * gives 335), and OPENBLAS_CORETYPE overrides the choice.
+     *
+     * @return the core name, or null
+     */
+    public static String coreName() {
+        if (Lib.CORE_NAME == null) return null;
+        try {
+            MemorySegment p = (MemorySegment) Lib.CORE_NAME.invokeExact();
+            return p.equals(MemorySegment.NULL) ? null : p.reinterpret(64).getString(0);
+        } catch (Throwable t) {
+            return null;
+        }
+    }
 
     /**
      * Row-major C = A (m x k) * op(B), op(B) = B (k x n) or, when transB, Bᵀ with B stored n x k; C is m x n.

@@ -62,6 +62,7 @@ public final class GemmDuel {
             System.out.println("OpenBLAS not installed: nothing to compare against");
             return;
         }
+        System.out.println("OpenBLAS kernels: " + BlasReference.coreName() + " (OPENBLAS_CORETYPE overrides)");
         float[] a = KernelBench.rand(m * k, 1), b = KernelBench.rand(k * n, 2), c = new float[m * n];
         Runnable ours0 = ourOp != null ? ourOp : () -> Gemm.sgemm(false, false, fm, fn, fk, 1f, a, 0, fk, b, 0, fn, 0f, c, 0, fn);
         MemorySegment na = KernelBench.native32(a), nb = KernelBench.native32(b), nc = Arena.global().allocate(4L * m * n, 64);
