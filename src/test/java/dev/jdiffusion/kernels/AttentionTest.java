@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Softmax and multi-head attention against double references. Attention tolerance:
@@ -64,6 +65,26 @@ class AttentionTest {
                     assertEquals(Float.floatToRawIntBits(a[i]), Float.floatToRawIntBits(b[i]), "d=" + d + " causal=" + causal + " at " + i);
             }
         }
+    }
+
+    /**
+     * The running maxima are a compare and a blend, which skip a NaN score where max would keep it; a NaN still makes
+     * every output it reaches NaN (its exponential is NaN), in attention (one NaN key: all queries) and in Softmax.row.
+     */
+    @Test
+    void aNanScoreMakesItsRowsNan() {
+        Random r = new Random(12);
+        int heads = 1, lq = 37, lk = KernelConfig.ATTENTION_KEYS + 9, d = 40;
+        float[] q = Ref.randn(r, lq * d, 1), k = Ref.randn(r, lk * d, 1), v = Ref.randn(r, lk * d, 1), out = new float[q.length];
+        k[(lk - 3) * d + 5] = Float.NaN;
+        for (boolean ones : new boolean[] {false, true}) {
+            Attention.forward(q, k, v, 1, heads, lq, lk, d, false, 0.2f, out, ones);
+            for (int i = 0; i < out.length; i++) assertTrue(Float.isNaN(out[i]), "attention output " + i + " = " + out[i]);
+        }
+        float[] row = Ref.randn(r, 40, 1);
+        row[17] = Float.NaN;
+        Softmax.row(row, 0, row.length);
+        for (float x : row) assertTrue(Float.isNaN(x), "softmax " + x);
     }
 
     @Test
