@@ -22,10 +22,7 @@ public final class Softmax {
     public static void row(float[] x, int off, int n) {
         int L = S.length(), i = 0;
         FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
-        for (int ub = S.loopBound(n); i < ub; i += L) {   // max as compare + blend (see VMath; same shift, same results)
-            FloatVector v = FloatVector.fromArray(S, x, off + i);
-            vmax = vmax.blend(v, v.compare(VectorOperators.GT, vmax));
-        }
+        for (int ub = S.loopBound(n); i < ub; i += L) vmax = vmax.max(FloatVector.fromArray(S, x, off + i));
         float max = vmax.reduceLanes(VectorOperators.MAX);
         for (; i < n; i++) max = Math.max(max, x[off + i]);
         if (max == Float.NEGATIVE_INFINITY) {

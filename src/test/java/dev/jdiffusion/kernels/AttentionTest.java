@@ -68,8 +68,9 @@ class AttentionTest {
     }
 
     /**
-     * The running maxima are a compare and a blend, which skip a NaN score where max would keep it; a NaN still makes
-     * every output it reaches NaN (its exponential is NaN), in attention (one NaN key: all queries) and in Softmax.row.
+     * Attention's running maxima are a compare and a blend, which skip a NaN score where max would keep it; a NaN still
+     * makes every output it reaches NaN (its exponential is NaN): one NaN key, all queries. Softmax.row keeps max: a NaN
+     * among -Inf scores gives NaN, not the zeros of an all-masked row.
      */
     @Test
     void aNanScoreMakesItsRowsNan() {
@@ -85,6 +86,11 @@ class AttentionTest {
         row[17] = Float.NaN;
         Softmax.row(row, 0, row.length);
         for (float x : row) assertTrue(Float.isNaN(x), "softmax " + x);
+        float[] masked = new float[40];
+        java.util.Arrays.fill(masked, Float.NEGATIVE_INFINITY);
+        masked[3] = Float.NaN;
+        Softmax.row(masked, 0, masked.length);
+        for (float x : masked) assertTrue(Float.isNaN(x), "softmax of -Inf and one NaN: " + x);
     }
 
     @Test
