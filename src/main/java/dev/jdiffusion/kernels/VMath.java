@@ -15,7 +15,7 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Clamps are written as a compare and a blend, inline at each use: the Vector API's max and min follow Math.max
  * (NaN wins, -0 < +0), which C2 builds on x86 from several more instructions (exp's two clamps took as long as the rest
  * of exp), and a helper method taking vectors is not always inlined by C2 (its vectors are then allocated: a shared
- * clamp helper made whole runs' attention 2x slower in two runs of three). For a bound that is neither NaN nor zero the
+ * clamp helper made whole runs' attention 2x slower in four runs of five). For a bound that is neither NaN nor zero the
  * result is the same bits, NaN lanes included (they stay NaN).
  *
  * <p>exp: Cody-Waite reduction by ln 2 and a degree-6 minimax polynomial (Cephes expf), max error about 1 ulp
