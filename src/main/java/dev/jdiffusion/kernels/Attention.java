@@ -52,7 +52,7 @@ public final class Attention {
                 Arrays.fill(out, 0, batch * lq * dm, 0f);
                 return;
             }
-            int d = headDim, dRows = (d + (onesRow ? MR : MR - 1)) / MR * MR, lkRows = (lk + MR - 1) / MR * MR;
+            int d = headDim, dRows = vRows(d, onesRow), lkRows = (lk + MR - 1) / MR * MR;
             long kSize = (long) lkRows * d, vSize = (long) dRows * ((lk + BK - 1) / BK) * BK;
             if (kSize * batch * heads > Integer.MAX_VALUE - 16 || vSize * batch * heads > Integer.MAX_VALUE - 16)
                 throw new IllegalArgumentException("attention: key/value too large to pack");
@@ -64,7 +64,7 @@ public final class Attention {
             int qTiles = (lq + BQ - 1) / BQ;
             Parallel.forTasks(batch * heads * qTiles, (t0, t1) -> {
                 Tile tile = TILES.get();
-                if (tile == null || tile.d != d || tile.onesRow != onesRow) TILES.set(tile = new Tile(d, dRows, onesRow));
+                if (tile == null || tile.d != d || tile.onesRow != onesRow) TILES.set(tile = new Tile(d, onesRow));
                 for (int t = t0; t < t1; t++) {
                     int qt = t % qTiles, bh = t / qTiles, h = bh % heads, b = bh / heads;
                     tile.run(q, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize), b, h, qt * BQ, Math.min(BQ, lq - qt * BQ),
@@ -96,6 +96,9 @@ public final class Attention {
         }
     }
 
+    /** Rows of a head's packed Vᵀ (and of Oᵀ): d, plus the ones row when onesRow, up to a multiple of MR. */
+    private static int vRows(int d, boolean onesRow) { return (d + (onesRow ? MR : MR - 1)) / MR * MR; }
+
     /** Per-task buffers and the tile loop. */
     private static final class Tile {
         final int d, dRows;
@@ -107,9 +110,9 @@ public final class Attention {
          */
         final float[] qt, st, ot, m, shift, corr, sum;
 
-        Tile(int d, int dRows, boolean onesRow) {
+        Tile(int d, boolean onesRow) {
             this.d = d;
-            this.dRows = dRows;
+            this.dRows = vRows(d, onesRow);
             this.onesRow = onesRow;
             qt = new float[BQ * d];
             st = new float[BQ * BK];
@@ -164,13 +167,9 @@ public final class Attention {
             updateMax(m, shift, corr, p * NR);
             for (int v = 0; v < NR; v += L) {
                 int lane = p * NR + v;
-                if (onesRow) {
-                    expShifted(st, so + v, bk, shift, lane);
-                    scaleRows(ot, p * dRows * NR + v, d + 1, corr, lane);
-                } else {
-                    expShiftedSummed(st, so + v, bk, shift, sum, corr, lane);
-                    scaleRows(ot, p * dRows * NR + v, d, corr, lane);
-                }
+                if (onesRow) expShifted(st, so + v, bk, shift, lane);
+                else expShiftedSummed(st, so + v, bk, shift, sum, corr, lane);
+                scaleRows(ot, p * dRows * NR + v, onesRow ? d + 1 : d, corr, lane);   // with the ones row: the sums too
             }
             if (causal) mask(so, i0, j0, bk, 0f);
         }
