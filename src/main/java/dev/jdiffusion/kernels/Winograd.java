@@ -323,12 +323,18 @@ final class Winograd {
         return transformFilters(weight, cout, cin, new float[16 * cout * cin]);
     }
 
-    /** As above, into u (at least 16 x cout x cin floats; every one of them written). */
+    /**
+     * As above, into u (at least 16 x cout x cin floats; every one of them written). The vector passes are loops of their
+     * own over arrays, none taking or returning a vector: written as one loop body holding the four rows, C2 stopped
+     * inlining at its node limit (the third and fourth rows' calls and one conversion), so those vectors were allocated,
+     * and a 640 x 640 transform took 38.5 ns per (cout, cin) pair under UseAVX=2 on one core.
+     */
     static float[] transformFilters(Matrix weight, int cout, int cin, float[] u) {
-        int plane = cout * cin, dl = DS.length();
+        int plane = cout * cin;
         Parallel.forRange(cout, 1, (o0, o1) -> {
             float[] g = new float[cin * 9];
-            double[] gd = new double[9 * cin];   // g de-interleaved: gd[p * cin + ci] = g[ci * 9 + p]
+            // gd[p * cin + ci] = g[ci * 9 + p] for p < 9 (g de-interleaved), then rows 9-11 and 12-14: rows 1 and 2 of G g
+            double[] gd = new double[15 * cin];
             double[] t = new double[12];
             for (int co = o0; co < o1; co++) {
                 weight.readRow(co, 0, g, 0, cin * 9);
@@ -336,19 +342,14 @@ final class Winograd {
                 if (VECTOR_FILTERS) {
                     for (int c = 0; c < cin; c++)
                         for (int p = 0; p < 9; p++) gd[p * cin + c] = g[c * 9 + p];
-                    for (int ub = DS.loopBound(cin); ci < ub; ci += dl) {
-                        // rows of G g (t[i][j] below is t[3 i + j] of transformFilter), then each row times Gᵀ
-                        DoubleVector g00 = DoubleVector.fromArray(DS, gd, ci), g01 = DoubleVector.fromArray(DS, gd, cin + ci),
-                                g02 = DoubleVector.fromArray(DS, gd, 2 * cin + ci), g10 = DoubleVector.fromArray(DS, gd, 3 * cin + ci),
-                                g11 = DoubleVector.fromArray(DS, gd, 4 * cin + ci), g12 = DoubleVector.fromArray(DS, gd, 5 * cin + ci),
-                                g20 = DoubleVector.fromArray(DS, gd, 6 * cin + ci), g21 = DoubleVector.fromArray(DS, gd, 7 * cin + ci),
-                                g22 = DoubleVector.fromArray(DS, gd, 8 * cin + ci);
-                        int at = base + ci;
-                        rowTimesGt(g00, g01, g02, u, at, plane);
-                        rowTimesGt(g00.add(g10).add(g20).mul(0.5), g01.add(g11).add(g21).mul(0.5), g02.add(g12).add(g22).mul(0.5), u, at + 4 * plane, plane);
-                        rowTimesGt(g00.sub(g10).add(g20).mul(0.5), g01.sub(g11).add(g21).mul(0.5), g02.sub(g12).add(g22).mul(0.5), u, at + 8 * plane, plane);
-                        rowTimesGt(g20, g21, g22, u, at + 12 * plane, plane);
-                    }
+                    int ub = DS.loopBound(cin);
+                    middleRowsOfGg(gd, cin, ub);
+                    // each row (a, bb, c) of G g times Gᵀ: rows 0 (g's first), 1, 2, 3 (g's last) to planes 0-3, 4-7, 8-11, 12-15
+                    rowTimesGt(gd, 0, cin, ub, u, base, plane);
+                    rowTimesGt(gd, 9 * cin, cin, ub, u, base + 4 * plane, plane);
+                    rowTimesGt(gd, 12 * cin, cin, ub, u, base + 8 * plane, plane);
+                    rowTimesGt(gd, 6 * cin, cin, ub, u, base + 12 * plane, plane);
+                    ci = ub;
                 }
                 for (; ci < cin; ci++) transformFilter(g, ci * 9, t, u, base + ci, plane);
             }
@@ -356,16 +357,33 @@ final class Winograd {
         return u;
     }
 
-    /** One row (a, bb, c) of G g times Gᵀ: u[at + j * plane] for j < 4, each rounded once to float. */
-    private static void rowTimesGt(DoubleVector a, DoubleVector bb, DoubleVector c, float[] u, int at, int plane) {
-        store(a, u, at);
-        store(a.add(bb).add(c).mul(0.5), u, at + plane);
-        store(a.sub(bb).add(c).mul(0.5), u, at + 2 * plane);
-        store(c, u, at + 3 * plane);
+    /**
+     * Rows 1 and 2 of G g for the channels [0, n) (a multiple of the double lanes), from g's rows in gd (row p at p * cin):
+     * ½ (g0j + g1j + g2j) to row 9 + j, ½ (g0j - g1j + g2j) to row 12 + j, in {@link #transformFilter}'s order.
+     */
+    private static void middleRowsOfGg(double[] gd, int cin, int n) {
+        for (int ci = 0; ci < n; ci += DS.length())
+            for (int j = 0; j < 3; j++) {
+                DoubleVector g0 = DoubleVector.fromArray(DS, gd, j * cin + ci), g1 = DoubleVector.fromArray(DS, gd, (3 + j) * cin + ci),
+                        g2 = DoubleVector.fromArray(DS, gd, (6 + j) * cin + ci);
+                g0.add(g1).add(g2).mul(0.5).intoArray(gd, (9 + j) * cin + ci);
+                g0.sub(g1).add(g2).mul(0.5).intoArray(gd, (12 + j) * cin + ci);
+            }
     }
 
-    private static void store(DoubleVector d, float[] u, int at) {
-        ((FloatVector) d.convertShape(VectorOperators.D2F, FH, 0)).intoArray(u, at);
+    /**
+     * One row (a, bb, c) of G g times Gᵀ for the channels [0, n): a, bb and c at gd[row + ci], gd[row + cin + ci] and
+     * gd[row + 2 cin + ci]; u[at + ci + j * plane] for j < 4, each rounded once to float.
+     */
+    private static void rowTimesGt(double[] gd, int row, int cin, int n, float[] u, int at, int plane) {
+        for (int ci = 0; ci < n; ci += DS.length()) {
+            DoubleVector a = DoubleVector.fromArray(DS, gd, row + ci), bb = DoubleVector.fromArray(DS, gd, row + cin + ci),
+                    c = DoubleVector.fromArray(DS, gd, row + 2 * cin + ci);
+            ((FloatVector) a.convertShape(VectorOperators.D2F, FH, 0)).intoArray(u, at + ci);
+            ((FloatVector) a.add(bb).add(c).mul(0.5).convertShape(VectorOperators.D2F, FH, 0)).intoArray(u, at + ci + plane);
+            ((FloatVector) a.sub(bb).add(c).mul(0.5).convertShape(VectorOperators.D2F, FH, 0)).intoArray(u, at + ci + 2 * plane);
+            ((FloatVector) c.convertShape(VectorOperators.D2F, FH, 0)).intoArray(u, at + ci + 3 * plane);
+        }
     }
 
     /** One (cout, cin) pair's 16 transformed values, from its 3x3 weights at g[o], to u[at + ξ * plane]. */
