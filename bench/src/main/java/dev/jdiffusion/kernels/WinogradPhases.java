@@ -5,8 +5,9 @@ import java.util.Locale;
 import java.util.Random;
 
 /**
- * Times the phases of one Winograd chunk (input transform, the 16 GEMMs, output transform) at a conv shape, on
- * the calling thread and the pool as the kernel runs them; prints medians. Usage: WinogradPhases [c=640] [hw=32] [reps=15].
+ * Times the phases of one Winograd chunk (filter transform, as an uncached conv runs it at each call; input transform,
+ * the 16 GEMMs, output transform) at a conv shape, on the calling thread and the pool as the kernel runs them; prints
+ * medians. Usage: WinogradPhases [c=640] [hw=32] [reps=15].
  */
 public final class WinogradPhases {
     private WinogradPhases() {}
@@ -23,8 +24,11 @@ public final class WinogradPhases {
         float[] u = Winograd.transformFilters(m, c, c);
         int th = (hw + 1) / 2, tw = th, tc = th * tw;
         float[] v = new float[16 * c * tc], mm = new float[16 * c * tc], y = new float[c * hw * hw];
-        double[] tin = new double[reps], tg = new double[reps], tout = new double[reps], tall = new double[reps];
+        double[] tf = new double[reps], tin = new double[reps], tg = new double[reps], tout = new double[reps], tall = new double[reps];
+        float[] scratch = new float[u.length];
         for (int i = -5; i < reps; i++) {
+            long tf0 = System.nanoTime();
+            Winograd.transformFilters(m, c, c, scratch);
             long t0 = System.nanoTime();
             Parallel.forRange(c, 1, (c0, c1) -> Winograd.inputTransform(x, 0, hw, 1, hw, tw, 0, th, c0, c1, c, tc, v));
             long t1 = System.nanoTime();
@@ -43,6 +47,7 @@ public final class WinogradPhases {
             Winograd.forward(x, 1, c, hw, hw, u, c, null, y);
             long t4 = System.nanoTime();
             if (i >= 0) {
+                tf[i] = (t0 - tf0) / 1e6;
                 tin[i] = (t1 - t0) / 1e6;
                 tg[i] = (t2 - t1) / 1e6;
                 tout[i] = (t3 - t2) / 1e6;
@@ -50,8 +55,8 @@ public final class WinogradPhases {
             }
         }
         double gflop = 2.0 * 16 * c * c * tc / 1e9;
-        System.out.printf(Locale.ROOT, "%s, %d threads; winograd %dx%dx%d: input %.2f ms, gemms %.2f ms (%.1f GFLOP/s), output %.2f ms, forward %.2f ms (direct-equivalent %.1f GFLOP/s)%n",
-                KernelConfig.describe(), Parallel.threads(), c, hw, hw, med(tin), med(tg), gflop / med(tg) * 1e3, med(tout), med(tall),
+        System.out.printf(Locale.ROOT, "%s, %d threads; winograd %dx%dx%d: filters %.2f ms, input %.2f ms, gemms %.2f ms (%.1f GFLOP/s), output %.2f ms, forward %.2f ms (direct-equivalent %.1f GFLOP/s)%n",
+                KernelConfig.describe(), Parallel.threads(), c, hw, hw, med(tf), med(tin), med(tg), gflop / med(tg) * 1e3, med(tout), med(tall),
                 2.0 * c * c * 9 * hw * hw / 1e9 / med(tall) * 1e3);
     }
 
