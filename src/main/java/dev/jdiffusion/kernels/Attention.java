@@ -57,9 +57,10 @@ public final class Attention {
             if (kSize * batch * heads > Integer.MAX_VALUE - 16 || vSize * batch * heads > Integer.MAX_VALUE - 16)
                 throw new IllegalArgumentException("attention: key/value too large to pack");
             float[] kAll = new float[(int) (kSize * batch * heads)], vAll = new float[(int) (vSize * batch * heads)];
+            float[] kBound = new float[batch * heads];
             Parallel.forTasks(batch * heads, (t0, t1) -> {
                 for (int bh = t0; bh < t1; bh++)
-                    packHead(k, v, bh / heads, bh % heads, lk, d, dRows, onesRow, dm, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize));
+                    kBound[bh] = packHead(k, v, bh / heads, bh % heads, lk, d, dRows, onesRow, dm, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize));
             });
             int qTiles = (lq + BQ - 1) / BQ;
             Parallel.forTasks(batch * heads * qTiles, (t0, t1) -> {
@@ -67,7 +68,7 @@ public final class Attention {
                 if (tile == null || tile.d != d || tile.onesRow != onesRow) TILES.set(tile = new Tile(d, onesRow));
                 for (int t = t0; t < t1; t++) {
                     int qt = t % qTiles, bh = t / qTiles, h = bh % heads, b = bh / heads;
-                    tile.run(q, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize), b, h, qt * BQ, Math.min(BQ, lq - qt * BQ),
+                    tile.run(q, kAll, (int) (bh * kSize), kBound[bh], vAll, (int) (bh * vSize), b, h, qt * BQ, Math.min(BQ, lq - qt * BQ),
                             lq, lk, dm, causal, scale, out);
                 }
             });
@@ -81,12 +82,15 @@ public final class Attention {
      * ([block][t][key % MR], zero keys up to a multiple of MR) and Vᵀ by key tile, each tile by blocks of MR rows of
      * the head dimension ([tile][t / MR][key - tile start][t % MR]), so the rows a product reads are close together.
      * With onesRow, Vᵀ's row d is all ones (then zero rows up to a multiple of MR): the product Oᵀ += Vᵀ Pᵀ then also
-     * sums each query's P into Oᵀ's row d, the softmax denominator, with no pass of its own.
+     * sums each query's P into Oᵀ's row d, the softmax denominator, with no pass of its own. Returns the sum of the
+     * head's |k| ({@link #scoresFinite}).
      */
-    private static void packHead(float[] k, float[] v, int b, int h, int lk, int d, int dRows, boolean onesRow, int dm, float[] kp, int ko,
-                                 float[] vt, int vo) {
+    private static float packHead(float[] k, float[] v, int b, int h, int lk, int d, int dRows, boolean onesRow, int dm, float[] kp, int ko,
+                                  float[] vt, int vo) {
+        float bound = 0f;
         for (int j = 0; j < lk; j++) {
             int src = (b * lk + j) * dm + h * d, kd = ko + (j / MR) * MR * d + j % MR;
+            bound += absSum(k, src, d);
             int vd = vo + (j / BK) * dRows * BK + (j % BK) * MR;
             for (int t = 0; t < d; t++) {
                 kp[kd + t * MR] = k[src + t];
@@ -94,6 +98,27 @@ public final class Attention {
             }
             if (onesRow) vt[vd + (d / MR) * MR * BK + d % MR] = 1f;
         }
+        return bound;
+    }
+
+    /**
+     * Whether no score can be NaN or infinite, given bounds on |q scale| and |k| (here their sums of magnitudes): every
+     * partial sum of a score's d products is then at most d qBound kBound in magnitude (rounding adds less than a
+     * factor (1 + 2^-24)^d). False when a bound is NaN or infinite (a NaN or infinite input). Where it holds, a shifted
+     * score x = s - max is never NaN (finite minus finite, or a masked -Inf minus a finite max or the 0 shift of an
+     * all-masked query), and the softmax takes the cheaper clamp ({@link VMath#expNonPositiveNotNaN}: the same bits);
+     * elsewhere the one that keeps NaN.
+     */
+    static boolean scoresFinite(int d, float qBound, float kBound) { return (double) d * qBound * kBound < 1e37; }
+
+    /** The sum of |x[off + i]| for i < n (NaN if there is a NaN; +Inf if one is infinite or it overflows). */
+    private static float absSum(float[] x, int off, int n) {
+        FloatVector a = FloatVector.zero(S);
+        int i = 0;
+        for (; i + L <= n; i += L) a = a.add(FloatVector.fromArray(S, x, off + i).abs());
+        float sum = a.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) sum += Math.abs(x[off + i]);
+        return sum;
     }
 
     /** Rows of a head's packed Vᵀ (and of Oᵀ): d, plus the ones row when onesRow, up to a multiple of MR. */
@@ -123,14 +148,17 @@ public final class Attention {
             sum = new float[BQ];
         }
 
-        void run(float[] q, float[] kp, int ko, float[] vt, int vo, int b, int h, int i0, int rows, int lq, int lk, int dm,
+        void run(float[] q, float[] kp, int ko, float kBound, float[] vt, int vo, int b, int h, int i0, int rows, int lq, int lk, int dm,
                  boolean causal, float scale, float[] out) {
             int panels = (rows + NR - 1) / NR;
             Arrays.fill(qt, 0, panels * d * NR, 0f);   // padded query lanes score 0 and are never written out
+            float qBound = 0f;
             for (int i = 0; i < rows; i++) {
                 int src = (b * lq + i0 + i) * dm + h * d, dst = (i / NR) * d * NR + i % NR;
+                qBound += absSum(q, src, d);
                 for (int t = 0; t < d; t++) qt[dst + t * NR] = q[src + t] * scale;
             }
+            boolean finite = scoresFinite(d, qBound * Math.abs(scale), kBound);
             Arrays.fill(ot, 0, panels * dRows * NR, 0f);
             Arrays.fill(m, Float.NEGATIVE_INFINITY);
             Arrays.fill(sum, 0f);
@@ -141,7 +169,7 @@ public final class Attention {
                     int so = p * BK * NR;
                     for (int kk = 0; kk < bkRows; kk += MR)
                         GemmKernel.micro(d, kp, ko + (j0 + kk) * d, qt, p * d * NR, st, so + kk * NR, NR, false);
-                    softmaxStep(p, so, i0 + p * NR, j0, bk, causal);
+                    softmaxStep(p, so, i0 + p * NR, j0, bk, causal, finite);
                     int oo = p * dRows * NR;
                     for (int t = 0; t < dRows; t += MR)
                         GemmKernel.micro(bk, vt, vo + j0 * dRows + t * BK, st, so, ot, oo + t * NR, NR, true);
@@ -161,14 +189,14 @@ public final class Attention {
          * kind came first). Each pass is a method of its own taking arrays, not vectors: one body holding them all grew
          * past C2's inlining limits, and vectors crossing a call that is not inlined are allocated.
          */
-        private void softmaxStep(int p, int so, int i0, int j0, int bk, boolean causal) {
+        private void softmaxStep(int p, int so, int i0, int j0, int bk, boolean causal, boolean finite) {
             if (causal) mask(so, i0, j0, bk, Float.NEGATIVE_INFINITY);
             for (int v = 0; v < NR; v += L) columnMax(st, so + v, bk, shift, p * NR + v);
             updateMax(m, shift, corr, p * NR);
             for (int v = 0; v < NR; v += L) {
                 int lane = p * NR + v;
-                if (onesRow) expShifted(st, so + v, bk, shift, lane);
-                else expShiftedSummed(st, so + v, bk, shift, sum, corr, lane);
+                if (onesRow) expShifted(st, so + v, bk, shift, lane, finite);
+                else expShiftedSummed(st, so + v, bk, shift, sum, corr, lane, finite);
                 scaleRows(ot, p * dRows * NR + v, onesRow ? d + 1 : d, corr, lane);   // with the ones row: the sums too
             }
             if (causal) mask(so, i0, j0, bk, 0f);
@@ -218,12 +246,16 @@ public final class Attention {
             m0.blend(m2, m2.compare(VectorOperators.GT, m0)).intoArray(out, lane);
         }
 
-        /** Panel rows (one vector from off every NR floats) x := e^(x - shift[lane..]), x - shift being at most 0. */
-        private static void expShifted(float[] x, int off, int rows, float[] shift, int lane) {
+        /**
+         * Panel rows (one vector from off every NR floats) x := e^(x - shift[lane..]), x - shift being at most 0; finite:
+         * no x - shift is NaN ({@link #scoresFinite}), so the exponential may take the cheaper clamp (the same bits).
+         */
+        private static void expShifted(float[] x, int off, int rows, float[] shift, int lane, boolean finite) {
             FloatVector sh = FloatVector.fromArray(S, shift, lane);
             for (int j = 0; j < rows; j++) {
                 int i = off + j * NR;
-                VMath.expNonPositive(FloatVector.fromArray(S, x, i).sub(sh)).intoArray(x, i);
+                FloatVector y = FloatVector.fromArray(S, x, i).sub(sh);
+                (finite ? VMath.expNonPositiveNotNaN(y) : VMath.expNonPositive(y)).intoArray(x, i);
             }
         }
 
@@ -232,12 +264,14 @@ public final class Attention {
          * zero), the operations the ones row of Vᵀ performs, in the same order (its Oᵀ row scaled by corr, then the
          * micro-kernel's FMA chain of 1 x P from zero added to it), so the results do not depend on which a head uses.
          */
-        private static void expShiftedSummed(float[] x, int off, int rows, float[] shift, float[] sum, float[] corr, int lane) {
+        private static void expShiftedSummed(float[] x, int off, int rows, float[] shift, float[] sum, float[] corr, int lane,
+                                             boolean finite) {
             FloatVector sh = FloatVector.fromArray(S, shift, lane);
             FloatVector s = FloatVector.zero(S);
             for (int j = 0; j < rows; j++) {
                 int i = off + j * NR;
-                FloatVector e = VMath.expNonPositive(FloatVector.fromArray(S, x, i).sub(sh));
+                FloatVector y = FloatVector.fromArray(S, x, i).sub(sh);
+                FloatVector e = finite ? VMath.expNonPositiveNotNaN(y) : VMath.expNonPositive(y);
                 e.intoArray(x, i);
                 s = s.add(e);
             }

@@ -48,12 +48,31 @@ final class VMath {
     }
 
     /**
-     * The body of exp for x in [LO, HI]. 2^n is built from the bits of x log2e + 1.5 * 2^23, whose low mantissa bits
-     * hold n: shifted left by 23 with 127 added they are the float 2^n (the same n as a float-to-int conversion).
+     * {@link #expNonPositive} for x that is not NaN, with the lower clamp as one unsigned integer minimum of the bits
+     * (a compare and a blend are two instructions, four micro-ops on Intel cores under AVX2): the bits of a float at or
+     * below -0 grow with its magnitude, -Inf's largest, and those of +0 and positive floats are smaller than all of them,
+     * so min(bits(x), bits(LO)) is LO for x below LO and x otherwise, as the blend gives. The same bits as
+     * expNonPositive for every x but NaN; a NaN with its sign bit set (the NaN x86 arithmetic makes) gives e^-88
+     * instead of NaN, so callers use this only where they have ruled NaN out.
+     */
+    static FloatVector expNonPositiveNotNaN(FloatVector x) {
+        return expInRange(x.reinterpretAsInts().lanewise(VectorOperators.UMIN, LO_BITS).reinterpretAsFloats());
+    }
+
+    private static final int LO_BITS = Float.floatToRawIntBits(LO);
+    /** MAGIC + 127: rounding x log2e by adding it leaves n + 127 in the low mantissa bits (see {@link #expInRange}). */
+    private static final float MAGIC_BIASED = MAGIC + 127f;
+
+    /**
+     * The body of exp for x in [LO, HI]. 2^n is built from the bits of t = x log2e + 1.5 * 2^23 + 127 (one fma, then
+     * rounded to an integer: the spacing of floats in [2^23, 2^24) is 1), whose low mantissa bits hold n + 127: shifted
+     * left by 23 (the exponent bits of t fall off) they are the float 2^n. n is the n a float-to-int conversion of
+     * x log2e + 1.5 * 2^23 gives (the scalar twin's): adding 127 first changes the rounding only where x log2e is an
+     * exact half-integer, which needs |x| >= 2^22 (log2e's significand is odd), far outside [LO, HI].
      */
     private static FloatVector expInRange(FloatVector x) {
-        FloatVector t = x.fma(FloatVector.broadcast(S, LOG2E), FloatVector.broadcast(S, MAGIC));
-        FloatVector n = t.sub(MAGIC);
+        FloatVector t = x.fma(FloatVector.broadcast(S, LOG2E), FloatVector.broadcast(S, MAGIC_BIASED));
+        FloatVector n = t.sub(MAGIC_BIASED);
         FloatVector r = n.fma(FloatVector.broadcast(S, -C1), x);
         r = n.fma(FloatVector.broadcast(S, -C2), r);
         FloatVector p = r.fma(FloatVector.broadcast(S, P0), FloatVector.broadcast(S, P1));
@@ -63,7 +82,7 @@ final class VMath {
         p = p.fma(r, FloatVector.broadcast(S, P5));
         FloatVector r2 = r.mul(r);
         p = p.fma(r2, r).add(1f);
-        FloatVector scale = t.reinterpretAsInts().add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector scale = t.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         return p.mul(scale);
     }
 

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -91,6 +92,35 @@ class AttentionTest {
         masked[3] = Float.NaN;
         Softmax.row(masked, 0, masked.length);
         for (float x : masked) assertTrue(Float.isNaN(x), "softmax of -Inf and one NaN: " + x);
+    }
+
+    /**
+     * A NaN that arithmetic makes (0 x Inf: on x86 its sign bit is set, which the cheaper clamp would read as a score
+     * below -88) and a score that overflows to +Inf (Inf - Inf in the softmax) still make their rows NaN: an infinite
+     * input, or inputs whose products could overflow, take the clamp that keeps NaN ({@link Attention#scoresFinite}).
+     */
+    @Test
+    void nanFromArithmeticAndOverflowMakeRowsNan() {
+        Random r = new Random(13);
+        int lq = 30, lk = KernelConfig.ATTENTION_KEYS + 5, d = 40;
+        float[] q = Ref.randn(r, lq * d, 1), k = Ref.randn(r, lk * d, 1), v = Ref.randn(r, lk * d, 1), out = new float[q.length];
+        for (int i = 0; i < lq; i++) q[i * d + 7] = 0f;
+        k[(lk - 2) * d + 7] = Float.POSITIVE_INFINITY;   // every score with key lk - 2 is 0 x Inf + ... = NaN
+        float[] big = q.clone();
+        for (int i = 0; i < big.length; i++) big[i] = 3e19f;   // q.k = 40 x 3e19 x k: overflows for some keys
+        float[] kBig = k.clone();
+        kBig[(lk - 2) * d + 7] = 1f;
+        for (int i = 0; i < d; i++) kBig[3 * d + i] = 3e19f;
+        for (boolean ones : new boolean[] {false, true}) {
+            Attention.forward(q, k, v, 1, 1, lq, lk, d, false, 0.2f, out, ones);
+            for (int i = 0; i < out.length; i++) assertTrue(Float.isNaN(out[i]), "0 x Inf: attention output " + i + " = " + out[i]);
+            Attention.forward(big, kBig, v, 1, 1, lq, lk, d, false, 1f, out, ones);
+            for (int i = 0; i < out.length; i++) assertTrue(Float.isNaN(out[i]), "overflow: attention output " + i + " = " + out[i]);
+        }
+        assertTrue(Attention.scoresFinite(40, 1e6f, 1e6f));
+        assertFalse(Attention.scoresFinite(40, 1e20f, 1e20f));
+        assertFalse(Attention.scoresFinite(40, Float.NaN, 1f));
+        assertFalse(Attention.scoresFinite(40, 1f, Float.POSITIVE_INFINITY));
     }
 
     @Test

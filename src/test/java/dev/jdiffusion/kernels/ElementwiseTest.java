@@ -121,6 +121,37 @@ class ElementwiseTest {
         }
     }
 
+    /**
+     * expNonPositiveNotNaN (attention's clamp as an unsigned minimum of the bits) gives expNonPositive's bits for every x
+     * that is not NaN, compiled: the edges above and one bit pattern in 4099 over all 2^32 (both signs, subnormals,
+     * infinities, values past both clamps).
+     */
+    @Test
+    void expNotNaNClampGivesTheBlendedClampsBits() {
+        var species = VMath.S;
+        float[] edges = {0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, -88f, Math.nextDown(-88f), Math.nextUp(-88f), -87.5f, -1e-30f,
+                -1f, -0.34657359f, -100f, -1e10f, -Float.MAX_VALUE, 1f, 88f, 100f, Float.NEGATIVE_INFINITY, Float.POSITIVE_INFINITY};
+        int count = (int) ((1L << 32) / 4099) + 1;
+        float[] x = new float[edges.length + count];
+        System.arraycopy(edges, 0, x, 0, edges.length);
+        int m = edges.length;
+        for (long b = 0; b < (1L << 32); b += 4099) {
+            float f = Float.intBitsToFloat((int) b);
+            if (!Float.isNaN(f)) x[m++] = f;
+        }
+        int n = species.loopBound(m);
+        float[] blended = new float[n], unsigned = new float[n];
+        for (int rep = 0; rep < 40; rep++)
+            for (int i = 0; i < n; i += species.length()) {
+                var v = jdk.incubator.vector.FloatVector.fromArray(species, x, i);
+                VMath.expNonPositive(v).intoArray(blended, i);
+                VMath.expNonPositiveNotNaN(v).intoArray(unsigned, i);
+            }
+        for (int i = 0; i < n; i++)
+            if (Float.floatToRawIntBits(blended[i]) != Float.floatToRawIntBits(unsigned[i]))
+                assertEquals(Float.floatToRawIntBits(blended[i]), Float.floatToRawIntBits(unsigned[i]), "expNonPositiveNotNaN(" + x[i] + ")");
+    }
+
     @Test
     void geglu() {
         Random r = new Random(11);
