@@ -1,6 +1,7 @@
 package dev.jdiffusion.kernels;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -57,10 +58,10 @@ public final class Attention {
             if (kSize * batch * heads > Integer.MAX_VALUE - 16 || vSize * batch * heads > Integer.MAX_VALUE - 16)
                 throw new IllegalArgumentException("attention: key/value too large to pack");
             float[] kAll = new float[(int) (kSize * batch * heads)], vAll = new float[(int) (vSize * batch * heads)];
-            float[] kBound = new float[batch * heads];
+            float[] kMax = new float[batch * heads];
             Parallel.forTasks(batch * heads, (t0, t1) -> {
                 for (int bh = t0; bh < t1; bh++)
-                    kBound[bh] = packHead(k, v, bh / heads, bh % heads, lk, d, dRows, onesRow, dm, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize));
+                    kMax[bh] = packHead(k, v, bh / heads, bh % heads, lk, d, dRows, onesRow, dm, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize));
             });
             int qTiles = (lq + BQ - 1) / BQ;
             Parallel.forTasks(batch * heads * qTiles, (t0, t1) -> {
@@ -68,7 +69,7 @@ public final class Attention {
                 if (tile == null || tile.d != d || tile.onesRow != onesRow) TILES.set(tile = new Tile(d, onesRow));
                 for (int t = t0; t < t1; t++) {
                     int qt = t % qTiles, bh = t / qTiles, h = bh % heads, b = bh / heads;
-                    tile.run(q, kAll, (int) (bh * kSize), kBound[bh], vAll, (int) (bh * vSize), b, h, qt * BQ, Math.min(BQ, lq - qt * BQ),
+                    tile.run(q, kAll, (int) (bh * kSize), kMax[bh], vAll, (int) (bh * vSize), b, h, qt * BQ, Math.min(BQ, lq - qt * BQ),
                             lq, lk, dm, causal, scale, out);
                 }
             });
@@ -82,44 +83,44 @@ public final class Attention {
      * ([block][t][key % MR], zero keys up to a multiple of MR) and Vᵀ by key tile, each tile by blocks of MR rows of
      * the head dimension ([tile][t / MR][key - tile start][t % MR]), so the rows a product reads are close together.
      * With onesRow, Vᵀ's row d is all ones (then zero rows up to a multiple of MR): the product Oᵀ += Vᵀ Pᵀ then also
-     * sums each query's P into Oᵀ's row d, the softmax denominator, with no pass of its own. Returns the sum of the
-     * head's |k| ({@link #scoresFinite}).
+     * sums each query's P into Oᵀ's row d, the softmax denominator, with no pass of its own. Returns the head's largest
+     * |k| (see {@link #ABS_BITS}).
      */
     private static float packHead(float[] k, float[] v, int b, int h, int lk, int d, int dRows, boolean onesRow, int dm, float[] kp, int ko,
                                   float[] vt, int vo) {
-        float bound = 0f;
+        IntVector maxBits = FloatVector.zero(S).reinterpretAsInts();
+        int tailBits = 0;
         for (int j = 0; j < lk; j++) {
             int src = (b * lk + j) * dm + h * d, kd = ko + (j / MR) * MR * d + j % MR;
-            bound += absSum(k, src, d);
-            int vd = vo + (j / BK) * dRows * BK + (j % BK) * MR;
-            for (int t = 0; t < d; t++) {
+            int vd = vo + (j / BK) * dRows * BK + (j % BK) * MR, t = 0;
+            for (; t + L <= d; t += L) maxBits = maxBits.max(FloatVector.fromArray(S, k, src + t).reinterpretAsInts().and(ABS_BITS));
+            for (; t < d; t++) tailBits = Math.max(tailBits, Float.floatToRawIntBits(k[src + t]) & ABS_BITS);
+            for (t = 0; t < d; t++) {
                 kp[kd + t * MR] = k[src + t];
                 vt[vd + (t / MR) * MR * BK + t % MR] = v[src + t];
             }
             if (onesRow) vt[vd + (d / MR) * MR * BK + d % MR] = 1f;
         }
-        return bound;
+        return Float.intBitsToFloat(Math.max(tailBits, maxBits.reduceLanes(VectorOperators.MAX)));
     }
 
     /**
-     * Whether no score can be NaN or infinite, given bounds on |q scale| and |k| (here their sums of magnitudes): every
-     * partial sum of a score's d products is then at most d qBound kBound in magnitude (rounding adds less than a
-     * factor (1 + 2^-24)^d). False when a bound is NaN or infinite (a NaN or infinite input). Where it holds, a shifted
-     * score x = s - max is never NaN (finite minus finite, or a masked -Inf minus a finite max or the 0 shift of an
-     * all-masked query), and the softmax takes the cheaper clamp ({@link VMath#expNonPositiveNotNaN}: the same bits);
-     * elsewhere the one that keeps NaN.
+     * Whether no score can be NaN or infinite, given the largest |q scale| and |k|: every partial sum of a score's d
+     * products is then at most d qBound kBound in magnitude (rounding adds less than a factor (1 + 2^-24)^d). False
+     * when a bound is NaN or infinite (a NaN or infinite input). Where it holds, a shifted score x = s - max is never
+     * NaN (finite minus finite, or a masked -Inf minus a finite max or the 0 shift of an all-masked query), and the
+     * softmax takes the cheaper clamp ({@link VMath#expNonPositiveNotNaN}: the same bits); elsewhere the one that
+     * keeps NaN.
      */
     static boolean scoresFinite(int d, float qBound, float kBound) { return (double) d * qBound * kBound < 1e37; }
 
-    /** The sum of |x[off + i]| for i < n (NaN if there is a NaN; +Inf if one is infinite or it overflows). */
-    private static float absSum(float[] x, int off, int n) {
-        FloatVector a = FloatVector.zero(S);
-        int i = 0;
-        for (; i + L <= n; i += L) a = a.add(FloatVector.fromArray(S, x, off + i).abs());
-        float sum = a.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) sum += Math.abs(x[off + i]);
-        return sum;
-    }
+    /**
+     * A float's bits and this are the bits of its magnitude: the largest |x| of a set is the float of the largest of
+     * these (they order as the magnitudes do, a NaN's above +Inf's, so a NaN gives NaN). Attention takes them as the rows
+     * of q and k are read for packing, inline (a call taking a vector that C2 does not inline allocates it), rather
+     * than in a pass of its own, whose reads miss the cache: a whole-array pass cost about what the cheaper clamp saves.
+     */
+    private static final int ABS_BITS = 0x7fffffff;
 
     /** Rows of a head's packed Vᵀ (and of Oᵀ): d, plus the ones row when onesRow, up to a multiple of MR. */
     private static int vRows(int d, boolean onesRow) { return (d + (onesRow ? MR : MR - 1)) / MR * MR; }
@@ -148,17 +149,21 @@ public final class Attention {
             sum = new float[BQ];
         }
 
-        void run(float[] q, float[] kp, int ko, float kBound, float[] vt, int vo, int b, int h, int i0, int rows, int lq, int lk, int dm,
+        void run(float[] q, float[] kp, int ko, float kMax, float[] vt, int vo, int b, int h, int i0, int rows, int lq, int lk, int dm,
                  boolean causal, float scale, float[] out) {
             int panels = (rows + NR - 1) / NR;
             Arrays.fill(qt, 0, panels * d * NR, 0f);   // padded query lanes score 0 and are never written out
-            float qBound = 0f;
+            IntVector maxBits = FloatVector.zero(S).reinterpretAsInts();
+            int tailBits = 0;
             for (int i = 0; i < rows; i++) {
                 int src = (b * lq + i0 + i) * dm + h * d, dst = (i / NR) * d * NR + i % NR;
-                qBound += absSum(q, src, d);
-                for (int t = 0; t < d; t++) qt[dst + t * NR] = q[src + t] * scale;
+                int t = 0;
+                for (; t + L <= d; t += L) maxBits = maxBits.max(FloatVector.fromArray(S, q, src + t).reinterpretAsInts().and(ABS_BITS));
+                for (; t < d; t++) tailBits = Math.max(tailBits, Float.floatToRawIntBits(q[src + t]) & ABS_BITS);
+                for (t = 0; t < d; t++) qt[dst + t * NR] = q[src + t] * scale;
             }
-            boolean finite = scoresFinite(d, qBound * Math.abs(scale), kBound);
+            float qMax = Float.intBitsToFloat(Math.max(tailBits, maxBits.reduceLanes(VectorOperators.MAX)));
+            boolean finite = scoresFinite(d, qMax * Math.abs(scale), kMax);
             Arrays.fill(ot, 0, panels * dRows * NR, 0f);
             Arrays.fill(m, Float.NEGATIVE_INFINITY);
             Arrays.fill(sum, 0f);
