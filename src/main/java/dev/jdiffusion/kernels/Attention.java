@@ -57,19 +57,25 @@ public final class Attention {
             long kSize = (long) lkRows * d, vSize = (long) dRows * ((lk + BK - 1) / BK) * BK;
             if (kSize * batch * heads > Integer.MAX_VALUE - 16 || vSize * batch * heads > Integer.MAX_VALUE - 16)
                 throw new IllegalArgumentException("attention: key/value too large to pack");
-            float[] kAll = new float[(int) (kSize * batch * heads)], vAll = new float[(int) (vSize * batch * heads)];
-            float[] kMax = new float[batch * heads];
-            Parallel.forTasks(batch * heads, (t0, t1) -> {
-                for (int bh = t0; bh < t1; bh++)
-                    kMax[bh] = packHead(k, v, bh / heads, bh % heads, lk, d, dRows, onesRow, dm, kAll, (int) (bh * kSize), vAll, (int) (bh * vSize));
+            float[] kAll = buffer(K_BUF, (int) (kSize * batch * heads)), vAll = buffer(V_BUF, (int) (vSize * batch * heads));
+            // by blocks of key rows, all heads of a row together: k and v are read once, in order
+            int chunks = (lk + PACK_ROWS - 1) / PACK_ROWS;
+            float[] chunkMax = new float[batch * chunks], kMax = new float[batch];
+            Parallel.forTasks(batch * chunks, (t0, t1) -> {
+                for (int t = t0; t < t1; t++) {
+                    int b = t / chunks, j0 = (t % chunks) * PACK_ROWS;
+                    chunkMax[t] = packRows(k, v, b, j0, Math.min(lk, j0 + PACK_ROWS), heads, lk, d, dRows, onesRow, kAll, kSize, vAll, vSize);
+                }
             });
+            for (int b = 0; b < batch; b++)
+                for (int c = 0; c < chunks; c++) kMax[b] = Math.max(kMax[b], chunkMax[b * chunks + c]);
             int qTiles = (lq + BQ - 1) / BQ;
             Parallel.forTasks(batch * heads * qTiles, (t0, t1) -> {
                 Tile tile = TILES.get();
                 if (tile == null || tile.d != d || tile.onesRow != onesRow) TILES.set(tile = new Tile(d, onesRow));
                 for (int t = t0; t < t1; t++) {
                     int qt = t % qTiles, bh = t / qTiles, h = bh % heads, b = bh / heads;
-                    tile.run(q, kAll, (int) (bh * kSize), kMax[bh], vAll, (int) (bh * vSize), b, h, qt * BQ, Math.min(BQ, lq - qt * BQ),
+                    tile.run(q, kAll, (int) (bh * kSize), kMax[b], vAll, (int) (bh * vSize), b, h, qt * BQ, Math.min(BQ, lq - qt * BQ),
                             lq, lk, dm, causal, scale, out);
                 }
             });
@@ -79,28 +85,61 @@ public final class Attention {
     }
 
     /**
-     * Packs one head as the micro-kernel's A panels (MR rows, k-interleaved): K by blocks of MR keys
-     * ([block][t][key % MR], zero keys up to a multiple of MR) and Vᵀ by key tile, each tile by blocks of MR rows of
-     * the head dimension ([tile][t / MR][key - tile start][t % MR]), so the rows a product reads are close together.
-     * With onesRow, Vᵀ's row d is all ones (then zero rows up to a multiple of MR): the product Oᵀ += Vᵀ Pᵀ then also
-     * sums each query's P into Oᵀ's row d, the softmax denominator, with no pass of its own. Returns the head's largest
-     * |k| (see {@link #ABS_BITS}).
+     * The calling thread's buffers for packed K and Vᵀ, reused from call to call (soft, so memory pressure may take them
+     * between calls). Packing writes every element a call's products read and zeroes the padding, so they are not
+     * cleared: a new 10 MB pair per call (4096 keys x 320) cost about 2 ms to allocate and zero, as much as packing it.
      */
-    private static float packHead(float[] k, float[] v, int b, int h, int lk, int d, int dRows, boolean onesRow, int dm, float[] kp, int ko,
-                                  float[] vt, int vo) {
+    private static final ThreadLocal<java.lang.ref.SoftReference<float[]>> K_BUF = new ThreadLocal<>(), V_BUF = new ThreadLocal<>();
+
+    private static float[] buffer(ThreadLocal<java.lang.ref.SoftReference<float[]>> slot, int n) {
+        java.lang.ref.SoftReference<float[]> ref = slot.get();
+        float[] b = ref == null ? null : ref.get();
+        if (b == null || b.length < n) slot.set(new java.lang.ref.SoftReference<>(b = new float[n]));
+        return b;
+    }
+
+    /** Key rows a packing task takes. */
+    private static final int PACK_ROWS = 128;
+
+    /**
+     * Packs the key rows [j0, j1) of batch entry b, every head, as the micro-kernel's A panels (MR rows, k-interleaved):
+     * head h's K (at kp[(b heads + h) kSize]) by blocks of MR keys ([block][t][key % MR], zero keys up to a multiple
+     * of MR) and its Vᵀ (at vt[(b heads + h) vSize]) by key tile, each tile by blocks of MR rows of the head dimension
+     * ([tile][t / MR][key - tile start][t % MR]), so the rows a product reads are close together. With onesRow, Vᵀ's
+     * row d is all ones (then zero rows up to a multiple of MR): the product Oᵀ += Vᵀ Pᵀ then also sums each query's P
+     * into Oᵀ's row d, the softmax denominator, with no pass of its own. The padding (Vᵀ's rows past d, or past the
+     * ones row, and, by the task with the last row, K's keys up to a multiple of MR and Vᵀ's up to a whole tile) is
+     * zeroed: the buffers are reused. Returns the rows' largest |k| (see {@link #ABS_BITS}).
+     */
+    private static float packRows(float[] k, float[] v, int b, int j0, int j1, int heads, int lk, int d, int dRows, boolean onesRow,
+                                  float[] kp, long kSize, float[] vt, long vSize) {
+        int dm = heads * d;
         IntVector maxBits = FloatVector.zero(S).reinterpretAsInts();
         int tailBits = 0;
-        for (int j = 0; j < lk; j++) {
-            int src = (b * lk + j) * dm + h * d, kd = ko + (j / MR) * MR * d + j % MR;
-            int vd = vo + (j / BK) * dRows * BK + (j % BK) * MR, t = 0;
-            for (; t + L <= d; t += L) maxBits = maxBits.max(FloatVector.fromArray(S, k, src + t).reinterpretAsInts().and(ABS_BITS));
-            for (; t < d; t++) tailBits = Math.max(tailBits, Float.floatToRawIntBits(k[src + t]) & ABS_BITS);
-            for (t = 0; t < d; t++) {
-                kp[kd + t * MR] = k[src + t];
-                vt[vd + (t / MR) * MR * BK + t % MR] = v[src + t];
+        for (int j = j0; j < j1; j++) {
+            int row = (b * lk + j) * dm, i = 0;
+            for (; i + L <= dm; i += L) maxBits = maxBits.max(FloatVector.fromArray(S, k, row + i).reinterpretAsInts().and(ABS_BITS));
+            for (; i < dm; i++) tailBits = Math.max(tailBits, Float.floatToRawIntBits(k[row + i]) & ABS_BITS);
+            for (int h = 0; h < heads; h++) {
+                int src = row + h * d, bh = b * heads + h;
+                int kd = (int) (bh * kSize) + (j / MR) * MR * d + j % MR, vd = (int) (bh * vSize) + (j / BK) * dRows * BK + (j % BK) * MR;
+                for (int t = 0; t < d; t++) {
+                    kp[kd + t * MR] = k[src + t];
+                    vt[vd + (t / MR) * MR * BK + t % MR] = v[src + t];
+                }
+                if (onesRow) vt[vd + (d / MR) * MR * BK + d % MR] = 1f;
+                for (int t = onesRow ? d + 1 : d; t < dRows; t++) vt[vd + (t / MR) * MR * BK + t % MR] = 0f;
             }
-            if (onesRow) vt[vd + (d / MR) * MR * BK + d % MR] = 1f;
         }
+        if (j1 == lk)
+            for (int h = 0; h < heads; h++) {
+                int bh = b * heads + h;
+                for (int j = lk; j < (lk + MR - 1) / MR * MR; j++)
+                    for (int t = 0, kd = (int) (bh * kSize) + (j / MR) * MR * d + j % MR; t < d; t++) kp[kd + t * MR] = 0f;
+                for (int j = lk; j < (lk + BK - 1) / BK * BK; j++)
+                    for (int t = 0, vd = (int) (bh * vSize) + (j / BK) * dRows * BK + (j % BK) * MR; t < dRows; t++)
+                        vt[vd + (t / MR) * MR * BK + t % MR] = 0f;
+            }
         return Float.intBitsToFloat(Math.max(tailBits, maxBits.reduceLanes(VectorOperators.MAX)));
     }
 

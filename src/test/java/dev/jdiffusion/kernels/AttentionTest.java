@@ -123,6 +123,28 @@ class AttentionTest {
         assertFalse(Attention.scoresFinite(40, 1f, Float.POSITIVE_INFINITY));
     }
 
+    /**
+     * Packed K and Vᵀ live in buffers the calling thread reuses: a call after others of other shapes, whose inputs were
+     * NaN and Inf (left in the buffers, padding included), gives the bits it gave before them.
+     */
+    @Test
+    void reusedPackingBuffersGiveTheSameBits() {
+        Random r = new Random(15);
+        int heads = 3, lq = 50, lk = KernelConfig.ATTENTION_KEYS + 7, d = 41, dm = heads * d;
+        float[] q = Ref.randn(r, lq * dm, 1), k = Ref.randn(r, lk * dm, 1), v = Ref.randn(r, lk * dm, 1);
+        float[] first = new float[q.length], again = new float[q.length];
+        Attention.forward(q, k, v, 1, heads, lq, lk, d, false, 0.3f, first);
+        for (int[] s : new int[][] {{2, 2 * KernelConfig.ATTENTION_KEYS + 1, 80}, {1, lk + 2, 40}, {4, 5, 7}}) {
+            int n = s[1] * s[0] * s[2];
+            float[] junk = new float[n], out = new float[n];
+            for (int i = 0; i < n; i++) junk[i] = i % 3 == 0 ? Float.NaN : i % 3 == 1 ? Float.NEGATIVE_INFINITY : 1e30f;
+            Attention.forward(junk, junk, junk, 1, s[0], s[1], s[1], s[2], false, 1f, out);
+        }
+        Attention.forward(q, k, v, 1, heads, lq, lk, d, false, 0.3f, again);
+        for (int i = 0; i < first.length; i++)
+            assertEquals(Float.floatToRawIntBits(first[i]), Float.floatToRawIntBits(again[i]), "at " + i);
+    }
+
     @Test
     void randomShapes() {
         Random r = new Random(9);
