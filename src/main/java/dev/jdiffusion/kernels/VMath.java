@@ -3,7 +3,6 @@ package dev.jdiffusion.kernels;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -19,7 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
  * result is the same bits, NaN lanes included (they stay NaN).
  *
  * <p>exp: Cody-Waite reduction by ln 2 and a degree-6 minimax polynomial (Cephes expf), max error about 1 ulp
- * over [-87, 88]; results below e^-88 flush to 0, above e^88.7 give +Inf.
+ * over [-87, 88]; results below e^-88 flush to 0, and those for x from about 88.38 are +Inf (n reaches 128, past the exponent).
  */
 final class VMath {
     private VMath() {}
@@ -34,9 +33,12 @@ final class VMath {
             P3 = 4.1665795894e-2f, P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
     private static final float LO = -88f, HI = 88.72283f;
 
+    /**
+     * e^x. Above HI the clamp alone gives +Inf: at HI (and from about 88.38) n is 128, whose 2^n bits are +Inf's, times a
+     * positive polynomial (the scalar twin's result there too), so no blend of the overflow is needed.
+     */
     static FloatVector exp(FloatVector x) {
-        VectorMask<Float> over = x.compare(VectorOperators.GE, HI);
-        return expInRange(x.blend(LO, x.compare(VectorOperators.LT, LO)).blend(HI, over)).blend(Float.POSITIVE_INFINITY, over);
+        return expInRange(x.blend(LO, x.compare(VectorOperators.LT, LO)).blend(HI, x.compare(VectorOperators.GE, HI)));
     }
 
     /**
