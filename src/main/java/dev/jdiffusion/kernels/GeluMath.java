@@ -63,6 +63,7 @@ final class GeluMath {
     // ---- scalar twin ----
 
     static float gelu(float xf) {
+        if (xf != xf) return xf;   // NaN: itself (the vector twin blends it back; the arithmetic's NaN sign varied by width)
         double x = xf, z = x * RSQRT2, y = Math.abs(z), ysq = y * y;
         double num, den;
         if (y <= SMALL) {
@@ -152,7 +153,8 @@ final class GeluMath {
                     vE7 = bc(1.0 / 5040), vE6 = bc(1.0 / 720), vE5 = bc(1.0 / 120), vE4 = bc(1.0 / 24), vE3 = bc(1.0 / 6),
                     vHALF = bc(0.5), one = bc(1.0), two = bc(2.0);
             for (int ub = HALF.loopBound(n); i < ub; i += HALF.length()) {
-                DoubleVector x = (DoubleVector) FloatVector.fromArray(HALF, g, go + i).convertShape(VectorOperators.F2D, D, 0);
+                FloatVector xf = FloatVector.fromArray(HALF, g, go + i);
+                DoubleVector x = (DoubleVector) xf.convertShape(VectorOperators.F2D, D, 0);
                 DoubleVector z = x.mul(RSQRT2), y = z.abs(), ysq = y.mul(y);
                 VectorMask<Double> small = y.compare(VectorOperators.LE, SMALL), tail = y.compare(VectorOperators.GT, MID);
                 // |z| <= 0.46875: 1 + z Ns / Ds
@@ -182,7 +184,8 @@ final class GeluMath {
                 LongVector bits = em.reinterpretAsLongs().sub(MAGIC_BITS - 1023L).lanewise(VectorOperators.LSHL, 52);
                 DoubleVector erfc = ep.mul(bits.reinterpretAsDoubles()).blend(0.0, e.compare(VectorOperators.LT, EXP_MIN)).mul(r);
                 DoubleVector onePlusErf = two.sub(erfc).blend(erfc, z.compare(VectorOperators.LT, 0.0)).blend(r.add(1.0), small);
-                FloatVector v = (FloatVector) x.mul(0.5).mul(onePlusErf).convertShape(VectorOperators.D2F, HALF, 0);
+                FloatVector v = ((FloatVector) x.mul(0.5).mul(onePlusErf).convertShape(VectorOperators.D2F, HALF, 0))
+                        .blend(xf, xf.compare(VectorOperators.NE, xf));   // NaN: itself, as the scalar twin
                 if (m != null) v = FloatVector.fromArray(HALF, m, mo + i).mul(v);
                 v.intoArray(out, oo + i);
             }

@@ -61,7 +61,17 @@ final class VMath {
         return expInRange(x.reinterpretAsInts().lanewise(VectorOperators.UMIN, LO_BITS).reinterpretAsFloats());
     }
 
-    private static final int LO_BITS = Float.floatToRawIntBits(LO);
+    /**
+     * {@link #exp(FloatVector)} for x that is not NaN, its clamps as two integer minima of the bits (a signed one with
+     * HI's bits: a positive float's bits order as its value, a negative one's are negative ints; then the unsigned one
+     * of {@link #expNonPositiveNotNaN}): the same bits as exp for every x but NaN, which gives a finite value here. For
+     * SiLU and the sigmoids, x / (1 + e^(-k x)), where a NaN x makes the quotient NaN either way.
+     */
+    static FloatVector expNotNaN(FloatVector x) {
+        return expInRange(x.reinterpretAsInts().min(HI_BITS).lanewise(VectorOperators.UMIN, LO_BITS).reinterpretAsFloats());
+    }
+
+    private static final int LO_BITS = Float.floatToRawIntBits(LO), HI_BITS = Float.floatToRawIntBits(HI);
     /** MAGIC + 127: rounding x log2e by adding it leaves n + 127 in the low mantissa bits (see {@link #expInRange}). */
     private static final float MAGIC_BIASED = MAGIC + 127f;
 
@@ -180,12 +190,12 @@ final class VMath {
     }
 
     /** SiLU x * sigmoid(x) = x / (1 + e^-x). */
-    static FloatVector silu(FloatVector x) { return x.div(exp(x.neg()).add(1f)); }
+    static FloatVector silu(FloatVector x) { return x.div(expNotNaN(x.neg()).add(1f)); }
 
     static float silu(float x) { return x / (1f + exp(-x)); }
 
     /** x / (1 + e^(-k x)) (quick GELU with k = 1.702). */
-    static FloatVector sigmoidScaled(FloatVector x, float k) { return x.div(exp(x.mul(-k)).add(1f)); }
+    static FloatVector sigmoidScaled(FloatVector x, float k) { return x.div(expNotNaN(x.mul(-k)).add(1f)); }
 
     static float sigmoidScaled(float x, float k) { return x / (1f + exp(x * -k)); }
 }

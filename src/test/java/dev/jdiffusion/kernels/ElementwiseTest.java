@@ -48,6 +48,31 @@ class ElementwiseTest {
         }
     }
 
+    /**
+     * SiLU and the scaled sigmoid (quick GELU), whose exp clamps by integer minima that do not keep NaN, give their scalar
+     * twins' bits compiled, NaN of both signs and the infinities included (a NaN x makes the quotient NaN anyway).
+     */
+    @Test
+    void siluAndSigmoidMatchScalarTwinsWhenCompiled() {
+        var species = VMath.S;
+        float[] edges = {0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, 88f, -88f, 88.72283f, -88.72283f, 100f, -100f, 1e10f, -1e10f,
+                Float.MAX_VALUE, -Float.MAX_VALUE, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN,
+                Float.intBitsToFloat(0xffc00000), Float.intBitsToFloat(0x7fa00001), 52f, -52f, 51.9f, -51.9f};
+        float[] x = edgesThenNormal(edges, 4096 + 5, new Random(16), 30);
+        int n = species.loopBound(x.length);
+        float[] s = new float[n], g = new float[n];
+        for (int rep = 0; rep < 400; rep++)
+            for (int i = 0; i < n; i += species.length()) {
+                var v = jdk.incubator.vector.FloatVector.fromArray(species, x, i);
+                VMath.silu(v).intoArray(s, i);
+                VMath.sigmoidScaled(v, 1.702f).intoArray(g, i);
+            }
+        for (int i = 0; i < n; i++) {
+            assertEquals(Float.floatToRawIntBits(VMath.silu(x[i])), Float.floatToRawIntBits(s[i]), "silu(" + x[i] + ")");
+            assertEquals(Float.floatToRawIntBits(VMath.sigmoidScaled(x[i], 1.702f)), Float.floatToRawIntBits(g[i]), "sigmoidScaled(" + x[i] + ")");
+        }
+    }
+
     @Test
     void geluSweepIsFloatExact() {
         int n = 40001;

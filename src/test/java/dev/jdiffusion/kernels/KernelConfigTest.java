@@ -90,26 +90,33 @@ class KernelConfigTest {
     }
 
     /**
-     * GEMM, linear, conv (direct and Winograd) and GELU give the same bits under AVX2 (-XX:UseAVX=2) and 128-bit vectors
-     * (-XX:MaxVectorSize=16), each in a child JVM with its own micro-kernel shape, as in this one.
+     * GEMM, linear, conv (direct and Winograd), GELU, SiLU, quick GELU and attention give the same bits under AVX2
+     * (-XX:UseAVX=2) and 128-bit vectors (-XX:MaxVectorSize=16) as with the CPU's own vectors, each in a child JVM with
+     * its own micro-kernel shape. The reference is a child too, so the test holds whatever flags this JVM runs with
+     * (the suite is run under each width); this JVM's own products are compared where its config is the reference's.
      */
     @Test
     void productsBitIdenticalAcrossVectorWidths() throws Exception {
         Assumptions.assumeTrue(System.getProperty("os.arch").equals("amd64") && KernelConfig.useAvx() >= 2,
                 "needs an x86 JVM with AVX2 to emulate the narrower ISAs");
-        String here = Probe.digest();
+        List<String> native_ = child(null);
+        assertEquals(2, native_.size(), "child output " + native_);
+        if (native_.get(0).equals(KernelConfig.describe())) assertEquals(native_.get(1), Probe.digest(), "this JVM's products");
         for (String flag : new String[] {"-XX:UseAVX=2", "-XX:MaxVectorSize=16"}) {
             List<String> out = child(flag);
             assertEquals(2, out.size(), "child output " + out);
-            assertTrue(!out.get(0).equals(KernelConfig.describe()), flag + " did not change the config: " + out.get(0));
-            assertEquals(here, out.get(1), "products under " + flag + " (" + out.get(0) + ") differ from " + KernelConfig.describe());
+            assertTrue(!out.get(0).equals(native_.get(0)), flag + " did not change the config: " + out.get(0));
+            assertEquals(native_.get(1), out.get(1), "products under " + flag + " (" + out.get(0) + ") differ from " + native_.get(0));
         }
     }
 
+    /** A child JVM running {@link Probe}, with one extra VM flag or none. */
     private static List<String> child(String flag) throws IOException, InterruptedException {
         String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(javaBin, "--add-modules", "jdk.incubator.vector", flag, "-Djdiffusion.threads=2",
-                "-cp", System.getProperty("java.class.path"), Probe.class.getName()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        List<String> cmd = new ArrayList<>(List.of(javaBin, "--add-modules", "jdk.incubator.vector"));
+        if (flag != null) cmd.add(flag);
+        cmd.addAll(List.of("-Djdiffusion.threads=2", "-cp", System.getProperty("java.class.path"), Probe.class.getName()));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         List<String> lines = new ArrayList<>();
         for (String l : new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).split("\n"))
             if (!l.isBlank()) lines.add(l.trim());
@@ -139,8 +146,18 @@ class KernelConfigTest {
             float[] g = Ref.rand(r, 5000);
             for (int i = 0; i < g.length; i++) g[i] *= 12f;
             Activations.gelu(g, 0, g.length);
+            float[] si = Ref.rand(r, 5003), qg = Ref.rand(r, 5003);
+            for (int i = 0; i < si.length; i++) { si[i] *= 200f; qg[i] *= 200f; }
+            si[7] = Float.NaN; qg[9] = Float.NEGATIVE_INFINITY;
+            Activations.silu(si, 0, si.length);
+            Activations.quickGelu(qg, 0, qg.length);
+            // attention with scores far below the row maxima (exp's clamp at -88), head sizes 40 and 41, causal or not
+            float[] q = Ref.rand(r, 2 * 300 * 123), k = Ref.rand(r, 2 * 300 * 123), vv = Ref.rand(r, 2 * 300 * 123);
+            float[] a40 = new float[2 * 300 * 120], a41 = new float[q.length];
+            Attention.forward(q, k, vv, 2, 3, 300, 300, 40, false, 9f, a40);
+            Attention.forward(q, k, vv, 2, 3, 300, 300, 41, true, 0.2f, a41);
             long h = 17;
-            for (float[] v : new float[][] {c, y, yw, yc, g})
+            for (float[] v : new float[][] {c, y, yw, yc, g, si, qg, a40, a41})
                 for (float f : v) h = h * 31 + Float.floatToRawIntBits(f);
             return Long.toHexString(h);
         }
