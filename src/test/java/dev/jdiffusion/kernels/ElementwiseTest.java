@@ -2,6 +2,7 @@ package dev.jdiffusion.kernels;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -103,7 +104,8 @@ class ElementwiseTest {
 
     /**
      * The vector GELU gives the scalar twin's bits once C2 has compiled it (many calls), over the edges of Cody's three
-     * ranges (|x / sqrt 2| = 0.46875 and 4), the far tail where e^-z^2 flushes to 0, zeros, subnormals, infinities, NaN.
+     * ranges (|x / sqrt 2| = 0.46875 and 4), the far tail where e^-z^2 flushes to 0, zeros, subnormals, infinities, NaN,
+     * and a network's spread (sigma 1: whole vectors with no lane in the far tail, |x / sqrt 2| > 4).
      */
     @Test
     void geluVectorMatchesScalarTwinWhenCompiled() {
@@ -111,7 +113,11 @@ class ElementwiseTest {
         float[] edges = {0f, -0f, Float.MIN_VALUE, -Float.MIN_VALUE, 1e-30f, -1e-30f, (float) (0.46875 * s2), (float) (-0.46875 * s2),
                 (float) (4 * s2), (float) (-4 * s2), 37.9f, -37.9f, 38f, -38f, 40f, -40f, 1e10f, -1e10f, Float.MAX_VALUE, -Float.MAX_VALUE,
                 Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.NaN};
-        float[] x = edgesThenNormal(edges, 4099, new Random(13), 12);
+        float[] wide = edgesThenNormal(edges, 4099, new Random(13), 12);
+        // then 4099 values of a network's spread (sigma 1): whole vectors with no lane in the far tail
+        float[] x = Arrays.copyOf(wide, 2 * wide.length);
+        Random r = new Random(15);
+        for (int i = wide.length; i < x.length; i++) x[i] = (float) r.nextGaussian();
         float[] g = null;
         for (int rep = 0; rep < 400; rep++) {
             g = x.clone();
