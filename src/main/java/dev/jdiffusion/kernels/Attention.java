@@ -122,26 +122,34 @@ public final class Attention {
             for (; i < dm; i++) tailBits = Math.max(tailBits, Float.floatToRawIntBits(k[row + i]) & ABS_BITS);
             for (int h = 0; h < heads; h++) {
                 int src = row + h * d, bh = b * heads + h;
-                int kd = (int) (bh * kSize) + (j / MR) * MR * d + j % MR, vd = (int) (bh * vSize) + (j / BK) * dRows * BK + (j % BK) * MR;
+                int kd = kAt(bh, kSize, j, d), vd = vAt(bh, vSize, j, dRows);
                 for (int t = 0; t < d; t++) {
                     kp[kd + t * MR] = k[src + t];
-                    vt[vd + (t / MR) * MR * BK + t % MR] = v[src + t];
+                    vt[vd + vRow(t)] = v[src + t];
                 }
-                if (onesRow) vt[vd + (d / MR) * MR * BK + d % MR] = 1f;
-                for (int t = onesRow ? d + 1 : d; t < dRows; t++) vt[vd + (t / MR) * MR * BK + t % MR] = 0f;
+                if (onesRow) vt[vd + vRow(d)] = 1f;
+                for (int t = onesRow ? d + 1 : d; t < dRows; t++) vt[vd + vRow(t)] = 0f;
             }
         }
         if (j1 == lk)
             for (int h = 0; h < heads; h++) {
                 int bh = b * heads + h;
                 for (int j = lk; j < (lk + MR - 1) / MR * MR; j++)
-                    for (int t = 0, kd = (int) (bh * kSize) + (j / MR) * MR * d + j % MR; t < d; t++) kp[kd + t * MR] = 0f;
+                    for (int t = 0, kd = kAt(bh, kSize, j, d); t < d; t++) kp[kd + t * MR] = 0f;
                 for (int j = lk; j < (lk + BK - 1) / BK * BK; j++)
-                    for (int t = 0, vd = (int) (bh * vSize) + (j / BK) * dRows * BK + (j % BK) * MR; t < dRows; t++)
-                        vt[vd + (t / MR) * MR * BK + t % MR] = 0f;
+                    for (int t = 0, vd = vAt(bh, vSize, j, dRows); t < dRows; t++) vt[vd + vRow(t)] = 0f;
             }
         return Float.intBitsToFloat(Math.max(tailBits, maxBits.reduceLanes(VectorOperators.MAX)));
     }
+
+    /** Where key j's K column starts in head bh's packed K: its block of MR keys, then its lane (element t at + t MR). */
+    private static int kAt(int bh, long kSize, int j, int d) { return (int) (bh * kSize) + (j / MR) * MR * d + j % MR; }
+
+    /** Where key j's Vᵀ column starts in head bh's packed Vᵀ: its key tile, then its place in the tile (row t at + {@link #vRow}). */
+    private static int vAt(int bh, long vSize, int j, int dRows) { return (int) (bh * vSize) + (j / BK) * dRows * BK + (j % BK) * MR; }
+
+    /** Offset of Vᵀ's row t from a key's column start: its block of MR rows, then its lane. */
+    private static int vRow(int t) { return (t / MR) * MR * BK + t % MR; }
 
     /**
      * Whether no score can be NaN or infinite, given the largest |q scale| and |k|: every partial sum of a score's d
