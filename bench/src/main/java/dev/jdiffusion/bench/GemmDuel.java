@@ -19,7 +19,9 @@ import java.util.Locale;
  * weights, with bias) against OpenBLAS's R x O x I product with Bᵀ in float32; {@code conv1x1:CoutxHWxCin} runs our 1x1
  * convolution (F16 weights, bias) against OpenBLAS's Cout x HW x Cin product; {@code conv3x3:CxHxW} our 3x3 convolution
  * (C channels in and out, pad 1; Winograd where it applies) against OpenBLAS's im2col product C x HW x 9C: the op kinds
- * of {@code bench --profile}, FLOPs as written.
+ * of {@code bench --profile}, FLOPs as written. Each round also measures the FMA peak of the same threads ({@link FmaPeak});
+ * the median of each round's rate over that round's peak says how far each GEMM is from what the hardware does at this
+ * width.
  */
 public final class GemmDuel {
     private GemmDuel() {}
@@ -67,7 +69,8 @@ public final class GemmDuel {
         Runnable ours0 = ourOp != null ? ourOp : () -> Gemm.sgemm(false, false, fm, fn, fk, 1f, a, 0, fk, b, 0, fn, 0f, c, 0, fn);
         MemorySegment na = KernelBench.native32(a), nb = KernelBench.native32(b), nc = Arena.global().allocate(4L * m * n, 64);
         double flops = 2.0 * m * n * k;
-        double[] ours = new double[rounds], blas = new double[rounds];
+        double[] ours = new double[rounds], blas = new double[rounds], peak = new double[rounds], oursOfPeak = new double[rounds], blasOfPeak = new double[rounds];
+        long peakSteps = FmaPeak.stepsFor(50);
         // Warm-up: at least 5 rounds and 3 seconds, so that small shapes are measured after C2 has compiled the loops
         // (a 320x4096x320 product takes milliseconds: 5 rounds would still run profiled tier-3 code).
         long warmEnd = System.nanoTime() + 3_000_000_000L;
@@ -88,15 +91,24 @@ public final class GemmDuel {
             long t2 = System.nanoTime();
             ours[i] = flops / (t1 - t0);
             blas[i] = flops / (t2 - t1);
+            peak[i] = FmaPeak.measure(peakSteps);   // the ceiling, in the same round (a shared host's load moves it)
+            oursOfPeak[i] = ours[i] / peak[i];
+            blasOfPeak[i] = blas[i] / peak[i];
         }
         if (spinning) System.out.println("(each round waited 150 ms for OpenBLAS's idle threads to stop spinning; set OPENBLAS_THREAD_TIMEOUT=4 to skip the wait)");
         Arrays.sort(ours);
         Arrays.sort(blas);
-        double mo = ours[rounds / 2], mb = blas[rounds / 2];
+        Arrays.sort(peak);
+        Arrays.sort(oursOfPeak);
+        Arrays.sort(blasOfPeak);
+        double mo = ours[rounds / 2], mb = blas[rounds / 2], mp = peak[rounds / 2];
         System.out.printf(Locale.ROOT, "%s, %d threads%n", KernelConfig.describe(), Parallel.threads());
         System.out.printf(Locale.ROOT, "%s %s, %d interleaved rounds: ours median %.1f best %.1f GFLOP/s; OpenBLAS median %.1f best %.1f GFLOP/s; ratio of medians %.2f, of bests %.2f%n",
                 ourOp == null ? "sgemm" : op + " (OpenBLAS: sgemm " + m + "x" + n + "x" + k + (transB ? " Bᵀ" : "") + ")",
                 dims.length == 3 ? size : n + "^3", rounds, mo, ours[rounds - 1], mb, blas[rounds - 1], mo / mb, ours[rounds - 1] / blas[rounds - 1]);
+        System.out.printf(Locale.ROOT, "FMA peak of these threads at this width (FmaPeak, each round): median %.1f best %.1f GFLOP/s; "
+                + "each round's rate as a fraction of that round's peak, medians: ours %.2f, OpenBLAS %.2f%n", mp, peak[rounds - 1],
+                oursOfPeak[rounds / 2], blasOfPeak[rounds / 2]);
     }
 
     private static void pause() {
