@@ -53,7 +53,8 @@ final class BenchCommand {
               --runs N                measured runs after the warm-up (default 1)
               --no-warmup             skip the warm-up run
               --profile               per-op-kind profile (time, FLOPs, GFLOP/s), and each kind's rate as a fraction
-                                      of OpenBLAS sgemm 2048^3 measured in the same run (when libopenblas.so.0 is installed);
+                                      of OpenBLAS sgemm 2048^3 measured in the same run (when libopenblas.so.0 is installed)
+                                      and of a register-only FMA loop at the kernels' vector width (the Java ceiling);
                                       then the 15 call shapes that took the most time
               --low-memory            low-memory mode (as generate --low-memory)
               --lora SPEC             FILE[:WEIGHT], or synthetic:RANK[xCOUNT] (COUNT random LoRAs of that rank on the
@@ -204,7 +205,10 @@ final class BenchCommand {
                 }
             }
             String cpu = cpuName();
-            // the reference for the op kinds' rates, measured after them with the same thread count (--profile only)
+            // the references for the op kinds' rates, measured after them with the same thread count (--profile only): the FMA
+            // loop's rate at the kernels' width, the ceiling of any Java GEMM here (no native library needed; first, as
+            // OpenBLAS's idle threads busy-wait for about 0.1 s after its calls), and OpenBLAS sgemm's
+            double fma = Profiler.enabled() ? FmaPeak.gflops(sd.threads(), 5) : Double.NaN;
             double blas = Profiler.enabled() ? BlasReference.sgemmGflops(2048, 5, sd.threads()) : Double.NaN;
             if (json) {
                 ObjectMapper m = new ObjectMapper();
@@ -255,6 +259,7 @@ final class BenchCommand {
                         o.put("openblas_sgemm_gflops", blas);
                         o.put("openblas_core", BlasReference.coreName());
                     }
+                    if (!Double.isNaN(fma)) o.put("fma_loop_gflops", fma);
                 }
                 out.println(m.writerWithDefaultPrettyPrinter().writeValueAsString(o));
             } else {
@@ -276,7 +281,11 @@ final class BenchCommand {
                 if (Profiler.enabled()) {
                     out.print(Profiler.table());
                     if (Double.isNaN(blas)) out.println("OpenBLAS not found (libopenblas.so.0): no reference sgemm in this run");
-                    else out.print(blasRatios(blas));
+                    else out.print(ratios(String.format(Locale.ROOT, "OpenBLAS sgemm 2048^3 (%s kernels), same run: %.1f GFLOP/s",
+                            BlasReference.coreName() == null ? "core unknown" : BlasReference.coreName(), blas), blas));
+                    if (!Double.isNaN(fma))
+                        out.print(ratios(String.format(Locale.ROOT, "FMA loop (%d-bit, %d threads), same run: %.1f GFLOP/s", FmaPeak.vectorBits(),
+                                sd.threads(), fma), fma));
                     out.print(Profiler.shapesTable(PROFILE_SHAPES_TEXT));
                 }
             }
@@ -355,14 +364,15 @@ final class BenchCommand {
     /** Call shapes listed by --profile (slowest first): in the text table, in --json's op_shapes. */
     static final int PROFILE_SHAPES_TEXT = 15, PROFILE_SHAPES_JSON = 60;
 
-    /** Each op kind's effective GFLOP/s as a fraction of OpenBLAS sgemm's, measured in this run. */
-    private static String blasRatios(double blas) {
-        String core = BlasReference.coreName();
-        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "OpenBLAS sgemm 2048^3 (%s kernels), same run: %.1f GFLOP/s; op kinds as a fraction of it:",
-                core == null ? "core unknown" : core, blas));
+    /**
+     * A reference rate measured in this run (OpenBLAS sgemm's, the FMA loop's), then each op kind's effective GFLOP/s as
+     * a fraction of it.
+     */
+    private static String ratios(String reference, double gflops) {
+        StringBuilder b = new StringBuilder(reference).append("; op kinds as a fraction of it:");
         for (var e : Profiler.snapshot().entrySet()) {
             double[] v = e.getValue(); // seconds, flops, calls
-            if (v[1] > 0 && v[0] > 0) b.append(String.format(Locale.ROOT, " %s %.2f", e.getKey().name().toLowerCase(Locale.ROOT), v[1] / v[0] / 1e9 / blas));
+            if (v[1] > 0 && v[0] > 0) b.append(String.format(Locale.ROOT, " %s %.2f", e.getKey().name().toLowerCase(Locale.ROOT), v[1] / v[0] / 1e9 / gflops));
         }
         return b.append('\n').toString();
     }

@@ -9,7 +9,10 @@ import java.util.regex.Pattern;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** {@code bench --profile}: the op-kind table, and each kind's rate as a fraction of OpenBLAS sgemm measured in the same run. */
+/**
+ * {@code bench --profile}: the op-kind table, and each kind's rate as a fraction of OpenBLAS sgemm and of the FMA loop, both
+ * measured in the same run.
+ */
 class BenchProfileTest {
     @Test void profileComparesEveryOpKindWithOpenBlasInTheSameRun() {
         VaeCommandTest.Result r = VaeCommandTest.run("bench", "--model", Golden.resolve("models/tiny-sd1").toString(), "-W", "64", "-H", "64",
@@ -27,6 +30,14 @@ class BenchProfileTest {
         } else {
             assertTrue(r.out().contains("OpenBLAS not found (libopenblas.so.0): no reference sgemm in this run"), r.out());
         }
+        // the FMA loop at the kernels' width, measured in the same run on every machine, with the same fractions
+        Matcher f = Pattern.compile("FMA loop \\((\\d+)-bit, (\\d+) threads\\), same run: ([0-9.]+) GFLOP/s; op kinds as a fraction of it:(.*)")
+                .matcher(r.out());
+        assertTrue(f.find(), r.out());
+        assertEquals(FmaPeak.vectorBits(), Integer.parseInt(f.group(1)), f.group());
+        assertTrue(Integer.parseInt(f.group(2)) >= 1 && Double.parseDouble(f.group(3)) > 0, f.group());
+        for (String kind : new String[] {"conv3x3", "linear", "attention"})
+            assertTrue(f.group(4).matches(".* " + kind + " [0-9]+\\.[0-9]{2}.*"), kind + " missing: " + f.group());
         // the call shapes that took the most time, slowest first: op kind, shape, calls, seconds, share, GFLOP/s
         int at = r.out().indexOf("op and shape (slowest first)");
         assertTrue(at >= 0, r.out());
@@ -45,5 +56,15 @@ class BenchProfileTest {
         }
         assertTrue(rows > 0 && rows <= BenchCommand.PROFILE_SHAPES_TEXT, rows + " shape rows in\n" + r.out());
         assertTrue(sawConv3x3, r.out());
+    }
+
+    @Test void profileJsonRecordsBothReferences() throws Exception {
+        VaeCommandTest.Result r = VaeCommandTest.run("bench", "--model", Golden.resolve("models/tiny-sd1").toString(), "-W", "64", "-H", "64",
+                "--steps", "1", "--no-warmup", "--profile", "--json");
+        assertEquals(0, r.code(), r.err());
+        var o = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+        assertTrue(o.path("fma_loop_gflops").asDouble() > 0, r.out());
+        assertEquals(BlasReference.available(), o.has("openblas_sgemm_gflops"), r.out());
+        assertTrue(o.path("ops").has("conv3x3"), r.out());
     }
 }

@@ -1,6 +1,7 @@
 package dev.jdiffusion.bench;
 
 import dev.jdiffusion.cli.BlasReference;
+import dev.jdiffusion.cli.FmaPeak;
 import dev.jdiffusion.kernels.Conv2d;
 import dev.jdiffusion.kernels.Gemm;
 import dev.jdiffusion.kernels.KernelConfig;
@@ -19,9 +20,9 @@ import java.util.Locale;
  * weights, with bias) against OpenBLAS's R x O x I product with Bᵀ in float32; {@code conv1x1:CoutxHWxCin} runs our 1x1
  * convolution (F16 weights, bias) against OpenBLAS's Cout x HW x Cin product; {@code conv3x3:CxHxW} our 3x3 convolution
  * (C channels in and out, pad 1; Winograd where it applies) against OpenBLAS's im2col product C x HW x 9C: the op kinds
- * of {@code bench --profile}, FLOPs as written. Each round also measures the FMA peak of the same threads ({@link FmaPeak});
- * the median of each round's rate over that round's peak says how far each GEMM is from what the hardware does at this
- * width.
+ * of {@code bench --profile}, FLOPs as written. Each round also runs the register-only FMA loop on the same threads
+ * ({@link FmaPeak}, first, after the wait for OpenBLAS's threads); the median of each round's rate over that round's loop
+ * says how far each GEMM is from what Java gets from the FMA units at this width.
  */
 public final class GemmDuel {
     private GemmDuel() {}
@@ -84,6 +85,8 @@ public final class GemmDuel {
         boolean spinning = System.getenv("OPENBLAS_THREAD_TIMEOUT") == null;
         for (int i = 0; i < rounds; i++) {
             if (spinning) pause();
+            // the ceiling, in the same round (a shared host's load moves it), before OpenBLAS's threads spin again
+            peak[i] = FmaPeak.measure(Parallel.threads(), peakSteps);
             long t0 = System.nanoTime();
             ours0.run();
             long t1 = System.nanoTime();
@@ -91,7 +94,6 @@ public final class GemmDuel {
             long t2 = System.nanoTime();
             ours[i] = flops / (t1 - t0);
             blas[i] = flops / (t2 - t1);
-            peak[i] = FmaPeak.measure(peakSteps);   // the ceiling, in the same round (a shared host's load moves it)
             oursOfPeak[i] = ours[i] / peak[i];
             blasOfPeak[i] = blas[i] / peak[i];
         }
@@ -106,8 +108,8 @@ public final class GemmDuel {
         System.out.printf(Locale.ROOT, "%s %s, %d interleaved rounds: ours median %.1f best %.1f GFLOP/s; OpenBLAS median %.1f best %.1f GFLOP/s; ratio of medians %.2f, of bests %.2f%n",
                 ourOp == null ? "sgemm" : op + " (OpenBLAS: sgemm " + m + "x" + n + "x" + k + (transB ? " Bᵀ" : "") + ")",
                 dims.length == 3 ? size : n + "^3", rounds, mo, ours[rounds - 1], mb, blas[rounds - 1], mo / mb, ours[rounds - 1] / blas[rounds - 1]);
-        System.out.printf(Locale.ROOT, "FMA peak of these threads at this width (FmaPeak, each round): median %.1f best %.1f GFLOP/s; "
-                + "each round's rate as a fraction of that round's peak, medians: ours %.2f, OpenBLAS %.2f%n", mp, peak[rounds - 1],
+        System.out.printf(Locale.ROOT, "FMA loop of these threads at this width (FmaPeak, each round; a lower bound of the peak): median %.1f "
+                + "best %.1f GFLOP/s; each round's rate as a fraction of that round's loop, medians: ours %.2f, OpenBLAS %.2f%n", mp, peak[rounds - 1],
                 oursOfPeak[rounds / 2], blasOfPeak[rounds / 2]);
     }
 
