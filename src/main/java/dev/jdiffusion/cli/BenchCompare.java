@@ -16,7 +16,8 @@ import java.util.Set;
 
 /**
  * {@code jdiffusion bench --compare a.json b.json ...}: runs saved with {@code bench --json}, side by side: the
- * machine (CPU, vector width, UseAVX, micro-kernel, threads), per component seconds and GFLOP/s, and each run's
+ * machine (CPU, vector width, UseAVX, micro-kernel, threads), per component seconds and GFLOP/s, the reference rates a
+ * profiled run measured (the FMA loop, OpenBLAS sgemm), and each run's
  * time as a ratio to the first run's; with {@code --profile} runs also per op kind.
  */
 final class BenchCompare {
@@ -84,6 +85,11 @@ final class BenchCompare {
                 line(sb, cell, op, cells);
             }
         }
+        // the references --profile measured on each machine: what its FMA units give a Java loop, and OpenBLAS sgemm
+        boolean fma = runs.stream().anyMatch(r -> r.has("fma_loop_gflops")), blas = runs.stream().anyMatch(r -> r.has("openblas_sgemm_gflops"));
+        if (fma || blas) sb.add(List.of());
+        if (fma) reference(sb, cell, runs, "FMA loop (GFLOP/s x)", "fma_loop_gflops");
+        if (blas) reference(sb, cell, runs, "OpenBLAS sgemm (GFLOP/s x)", "openblas_sgemm_gflops");
         return render(sb);
     }
 
@@ -121,6 +127,17 @@ final class BenchCompare {
             cells.add(String.format(Locale.ROOT, "%.3f s%s %s", s, g > 0 ? String.format(Locale.ROOT, " %.1f", g) : "", ratio(s, base)));
         }
         line(sb, cell, name + (gflops != null ? " (s GFLOP/s x)" : " (s x)"), cells);
+    }
+
+    /** A rate each run measured (GFLOP/s), and its ratio to the first run's. */
+    private static void reference(List<List<String>> sb, String cell, List<JsonNode> runs, String name, String field) {
+        double base = runs.get(0).path(field).asDouble(Double.NaN);
+        List<String> cells = new ArrayList<>();
+        for (JsonNode r : runs) {
+            double g = r.path(field).asDouble(Double.NaN);
+            cells.add(r.has(field) ? String.format(Locale.ROOT, "%.1f %s", g, ratio(g, base)) : "-");
+        }
+        line(sb, cell, name, cells);
     }
 
     private static String ratio(double s, double base) {

@@ -15,21 +15,22 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class BenchCompareTest {
-    private static String run(String vectors, int avx, String kernel, double unet, double conv) {
+    private static String run(String vectors, int avx, String kernel, double unet, double conv, double fma) {
         return """
                 {"unet_step_s": %s, "unet_gflops": %s, "vae_decode_s": 10.0, "vae_gflops": 100.0, "text_encoder_s": 0.1,
                  "text_encoder_gflops": 50.0, "total_s": 30.0, "peak_rss_bytes": 2000000000, "threads": 2, "cores": 2,
                  "vector_bits": %s, "cpu": "AMD EPYC", "width": 512, "height": 512, "decoder": "vae",
                  "machine": {"use_avx": %d, "jdk": "25", "kernels": {"micro_kernel": "%s"}},
+                 "fma_loop_gflops": %s,
                  "ops": {"conv3x3": {"seconds": %s, "flops": 1000000000, "calls": 10, "gflops": 5.0}}}
-                """.formatted(unet, 1000 / unet, vectors, avx, kernel, conv);
+                """.formatted(unet, 1000 / unet, vectors, avx, kernel, fma, conv);
     }
 
     @Test
     void sideBySideWithRatiosToTheFirst(@TempDir Path dir) throws Exception {
         Path a = dir.resolve("avx512.json"), b = dir.resolve("avx2.json");
-        Files.writeString(a, run("512", 3, "4x48", 4.0, 2.0));
-        Files.writeString(b, run("256", 2, "6x16", 6.0, 3.0));
+        Files.writeString(a, run("512", 3, "4x48", 4.0, 2.0, 384.0));
+        Files.writeString(b, run("256", 2, "6x16", 6.0, 3.0, 192.0));
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         int rc = BenchCommand.run(new String[] {"--compare", a.toString(), b.toString()}, new PrintStream(buf, true, StandardCharsets.UTF_8), System.err);
         String out = buf.toString(StandardCharsets.UTF_8);
@@ -42,6 +43,10 @@ class BenchCompareTest {
         assertTrue(unet.contains("4.000 s 250.0 1.00x") && unet.contains("6.000 s 166.7 1.50x"), unet);
         String conv = out.lines().filter(l -> l.startsWith("conv3x3")).findFirst().orElseThrow();
         assertTrue(conv.contains("1.50x"), conv);
+        // the FMA loop each run measured, and its ratio to the first; no OpenBLAS line where no run has one
+        String fma = out.lines().filter(l -> l.startsWith("FMA loop")).findFirst().orElseThrow();
+        assertTrue(fma.contains("384.0 1.00x") && fma.contains("192.0 0.50x"), fma);
+        assertTrue(out.lines().noneMatch(l -> l.startsWith("OpenBLAS")), out);
     }
 
     @Test
