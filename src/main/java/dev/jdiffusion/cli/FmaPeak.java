@@ -84,11 +84,17 @@ public final class FmaPeak {
 
     /** The median GFLOP/s of rounds measurements of threads threads, each about 100 ms. */
     public static double gflops(int threads, int rounds) {
+        double[] g = sortedRates(threads, rounds);
+        return g[g.length / 2];
+    }
+
+    /** GFLOP/s of rounds (at least 1) measurements of threads threads, each about 100 ms, in ascending order. */
+    private static double[] sortedRates(int threads, int rounds) {
         long n = stepsFor(100);
         double[] g = new double[Math.max(1, rounds)];
         for (int i = 0; i < g.length; i++) g[i] = measure(threads, n);
         Arrays.sort(g);
-        return g[g.length / 2];
+        return g;
     }
 
     /** Width of the vectors the loop runs on, in bits (the kernels' species). */
@@ -97,10 +103,7 @@ public final class FmaPeak {
     public static void main(String[] args) {
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : Runtime.getRuntime().availableProcessors();
         int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 20;
-        long n = stepsFor(100);
-        double[] g = new double[Math.max(1, rounds)];
-        for (int i = 0; i < g.length; i++) g[i] = measure(threads, n);
-        Arrays.sort(g);
+        double[] g = sortedRates(threads, rounds);
         System.out.printf(Locale.ROOT, "%d-bit FMA loop, %d threads: median %.1f best %.1f GFLOP/s (%.1f per thread)%n", S.vectorBitSize(),
                 threads, g[g.length / 2], g[g.length - 1], g[g.length / 2] / threads);
     }
