@@ -80,10 +80,21 @@ final class Outcomes {
         expectResultOrDocumented(body, ModelFormatException.class);
     }
 
+    /**
+     * A new folder under the system's temporary folder, removed with what is in it when the JVM exits (deleteOnExit
+     * alone removes only an empty folder: every test JVM left its five fuzz folders behind, files in them).
+     */
     static Path tempDir(String prefix) {
         try {
             Path d = Files.createTempDirectory(prefix);
-            d.toFile().deleteOnExit();
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                try {
+                    clear(d);
+                    Files.deleteIfExists(d);
+                } catch (IOException | UncheckedIOException e) {
+                    System.err.println("could not remove " + d + ": " + e);
+                }
+            }));
             return d;
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -51,7 +51,11 @@ final class Cdp implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of(chromium.toString(), "--headless", "--no-sandbox", "--disable-gpu",
                 "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check", "--disable-extensions",
                 "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--user-data-dir=" + profile, "about:blank"));
-        process = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        // Chromium puts its singleton socket folder in TMPDIR and leaves it there when stopped: keep it in the profile
+        Path tmp = Files.createDirectories(profile.resolve("tmp"));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().put("TMPDIR", tmp.toString());
+        process = pb.start();
         BufferedReader err = new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8));
         String browserWs = CompletableFuture.supplyAsync(() -> {
             try {
