@@ -55,7 +55,8 @@ final class BenchCommand {
               --profile               per-op-kind profile (time, FLOPs, GFLOP/s), and each kind's rate as a fraction
                                       of OpenBLAS sgemm 2048^3 measured in the same run (when libopenblas.so.0 is installed)
                                       and of a register-only FMA loop at the kernels' vector width (the Java ceiling);
-                                      then the 15 call shapes that took the most time
+                                      both are measured after each run, and with --runs N the fractions are the medians
+                                      of the runs' own; then the 15 call shapes that took the most time
               --low-memory            low-memory mode (as generate --low-memory)
               --lora SPEC             FILE[:WEIGHT], or synthetic:RANK[xCOUNT] (COUNT random LoRAs of that rank on the
                                       U-Net's and text encoder's attention/MLP layers, written to a temporary folder);
@@ -155,6 +156,9 @@ final class BenchCommand {
             }
             Profiler.reset();
             List<Double> te = new ArrayList<>(), unet = new ArrayList<>(), vae = new ArrayList<>(), total = new ArrayList<>();
+            List<RunProfile> profiles = new ArrayList<>();
+            Map<Profiler.Op, double[]> before = Profiler.snapshot();
+            long runsRss = -1; // with --profile: the peak RSS read right after each run, before its references
             for (int r = 0; r < runs; r++) {
                 long[] last = {0};
                 List<Double> stepTimes = new ArrayList<>();
@@ -170,6 +174,15 @@ final class BenchCommand {
                 unet.addAll(stepTimes);
                 log.printf(Locale.ROOT, "run %d: total %.2f s (text %.2f s, steps %s, decode %.2f s)%n", r + 1, total.get(r), te.get(r),
                         fmt(stepTimes), vae.get(r));
+                if (Profiler.enabled()) {
+                    Map<Profiler.Op, double[]> after = Profiler.snapshot();
+                    runsRss = Math.max(runsRss, peakRss());
+                    mem.pause();
+                    profiles.add(RunProfile.measure(delta(before, after), sd.threads(), r + 1 < runs));
+                    resetPeakRss(); // so the next run's peak does not include the references' memory
+                    mem.resume();
+                    before = Profiler.snapshot(); // the references' own calls are not counted
+                }
             }
             ModelComponents parts = sd.components();
             boolean cfgPass = parts.unet().config().timeCondProjDim() == 0 && cfg > 1f;
@@ -185,7 +198,9 @@ final class BenchCommand {
             long te2Flops = xl == null ? 0 : clipFlops(xl.textEncoder2().config(), prompts, xl.tokenizer2().maxLength());
             long teFlops = te1Flops + te2Flops;
             double unetS = median(unet), vaeS = median(vae), teS = median(te), totalS = median(total);
-            long rss = peakRss(); // before the encoders are timed alone below, which is no part of a generation
+            // before the encoders are timed alone below, which is no part of a generation; with --profile, as read after each
+            // run (before its references)
+            long rss = Profiler.enabled() ? runsRss : peakRss();
             MemorySampler.Peaks peaks = mem.stop();
             List<Double> te1 = new ArrayList<>(), te2 = new ArrayList<>();
             if (xl != null && parts.textEncoder() != null) {
@@ -205,11 +220,9 @@ final class BenchCommand {
                 }
             }
             String cpu = cpuName();
-            // the references for the op kinds' rates, measured after them with the same thread count (--profile only): the FMA
-            // loop's rate at the kernels' width, the ceiling of any Java GEMM here (no native library needed; first, as
-            // OpenBLAS's idle threads busy-wait for about 0.1 s after its calls), and OpenBLAS sgemm's
-            double fma = Profiler.enabled() ? FmaPeak.gflops(sd.threads(), 5) : Double.NaN;
-            double blas = Profiler.enabled() ? BlasReference.sgemmGflops(2048, 5, sd.threads()) : Double.NaN;
+            // the references for the op kinds' rates (--profile only), measured after each run: medians over the runs
+            double fma = median(profiles.stream().map(RunProfile::fma).filter(x -> !x.isNaN()).toList());
+            double blas = median(profiles.stream().map(RunProfile::blas).filter(x -> !x.isNaN()).toList());
             if (json) {
                 ObjectMapper m = new ObjectMapper();
                 ObjectNode o = m.createObjectNode();
@@ -258,8 +271,16 @@ final class BenchCommand {
                     if (!Double.isNaN(blas)) {
                         o.put("openblas_sgemm_gflops", blas);
                         o.put("openblas_core", BlasReference.coreName());
+                        var each = o.putArray("openblas_sgemm_gflops_runs");
+                        profiles.forEach(p -> each.add(p.blas()));
+                        o.set("op_fraction_of_openblas", fractionsJson(m, profiles, RunProfile::blas));
                     }
-                    if (!Double.isNaN(fma)) o.put("fma_loop_gflops", fma);
+                    if (!Double.isNaN(fma)) {
+                        o.put("fma_loop_gflops", fma);
+                        var each = o.putArray("fma_loop_gflops_runs");
+                        profiles.forEach(p -> each.add(p.fma()));
+                        o.set("op_fraction_of_fma_loop", fractionsJson(m, profiles, RunProfile::fma));
+                    }
                 }
                 out.println(m.writerWithDefaultPrettyPrinter().writeValueAsString(o));
             } else {
@@ -281,11 +302,12 @@ final class BenchCommand {
                 if (Profiler.enabled()) {
                     out.print(Profiler.table());
                     if (Double.isNaN(blas)) out.println("OpenBLAS not found (libopenblas.so.0): no reference sgemm in this run");
-                    else out.print(ratios(String.format(Locale.ROOT, "OpenBLAS sgemm 2048^3 (%s kernels), same run: %.1f GFLOP/s",
-                            BlasReference.coreName() == null ? "core unknown" : BlasReference.coreName(), blas), blas));
+                    else out.print(ratios(String.format(Locale.ROOT, "OpenBLAS sgemm 2048^3 (%s kernels), %s",
+                            BlasReference.coreName() == null ? "core unknown" : BlasReference.coreName(),
+                            referenceRate(profiles.stream().map(RunProfile::blas).toList())), profiles, RunProfile::blas));
                     if (!Double.isNaN(fma))
-                        out.print(ratios(String.format(Locale.ROOT, "FMA loop (%d-bit, %d threads), same run: %.1f GFLOP/s", FmaPeak.vectorBits(),
-                                sd.threads(), fma), fma));
+                        out.print(ratios(String.format(Locale.ROOT, "FMA loop (%d-bit, %d threads), %s", FmaPeak.vectorBits(),
+                                sd.threads(), referenceRate(profiles.stream().map(RunProfile::fma).toList())), profiles, RunProfile::fma));
                     out.print(Profiler.shapesTable(PROFILE_SHAPES_TEXT));
                 }
             }
@@ -368,12 +390,74 @@ final class BenchCommand {
      * A reference rate measured in this run (OpenBLAS sgemm's, the FMA loop's), then each op kind's effective GFLOP/s as
      * a fraction of it.
      */
-    private static String ratios(String reference, double gflops) {
-        StringBuilder b = new StringBuilder(reference).append("; op kinds as a fraction of it:");
-        for (var e : Profiler.snapshot().entrySet()) {
-            double[] v = e.getValue(); // seconds, flops, calls
-            if (v[1] > 0 && v[0] > 0) b.append(String.format(Locale.ROOT, " %s %.2f", e.getKey().name().toLowerCase(Locale.ROOT), v[1] / v[0] / 1e9 / gflops));
+    /**
+     * One measured run's op kinds (seconds, FLOPs, calls of that run alone) and the two references measured right after
+     * it with the same thread count: the FMA loop at the kernels' width, the ceiling of any Java GEMM here (no native
+     * library needed; first, as OpenBLAS's idle threads busy-wait for about 0.1 s after its calls), and OpenBLAS sgemm
+     * 2048^3 (NaN without libopenblas.so.0). On a shared host whose speed swings within minutes, a fraction taken from each
+     * run and its own references, then the median over runs, is steadier than totals over runs against one reference.
+     */
+    record RunProfile(Map<Profiler.Op, double[]> ops, double fma, double blas) {
+        static RunProfile measure(Map<Profiler.Op, double[]> ops, int threads, boolean another) {
+            double fma = FmaPeak.gflops(threads, 5), blas = BlasReference.sgemmGflops(2048, 5, threads);
+            if (another && !Double.isNaN(blas)) {
+                try {
+                    Thread.sleep(150); // OpenBLAS's threads spin for about 0.1 s after a call: not into the next run
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return new RunProfile(ops, fma, blas);
         }
+
+        /** The op kind's rate in this run over the reference's, or NaN where either is missing. */
+        double fraction(Profiler.Op op, double reference) {
+            double[] v = ops.get(op);
+            return v == null || v[0] <= 0 || v[1] <= 0 || Double.isNaN(reference) ? Double.NaN : v[1] / v[0] / 1e9 / reference;
+        }
+    }
+
+    /** The counters' change from before to after, kinds with calls in between only. */
+    static Map<Profiler.Op, double[]> delta(Map<Profiler.Op, double[]> before, Map<Profiler.Op, double[]> after) {
+        Map<Profiler.Op, double[]> d = new java.util.EnumMap<>(Profiler.Op.class);
+        after.forEach((op, v) -> {
+            double[] b = before.getOrDefault(op, new double[3]);
+            if (v[2] > b[2]) d.put(op, new double[] {v[0] - b[0], v[1] - b[1], v[2] - b[2]});
+        });
+        return d;
+    }
+
+    /** Each op kind with FLOPs: the median over runs of its fraction of the reference (kinds in {@link Profiler.Op} order). */
+    static Map<Profiler.Op, Double> fractions(List<RunProfile> runs, java.util.function.ToDoubleFunction<RunProfile> reference) {
+        Map<Profiler.Op, Double> m = new java.util.EnumMap<>(Profiler.Op.class);
+        for (Profiler.Op op : Profiler.Op.values()) {
+            List<Double> f = new ArrayList<>();
+            for (RunProfile r : runs) {
+                double x = r.fraction(op, reference.applyAsDouble(r));
+                if (!Double.isNaN(x)) f.add(x);
+            }
+            if (!f.isEmpty()) m.put(op, median(f));
+        }
+        return m;
+    }
+
+    private static ObjectNode fractionsJson(ObjectMapper m, List<RunProfile> runs, java.util.function.ToDoubleFunction<RunProfile> reference) {
+        ObjectNode o = m.createObjectNode();
+        fractions(runs, reference).forEach((op, f) -> o.put(op.name().toLowerCase(Locale.ROOT), f));
+        return o;
+    }
+
+    /** "same run: X GFLOP/s" for one run; for several, the median and range of the rates measured after each. */
+    static String referenceRate(List<Double> perRun) {
+        List<Double> v = perRun.stream().filter(x -> !x.isNaN()).sorted().toList();
+        if (v.size() <= 1) return String.format(Locale.ROOT, "same run: %.1f GFLOP/s", v.isEmpty() ? Double.NaN : v.get(0));
+        return String.format(Locale.ROOT, "after each of %d runs: median %.1f GFLOP/s (%.1f-%.1f)", v.size(), median(v), v.get(0), v.get(v.size() - 1));
+    }
+
+    private static String ratios(String reference, List<RunProfile> runs, java.util.function.ToDoubleFunction<RunProfile> gflops) {
+        StringBuilder b = new StringBuilder(reference).append(runs.size() > 1 ? "; op kinds as a fraction of it, medians of the runs' own:"
+                : "; op kinds as a fraction of it:");
+        fractions(runs, gflops).forEach((op, f) -> b.append(String.format(Locale.ROOT, " %s %.2f", op.name().toLowerCase(Locale.ROOT), f)));
         return b.append('\n').toString();
     }
 
@@ -430,6 +514,19 @@ final class BenchCommand {
         StringBuilder sb = new StringBuilder("[");
         for (int i = 0; i < v.size(); i++) sb.append(i == 0 ? "" : ", ").append(String.format(Locale.ROOT, "%.2f", v.get(i)));
         return sb.append(']').toString();
+    }
+
+    /**
+     * Starts the peak resident set size (VmHWM) afresh from the current one (Linux: 5 to /proc/self/clear_refs); false
+     * where that cannot be done (then the peak keeps what came before).
+     */
+    static boolean resetPeakRss() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     /** Peak resident set size of this process (VmHWM), or -1 where /proc is absent. */

@@ -15,7 +15,7 @@ final class MemorySampler {
     record Peaks(long anon, long file) {}
 
     private final Thread thread;
-    private volatile boolean running = true;
+    private volatile boolean running = true, paused;
     private volatile long anon = -1, file = -1;
 
     private MemorySampler() {
@@ -31,7 +31,7 @@ final class MemorySampler {
 
     private void loop() {
         while (running) {
-            sample();
+            if (!paused) sample();
             try {
                 Thread.sleep(50);
             } catch (InterruptedException e) {
@@ -56,6 +56,17 @@ final class MemorySampler {
     }
 
     private static long kib(String line) { return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024; }
+
+    /**
+     * Takes a sample, then none until {@link #resume}: for work between measured runs that is no part of them (bench's
+     * references, OpenBLAS's 48 MB of matrices among them).
+     */
+    void pause() {
+        sample();
+        paused = true;
+    }
+
+    void resume() { paused = false; }
 
     /** Stops sampling (after one last sample) and returns the peaks. */
     Peaks stop() {

@@ -67,4 +67,51 @@ class BenchProfileTest {
         assertEquals(BlasReference.available(), o.has("openblas_sgemm_gflops"), r.out());
         assertTrue(o.path("ops").has("conv3x3"), r.out());
     }
+
+    @Test void withSeveralRunsTheReferencesAreMeasuredAfterEachAndTheFractionsAreMedians() throws Exception {
+        VaeCommandTest.Result r = VaeCommandTest.run("bench", "--model", Golden.resolve("models/tiny-sd1").toString(), "-W", "64", "-H", "64",
+                "--steps", "1", "--no-warmup", "--profile", "--runs", "3", "--json");
+        assertEquals(0, r.code(), r.err());
+        var o = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+        for (String ref : BlasReference.available() ? new String[] {"fma_loop", "openblas_sgemm"} : new String[] {"fma_loop"}) {
+            var each = o.path(ref + "_gflops_runs");
+            assertEquals(3, each.size(), ref + ": " + r.out());
+            java.util.List<Double> v = new java.util.ArrayList<>();
+            each.forEach(x -> v.add(x.asDouble()));
+            assertTrue(v.stream().allMatch(x -> x > 0), ref + ": " + v);
+            assertEquals(BenchCommand.median(v), o.path(ref + "_gflops").asDouble(), 0.0, ref + ": the median of the runs' rates");
+        }
+        for (String kind : new String[] {"conv3x3", "linear", "attention"})
+            assertTrue(o.path("op_fraction_of_fma_loop").path(kind).asDouble() > 0, kind + ": " + r.out());
+        assertEquals(BlasReference.available(), o.has("op_fraction_of_openblas"), r.out());
+    }
+
+    @Test void eachRunsFractionIsTakenAgainstItsOwnReferenceThenTheMedian() {
+        // conv3x3 at 100, 50 and 80 GFLOP/s in three runs whose references ran at 200, 50 and 100: fractions 0.5, 1.0, 0.8
+        java.util.List<BenchCommand.RunProfile> runs = java.util.List.of(
+                run(1.0, 100e9, 200), run(2.0, 100e9, 50), run(1.0, 80e9, 100));
+        var f = BenchCommand.fractions(runs, BenchCommand.RunProfile::fma);
+        assertEquals(0.8, f.get(dev.jdiffusion.kernels.Profiler.Op.CONV3X3), 1e-12);
+        assertEquals(1, f.size(), "kinds without FLOPs have no fraction: " + f);
+        // a run without the reference (NaN) is left out of the median
+        f = BenchCommand.fractions(java.util.List.of(run(1.0, 100e9, Double.NaN), run(1.0, 100e9, 400)), BenchCommand.RunProfile::fma);
+        assertEquals(0.25, f.get(dev.jdiffusion.kernels.Profiler.Op.CONV3X3), 1e-12);
+        // one run's counters are the change over it
+        var before = java.util.Map.of(dev.jdiffusion.kernels.Profiler.Op.LINEAR, new double[] {1.0, 10.0, 2},
+                dev.jdiffusion.kernels.Profiler.Op.GROUP_NORM, new double[] {0.5, 0.0, 4});
+        var after = java.util.Map.of(dev.jdiffusion.kernels.Profiler.Op.LINEAR, new double[] {1.5, 30.0, 5},
+                dev.jdiffusion.kernels.Profiler.Op.GROUP_NORM, new double[] {0.5, 0.0, 4},
+                dev.jdiffusion.kernels.Profiler.Op.CONV3X3, new double[] {2.0, 40.0, 1});
+        var d = BenchCommand.delta(before, after);
+        assertEquals(java.util.Set.of(dev.jdiffusion.kernels.Profiler.Op.LINEAR, dev.jdiffusion.kernels.Profiler.Op.CONV3X3), d.keySet());
+        assertEquals(java.util.List.of(0.5, 20.0, 3.0), java.util.Arrays.stream(d.get(dev.jdiffusion.kernels.Profiler.Op.LINEAR)).boxed().toList());
+        assertEquals(java.util.List.of(2.0, 40.0, 1.0), java.util.Arrays.stream(d.get(dev.jdiffusion.kernels.Profiler.Op.CONV3X3)).boxed().toList());
+    }
+
+    private static BenchCommand.RunProfile run(double seconds, double flops, double fma) {
+        var ops = new java.util.EnumMap<dev.jdiffusion.kernels.Profiler.Op, double[]>(dev.jdiffusion.kernels.Profiler.Op.class);
+        ops.put(dev.jdiffusion.kernels.Profiler.Op.CONV3X3, new double[] {seconds, flops, 1});
+        ops.put(dev.jdiffusion.kernels.Profiler.Op.GROUP_NORM, new double[] {seconds, 0, 1});
+        return new BenchCommand.RunProfile(ops, fma, Double.NaN);
+    }
 }
