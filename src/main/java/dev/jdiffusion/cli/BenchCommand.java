@@ -387,10 +387,6 @@ final class BenchCommand {
     static final int PROFILE_SHAPES_TEXT = 15, PROFILE_SHAPES_JSON = 60;
 
     /**
-     * A reference rate measured in this run (OpenBLAS sgemm's, the FMA loop's), then each op kind's effective GFLOP/s as
-     * a fraction of it.
-     */
-    /**
      * One measured run's op kinds (seconds, FLOPs, calls of that run alone) and the two references measured right after
      * it with the same thread count: the FMA loop at the kernels' width, the ceiling of any Java GEMM here (no native
      * library needed; first, as OpenBLAS's idle threads busy-wait for about 0.1 s after its calls), and OpenBLAS sgemm
@@ -454,6 +450,10 @@ final class BenchCommand {
         return String.format(Locale.ROOT, "after each of %d runs: median %.1f GFLOP/s (%.1f-%.1f)", v.size(), median(v), v.get(0), v.get(v.size() - 1));
     }
 
+    /**
+     * A reference's line (OpenBLAS sgemm's, the FMA loop's rate: {@link #referenceRate}), then each op kind's effective
+     * GFLOP/s as a fraction of it (the median of the runs' own).
+     */
     private static String ratios(String reference, List<RunProfile> runs, java.util.function.ToDoubleFunction<RunProfile> gflops) {
         StringBuilder b = new StringBuilder(reference).append(runs.size() > 1 ? "; op kinds as a fraction of it, medians of the runs' own:"
                 : "; op kinds as a fraction of it:");

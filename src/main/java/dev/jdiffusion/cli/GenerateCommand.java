@@ -308,7 +308,6 @@ final class GenerateCommand {
         }
     }
 
-    /** The request field each option sets, for the builder's range errors (the builder checks every range). */
     /** --lora FILE[:WEIGHT] (repeatable), --lora-dir, --embedding (repeatable), --embedding-dir. */
     static ModelOptions withAdapters(Args a, ModelOptions opts) {
         for (String v : a.all("--lora")) {

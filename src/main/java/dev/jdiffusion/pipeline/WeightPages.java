@@ -147,10 +147,6 @@ final class WeightPages {
         return String.join(".", java.util.Arrays.copyOf(parts, Math.min(cut, parts.length)));
     }
 
-    /**
-     * Bytes of the Winograd-transformed filters the kernels may cache for this source's 3x3 convolutions of at
-     * least {@code minChannels} input and output channels: 16 floats per (output, input) channel pair.
-     */
     /** The scopes of the mappings the source's tensors live in (one per file; empty for heap tensors). */
     java.util.Set<MemorySegment.Scope> scopes() {
         java.util.Set<MemorySegment.Scope> s = new java.util.HashSet<>();
