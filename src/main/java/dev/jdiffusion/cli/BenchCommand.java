@@ -221,8 +221,8 @@ final class BenchCommand {
             }
             String cpu = cpuName();
             // the references for the op kinds' rates (--profile only), measured after each run: medians over the runs
-            double fma = median(profiles.stream().map(RunProfile::fma).filter(x -> !x.isNaN()).toList());
-            double blas = median(profiles.stream().map(RunProfile::blas).filter(x -> !x.isNaN()).toList());
+            List<Double> fmaRuns = profiles.stream().map(RunProfile::fma).toList(), blasRuns = profiles.stream().map(RunProfile::blas).toList();
+            double fma = median(fmaRuns.stream().filter(x -> !x.isNaN()).toList()), blas = median(blasRuns.stream().filter(x -> !x.isNaN()).toList());
             if (json) {
                 ObjectMapper m = new ObjectMapper();
                 ObjectNode o = m.createObjectNode();
@@ -272,13 +272,13 @@ final class BenchCommand {
                         o.put("openblas_sgemm_gflops", blas);
                         o.put("openblas_core", BlasReference.coreName());
                         var each = o.putArray("openblas_sgemm_gflops_runs");
-                        profiles.forEach(p -> each.add(p.blas()));
+                        blasRuns.forEach(each::add);
                         o.set("op_fraction_of_openblas", fractionsJson(m, profiles, RunProfile::blas));
                     }
                     if (!Double.isNaN(fma)) {
                         o.put("fma_loop_gflops", fma);
                         var each = o.putArray("fma_loop_gflops_runs");
-                        profiles.forEach(p -> each.add(p.fma()));
+                        fmaRuns.forEach(each::add);
                         o.set("op_fraction_of_fma_loop", fractionsJson(m, profiles, RunProfile::fma));
                     }
                 }
@@ -304,10 +304,10 @@ final class BenchCommand {
                     if (Double.isNaN(blas)) out.println("OpenBLAS not found (libopenblas.so.0): no reference sgemm in this run");
                     else out.print(ratios(String.format(Locale.ROOT, "OpenBLAS sgemm 2048^3 (%s kernels), %s",
                             BlasReference.coreName() == null ? "core unknown" : BlasReference.coreName(),
-                            referenceRate(profiles.stream().map(RunProfile::blas).toList())), profiles, RunProfile::blas));
+                            referenceRate(blasRuns)), profiles, RunProfile::blas));
                     if (!Double.isNaN(fma))
                         out.print(ratios(String.format(Locale.ROOT, "FMA loop (%d-bit, %d threads), %s", FmaPeak.vectorBits(),
-                                sd.threads(), referenceRate(profiles.stream().map(RunProfile::fma).toList())), profiles, RunProfile::fma));
+                                sd.threads(), referenceRate(fmaRuns)), profiles, RunProfile::fma));
                     out.print(Profiler.shapesTable(PROFILE_SHAPES_TEXT));
                 }
             }
@@ -517,15 +517,14 @@ final class BenchCommand {
     }
 
     /**
-     * Starts the peak resident set size (VmHWM) afresh from the current one (Linux: 5 to /proc/self/clear_refs); false
-     * where that cannot be done (then the peak keeps what came before).
+     * Starts the peak resident set size (VmHWM) afresh from the current one (Linux: 5 to /proc/self/clear_refs); where that
+     * cannot be done the peak keeps what came before.
      */
-    static boolean resetPeakRss() {
+    static void resetPeakRss() {
         try {
             Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-            return true;
         } catch (IOException | RuntimeException e) {
-            return false;
+            // no /proc (or not writable): nothing to reset
         }
     }
 
