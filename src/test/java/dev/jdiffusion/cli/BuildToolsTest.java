@@ -65,6 +65,28 @@ class BuildToolsTest {
         assertTrue(r.output().contains("jdiffusion needs JDK 25 or newer") && r.output().contains("tools/mvn"), r.output());
     }
 
+    /**
+     * tools/c2-asm on the FMA loop of {@link FmaPeak}: finds its C2 compilation, disassembles it and counts the hottest
+     * loop's FMAs (14 chains, two steps per iteration, whatever C2's unrolling: a positive multiple of 28).
+     */
+    @Test void c2AsmCountsTheFmasOfTheFmaLoop() throws Exception {
+        assumeTrue(onPath("python3") && onPath("objdump"), "tools/c2-asm needs python3 and objdump");
+        Path classes = ROOT.resolve("target/classes");
+        assumeTrue(Files.isRegularFile(classes.resolve("dev/jdiffusion/cli/FmaPeak.class")), "no target/classes");
+        Run r = run(List.of("python3", "tools/c2-asm", "dev.jdiffusion.cli.FmaPeak::chains", "--", "--add-modules",
+                "jdk.incubator.vector", "-cp", classes.toString(), "dev.jdiffusion.cli.FmaPeak", "1", "1"), null);
+        assertEquals(0, r.code(), r.output());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("counts: fma (\\d+), ").matcher(r.output());
+        assertTrue(m.find(), r.output());
+        int fmas = Integer.parseInt(m.group(1));
+        assertTrue(fmas > 0 && fmas % 28 == 0, "FMAs in the loop: " + fmas + "\n" + r.output());
+        assertTrue(r.output().contains("vfmadd"), r.output());
+
+        Run none = run(List.of("python3", "tools/c2-asm", "dev.jdiffusion.cli.FmaPeak::noSuchMethod", "--", "-version"), null);
+        assertEquals(2, none.code(), none.output());
+        assertTrue(none.output().contains("no C2 compilation of dev.jdiffusion.cli.FmaPeak::noSuchMethod"), none.output());
+    }
+
     @Test void toolsTestHelpSaysHowToRunOneTestClass() throws Exception {
         Run r = run(List.of("bash", "tools/test", "--help"), null);
         assertEquals(0, r.code(), r.output());
